@@ -1,0 +1,268 @@
+"""Settings: where the identity server and the Events API are, and the client credentials.
+
+Settings are read only at the edges (:meth:`Settings.from_env`, the CLI); the core takes a
+:class:`Settings` object. The client secret never appears in ``repr``/``str``.
+
+Environment variables (also read from a ``.env`` file; variables already set in the environment win):
+
+==================================  ============================================================
+``ENGAGIFII_CLIENT_ID``             OAuth 2.0 client id (required)
+``ENGAGIFII_CLIENT_SECRET``         OAuth 2.0 client secret (required)
+``ENGAGIFII_TENANT_CODE``           one tenant code, or a comma-separated list; the first is
+                                    the default (required)
+``ENGAGIFII_IDENTITY_SERVER_URL``   IdentityServer4 base URL (default: production identity)
+``ENGAGIFII_API_BASE_URL``          Events API base URL (default: production Events API)
+``ENGAGIFII_API_VERSION``           value of the ``api-version`` header (default ``1.0``)
+``ENGAGIFII_SCOPE``                 OAuth 2.0 scope (default ``EventsApi``)
+``ENGAGIFII_ENV_FILE``              explicit path of the ``.env`` file
+==================================  ============================================================
+
+``.env`` search order: the explicit ``env_file`` argument, then ``ENGAGIFII_ENV_FILE``, then
+``dotenv.find_dotenv(usecwd=True)`` (the current directory and its parents).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .exceptions import ConfigurationError
+
+#: Production Events API base URL (vendor docs).
+PRODUCTION_API_BASE_URL = "https://engagifii-prod-event.azurewebsites.net"
+#: Production identity server (IdentityServer4) base URL (vendor docs).
+PRODUCTION_IDENTITY_URL = "https://engagifii-identity-live.azurewebsites.net"
+
+ENV_PREFIX = "ENGAGIFII_"
+_ENV_NAMES = (
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "TENANT_CODE",
+    "IDENTITY_SERVER_URL",
+    "API_BASE_URL",
+    "API_VERSION",
+    "SCOPE",
+)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(name: str, url: str) -> str:
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{name} must be an http(s) URL with a host, got {url!r}")
+    if parts.username or parts.password:
+        raise ConfigurationError(f"{name} must not carry credentials in the URL")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"{name} uses plain http:// for the non-loopback host {parts.hostname!r}; "
+            "the Engagifii API requires HTTPS (plain http is allowed only for 127.0.0.1/localhost)"
+        )
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Connection settings for one Engagifii client (immutable).
+
+    Parameters
+    ----------
+    client_id : str
+        OAuth 2.0 client id.
+    client_secret : str
+        OAuth 2.0 client secret; hidden from ``repr`` and ``str``.
+    tenant_codes : tuple of str
+        Tenant codes this client may use; the first is the default tenant.
+    identity_url : str
+        IdentityServer4 base URL; the token endpoint is ``{identity_url}/connect/token``.
+    api_base_url : str
+        Events API base URL (default: production).
+    api_version : str
+        ``api-version`` header value (default ``"1.0"``).
+    scope : str
+        Requested scope (default ``"EventsApi"``).
+    connect_timeout, read_timeout : float
+        Seconds; every request carries this ``(connect, read)`` timeout (defaults 10 and 60).
+    max_attempts : int
+        Attempts per request including the first (default 6) for 429, 5xx, dropped connections,
+        read timeouts and unparseable bodies.
+    backoff : float
+        Base of the exponential backoff in seconds (default 0.5; doubled per attempt, with jitter,
+        at most ``backoff_max`` = 30 s).
+    retry_after_cap : float
+        Longest ``Retry-After`` honoured, in seconds (default 60); a longer demand raises
+        :class:`~engagifii_data.exceptions.RateLimitError`.
+    renew_margin : float
+        Renew the access token this many seconds before it expires (default 300, the vendor's
+        advice); clamped to a fraction of the lifetime for short-lived tokens.
+    max_requests_per_minute : float or None
+        Optional client-side rate limit shared by all workers (the vendor guide suggests 100).
+
+    Raises
+    ------
+    ConfigurationError
+        On a missing value, a non-HTTPS URL for a non-loopback host, or an invalid number.
+    """
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    tenant_codes: tuple[str, ...]
+    identity_url: str = PRODUCTION_IDENTITY_URL
+    api_base_url: str = PRODUCTION_API_BASE_URL
+    api_version: str = "1.0"
+    scope: str = "EventsApi"
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 6
+    backoff: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_cap: float = 60.0
+    renew_margin: float = 300.0
+    max_requests_per_minute: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.client_id or not str(self.client_id).strip():
+            raise ConfigurationError("client_id is empty: set ENGAGIFII_CLIENT_ID")
+        if not self.client_secret:
+            raise ConfigurationError("client_secret is empty: set ENGAGIFII_CLIENT_SECRET")
+        codes = self.tenant_codes
+        if isinstance(codes, str):
+            codes = tuple(c for c in (p.strip() for p in codes.split(",")) if c)
+        codes = tuple(str(c).strip() for c in codes if str(c).strip())
+        if not codes:
+            raise ConfigurationError("no tenant code: set ENGAGIFII_TENANT_CODE (one code or a comma list)")
+        object.__setattr__(self, "tenant_codes", codes)
+        object.__setattr__(self, "client_id", str(self.client_id).strip())
+        object.__setattr__(self, "identity_url", _check_url("identity_url", self.identity_url))
+        object.__setattr__(self, "api_base_url", _check_url("api_base_url", self.api_base_url))
+        for name in ("connect_timeout", "read_timeout", "backoff", "backoff_max", "retry_after_cap"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value < 0:
+                raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ConfigurationError(f"max_attempts must be an integer >= 1, got {self.max_attempts!r}")
+        if self.renew_margin < 0:
+            raise ConfigurationError("renew_margin must be >= 0")
+        if self.max_requests_per_minute is not None and self.max_requests_per_minute <= 0:
+            raise ConfigurationError("max_requests_per_minute must be > 0 or None")
+
+    def __str__(self) -> str:
+        return repr(self)
+
+    @property
+    def tenant_code(self) -> str:
+        """The default tenant code (the first configured)."""
+        return self.tenant_codes[0]
+
+    @property
+    def token_url(self) -> str:
+        """The OAuth 2.0 token endpoint, ``{identity_url}/connect/token``."""
+        return f"{self.identity_url}/connect/token"
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """``(connect, read)`` timeout in seconds, as passed to requests."""
+        return (self.connect_timeout, self.read_timeout)
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(
+        cls,
+        env_file: str | os.PathLike[str] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Build settings from ``ENGAGIFII_*`` environment variables and a ``.env`` file.
+
+        Parameters
+        ----------
+        env_file : path, optional
+            Explicit ``.env`` file. Must exist when given.
+        environ : mapping, optional
+            Environment to read instead of ``os.environ`` (for tests).
+        **overrides
+            Field values that win over both (e.g. ``tenant_codes=("T1",)``).
+
+        Returns
+        -------
+        Settings
+
+        Raises
+        ------
+        ConfigurationError
+            A required variable is missing, a named ``.env`` file does not exist, or a value is
+            invalid.
+        """
+        from dotenv import dotenv_values, find_dotenv
+
+        env = dict(os.environ if environ is None else environ)
+        path: str | None = None
+        explicit = env_file if env_file is not None else env.get(ENV_PREFIX + "ENV_FILE") or None
+        if explicit is not None:
+            if not Path(explicit).is_file():
+                raise ConfigurationError(f".env file not found: {explicit}")
+            path = str(explicit)
+        else:
+            path = find_dotenv(usecwd=True) or None
+        file_values: dict[str, str] = {}
+        if path:
+            file_values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+        def get(name: str) -> str | None:
+            key = ENV_PREFIX + name
+            value = env.get(key)
+            if value is None or value == "":
+                value = file_values.get(key)
+            return value if value not in (None, "") else None
+
+        missing = [ENV_PREFIX + n for n in ("CLIENT_ID", "CLIENT_SECRET", "TENANT_CODE") if get(n) is None]
+        missing = [m for m in missing if _override_for(m, overrides) is None]
+        if missing:
+            where = f" (read {path})" if path else " (no .env file found)"
+            raise ConfigurationError(
+                "missing configuration: " + ", ".join(missing) + where
+                + "; copy .env.example to .env and fill it in, or use --sandbox"
+            )
+        values: dict[str, Any] = {
+            "client_id": get("CLIENT_ID"),
+            "client_secret": get("CLIENT_SECRET"),
+            "tenant_codes": get("TENANT_CODE"),
+        }
+        optional = {
+            "identity_url": "IDENTITY_SERVER_URL",
+            "api_base_url": "API_BASE_URL",
+            "api_version": "API_VERSION",
+            "scope": "SCOPE",
+        }
+        for fieldname, name in optional.items():
+            value = get(name)
+            if value is not None:
+                values[fieldname] = value
+        values.update(overrides)
+        return cls(**values)
+
+
+def _override_for(env_name: str, overrides: Mapping[str, Any]) -> Any:
+    mapping = {
+        ENV_PREFIX + "CLIENT_ID": "client_id",
+        ENV_PREFIX + "CLIENT_SECRET": "client_secret",
+        ENV_PREFIX + "TENANT_CODE": "tenant_codes",
+    }
+    return overrides.get(mapping[env_name])
