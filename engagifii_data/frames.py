@@ -1,0 +1,957 @@
+"""Event records -> typed pandas DataFrames, and atomic CSV / Parquet reports.
+
+This module does no HTTP. It turns the JSON event objects of the Events API (``EventViewModel``, see
+``shared/engagifii-api.md``) into a DataFrame whose columns and dtypes do not depend on the data, and
+writes such frames to disk.
+
+Column table
+------------
+The declared columns come first, always in this order and always with this dtype (``EVENT_COLUMNS``);
+a leading ``tenant`` column (``string``) is added only when a ``tenant`` is given. Source: [docs] = the
+vendor's data-models page, [wire] = observed from the live service.
+
+=============================  ======================  ==========================================
+column                         dtype                   source / notes
+=============================  ======================  ==========================================
+tenant (only when given)       string                  the tenant code the rows were fetched for
+id                             string                  [docs] GUID, lowercase
+name                           string                  [docs] <= 500 chars
+description                    string                  [docs] may contain line breaks / HTML
+eventStatus                    string                  [docs] Draft | Published | Cancelled | ...
+eventRegistrationState         string                  [docs][wire] RegistrationClosed, ...
+eventType                      string                  [docs]
+eventTypeId                    string                  [docs] GUID
+startDateTime                  datetime64[ns, UTC]     [docs] see "Datetimes" below
+endDateTime                    datetime64[ns, UTC]     [docs]
+timeZone                       string                  [wire] Windows or IANA zone name
+registrationStartFrom          datetime64[ns, UTC]     [docs]
+registrationEndDate            datetime64[ns, UTC]     [docs]
+isRegistrationAllowed          boolean                 [docs]
+isFreeEvent                    boolean                 [docs]
+defaultPrice                   Float64                 [docs] decimal(18,2), currency units
+pricingFramework               string                  [docs]
+registrantsCapacity            Int64                   [docs] count of people
+availableRegistrantsCapacity   Int64                   [docs] count of people
+attendeesCount                 Int64                   [wire] count of people
+eventWithClass                 boolean                 [docs]
+eventWithExhibitor             boolean                 [docs]
+isFavourite                    boolean                 [docs]
+location.name                  string                  [docs] ``location`` object, flattened
+location.addressLine           string                  [docs]
+location.city                  string                  [docs]
+location.state                 string                  [docs]
+location.zip                   string                  [docs] text: keeps leading zeros
+location.country               string                  [docs]
+location.latitude              Float64                 [docs] decimal degrees
+location.longitude             Float64                 [docs] decimal degrees
+tags                           object (list[str])      [wire]
+eventDates                     object (list[dict])     [docs][wire] sessions, kept as raw dicts
+eventClasses                   object (list[str])      [docs] GUIDs
+eventBundles                   object (list[str])      [docs] GUIDs
+contacts.regular               object (list)           [docs] ``contacts`` object, flattened
+contacts.finance               object (list)           [docs]
+contacts.exhibitor             object (list)           [docs]
+registrationWorkflows          object (list)           [wire]
+iconUrl                        string                  [docs]
+imageUrl                       string                  [wire] sent instead of ``iconUrl``
+createdOn                      datetime64[ns, UTC]     [wire]
+createdBy.name                 string                  [wire] ``createdBy`` object, flattened
+createdBy.imageThumbUrl        string                  [wire]
+=============================  ======================  ==========================================
+
+Rules
+-----
+* **Missing / null**: a missing key or JSON ``null`` gives NA (``<NA>`` / ``NaT``); a null object
+  (``"location": null``) gives NA in every one of its flattened columns. An empty input gives zero rows
+  with the same columns and dtypes.
+* **Flattening**: nested objects are flattened with ``.`` like :func:`pandas.json_normalize`; lists are
+  never exploded.
+* **Lists** (``LIST_COLUMNS``) are kept as Python ``list`` objects (a copy of the wire list) in
+  ``object`` columns. A missing or null list is NA (``None``), never ``[]``: "not sent" and "sent
+  empty" stay distinguishable. A JSON tuple-like value is turned into a list; any other non-list value
+  does not fit and is coerced (see below).
+* **Unknown fields** (not declared) are passed through after the declared columns, in order of first
+  appearance, as ``object`` columns holding the raw JSON values (``None`` where absent). Nested unknown
+  objects are flattened like the declared ones. A record field literally named ``tenant`` while a
+  ``tenant`` argument is given is kept as ``record.tenant``.
+* **Coercion**: text columns accept any scalar (numbers and booleans become their JSON text, objects
+  their compact JSON). A value that does not fit a typed column (``"abc"`` in a count, ``3.5`` in a
+  count, ``"maybe"`` in a flag, a string in a list column, an unparseable date) becomes NA and is
+  counted in ``df.attrs["engagifii_coerced"]`` (``{column: count}``, non-zero entries only). Flags
+  accept JSON booleans, the strings ``"true"``/``"false"`` (any case; the live plugin sends strings) and
+  ``0``/``1``; counts accept integers, integral floats and integer strings; money/coordinates accept
+  numbers and numeric strings.
+
+Datetimes
+---------
+Every datetime column is ``datetime64[ns, UTC]``. The wire sends ISO 8601 with ``Z`` [docs], with
+offsets such as ``+05:30``, naive local wall-clock times (sometimes beside ``"timeZone": "Eastern
+Standard Time"``), 7 fractional digits (``.8257013``, as .NET writes) and ``0001-01-01T00:00:00`` for
+"not set" [wire]. Per value:
+
+1. with ``Z`` or an offset: converted to UTC (the same instant);
+2. naive, and the row's ``timeZone`` is a recognised Windows name (mapped with
+   ``tzlocal.windows_tz.win_tz``) or an IANA name: localised in that zone, then converted to UTC (the
+   same instant). An ambiguous wall-clock time (the repeated autumn hour) takes the first (daylight)
+   instant, as ``zoneinfo`` does with ``fold=0``; a wall-clock time that does not exist (the skipped
+   spring hour) becomes NaT and is counted as coerced;
+3. naive with no recognised zone: taken as UTC **keeping its wall-clock digits** (never the machine's
+   local zone) and counted per column in ``df.attrs["engagifii_naive_datetimes"]``
+   (``{column: count}``, non-zero entries only) so callers can tell such values apart;
+4. any year-1 value (.NET ``DateTime.MinValue``) is NaT, not counted;
+5. unparseable or outside the ``ns`` range (years 1677-2262) -> NaT, counted as coerced.
+
+Fractions are kept to the nanosecond (the 7th digit survives in the frame). Parsing is one
+:func:`pandas.to_datetime` call per column per kind (aware / naive) per batch, so mixed naive and aware
+values in one column never raise "Mixed timezones detected".
+
+Attributes
+----------
+Frames made here carry exactly two ``attrs`` keys of their own: ``"engagifii_coerced"`` and
+``"engagifii_naive_datetimes"`` (both always present, possibly empty dicts). The writers never modify or
+drop a frame's ``attrs``; :func:`export_parquet` stores them in the file so :func:`pandas.read_parquet`
+restores them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import functools
+import io
+import json
+import math
+import os
+import re
+import tempfile
+import zoneinfo
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, Final
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tzlocal.windows_tz import win_tz
+
+__all__ = [
+    "COERCED_ATTR",
+    "DATETIME_COLUMNS",
+    "DATETIME_FORMAT",
+    "EVENT_COLUMNS",
+    "LIST_COLUMNS",
+    "NAIVE_DATETIMES_ATTR",
+    "FrameBuilder",
+    "empty_events_frame",
+    "events_frame",
+    "export_csv",
+    "export_parquet",
+]
+
+# --------------------------------------------------------------------------------------------------
+# The declared table
+# --------------------------------------------------------------------------------------------------
+
+_S: Final = "string"
+_B: Final = "boolean"
+_I: Final = "Int64"
+_F: Final = "Float64"
+_D: Final = "datetime64[ns, UTC]"
+_O: Final = "object"
+
+#: Declared column -> dtype string, in the fixed output order (see the module docstring's table).
+EVENT_COLUMNS: dict[str, str] = {
+    "id": _S,
+    "name": _S,
+    "description": _S,
+    "eventStatus": _S,
+    "eventRegistrationState": _S,
+    "eventType": _S,
+    "eventTypeId": _S,
+    "startDateTime": _D,
+    "endDateTime": _D,
+    "timeZone": _S,
+    "registrationStartFrom": _D,
+    "registrationEndDate": _D,
+    "isRegistrationAllowed": _B,
+    "isFreeEvent": _B,
+    "defaultPrice": _F,
+    "pricingFramework": _S,
+    "registrantsCapacity": _I,
+    "availableRegistrantsCapacity": _I,
+    "attendeesCount": _I,
+    "eventWithClass": _B,
+    "eventWithExhibitor": _B,
+    "isFavourite": _B,
+    "location.name": _S,
+    "location.addressLine": _S,
+    "location.city": _S,
+    "location.state": _S,
+    "location.zip": _S,
+    "location.country": _S,
+    "location.latitude": _F,
+    "location.longitude": _F,
+    "tags": _O,
+    "eventDates": _O,
+    "eventClasses": _O,
+    "eventBundles": _O,
+    "contacts.regular": _O,
+    "contacts.finance": _O,
+    "contacts.exhibitor": _O,
+    "registrationWorkflows": _O,
+    "iconUrl": _S,
+    "imageUrl": _S,
+    "createdOn": _D,
+    "createdBy.name": _S,
+    "createdBy.imageThumbUrl": _S,
+}
+
+#: Declared columns of dtype ``datetime64[ns, UTC]``, in table order.
+DATETIME_COLUMNS: tuple[str, ...] = tuple(c for c, t in EVENT_COLUMNS.items() if t == _D)
+
+#: Declared columns holding Python lists (``object`` dtype), in table order.
+LIST_COLUMNS: tuple[str, ...] = tuple(c for c, t in EVENT_COLUMNS.items() if t == _O)
+
+#: List columns whose elements are text (GUIDs, tag names): Parquet ``list<string>``. The other list
+#: columns hold objects of no published shape and are stored in Parquet as compact JSON text.
+_STRING_LIST_COLUMNS: Final[frozenset[str]] = frozenset({"tags", "eventClasses", "eventBundles"})
+
+#: The one datetime format of CSV reports: UTC, microseconds, literal ``Z`` (e.g.
+#: ``2023-04-26T17:00:00.825701Z``). ``%f`` has 6 digits: a 7th (100 ns) digit is truncated in CSV.
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+#: ``df.attrs`` key: ``{column: number of non-null values that did not fit and became NA}``.
+COERCED_ATTR: Final = "engagifii_coerced"
+#: ``df.attrs`` key: ``{column: number of naive datetimes with no known zone, taken as UTC}``.
+NAIVE_DATETIMES_ATTR: Final = "engagifii_naive_datetimes"
+
+_TENANT: Final = "tenant"
+_TZ_COLUMN: Final = "timeZone"
+_STRING_DTYPE: Final = pd.StringDtype()
+
+#: Top-level object fields whose null value means "all of my flattened columns are NA".
+_OBJECT_PREFIXES: Final[frozenset[str]] = frozenset(c.split(".", 1)[0] for c in EVENT_COLUMNS if "." in c)
+
+_BAD: Final = object()  # sentinel: "this value does not fit the column"
+
+# --------------------------------------------------------------------------------------------------
+# Flattening
+# --------------------------------------------------------------------------------------------------
+
+
+def _flatten_into(out: dict[str, Any], obj: Mapping[str, Any], prefix: str) -> None:
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            _flatten_into(out, value, f"{name}.")
+        elif value is None and not prefix and name in _OBJECT_PREFIXES:
+            continue  # "location": null -> every location.* stays NA
+        else:
+            out[name] = value
+
+
+def _flatten(record: Mapping[str, Any], index: int) -> dict[str, Any]:
+    if not isinstance(record, Mapping):
+        raise TypeError(f"event record #{index} is {type(record).__name__}, expected a JSON object (dict)")
+    out: dict[str, Any] = {}
+    _flatten_into(out, record, "")
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Scalar converters (fast path when every value already has the wire type)
+# --------------------------------------------------------------------------------------------------
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _to_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal | np.number):
+        return str(value)
+    if isinstance(value, list | tuple | dict):
+        return _json_text(value)
+    return str(value)
+
+
+def _to_bool(value: Any) -> Any:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        return _BAD
+    if isinstance(value, int | np.integer) and value in (0, 1):
+        return bool(value)
+    return _BAD
+
+
+def _to_int(value: Any) -> Any:
+    if isinstance(value, bool | np.bool_):
+        return _BAD
+    if isinstance(value, int | np.integer):
+        number = int(value)
+    elif isinstance(value, float | Decimal | np.floating):
+        if not math.isfinite(value) or value != int(value):
+            return _BAD
+        number = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            number = int(text)
+        except ValueError:
+            try:
+                as_float = float(text)
+            except ValueError:
+                return _BAD
+            if not math.isfinite(as_float) or as_float != int(as_float):
+                return _BAD
+            number = int(as_float)
+    else:
+        return _BAD
+    if not -(2**63) <= number < 2**63:
+        return _BAD
+    return number
+
+
+def _to_float(value: Any) -> Any:
+    if isinstance(value, bool | np.bool_):
+        return _BAD
+    if isinstance(value, int | float | Decimal | np.number):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return _BAD
+    return _BAD
+
+
+def _to_list(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return list(value)
+    return _BAD
+
+
+_CONVERTERS: Final[dict[str, tuple[Callable[[Any], Any], tuple[type, ...]]]] = {
+    # dtype -> (converter, types that need no conversion)
+    _S: (_to_text, (str,)),
+    _B: (_to_bool, (bool,)),
+    _I: (_to_int, (int,)),
+    _F: (_to_float, (float, int)),
+    _O: (_to_list, ()),
+}
+
+
+def _convert(values: list[Any], dtype: str) -> tuple[list[Any], int]:
+    """Convert one column's raw values; returns (values with None for NA, number coerced)."""
+    converter, ready = _CONVERTERS[dtype]
+    if ready and all(v is None or (type(v) in ready) for v in values):
+        if dtype == _I and not all(v is None or -(2**63) <= v < 2**63 for v in values):
+            pass  # an int64 overflow: take the slow path below
+        else:
+            return values, 0
+    out: list[Any] = []
+    bad = 0
+    for value in values:
+        if _is_missing(value):
+            out.append(None)
+            continue
+        converted = converter(value)
+        if converted is _BAD:
+            bad += 1
+            out.append(None)
+        else:
+            out.append(converted)
+    return out, bad
+
+
+def _object_array(values: list[Any]) -> pd.Series:
+    """An ``object`` Series holding ``values`` as they are (pandas 3 would infer ``str`` from an array)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values  # element-wise: a list value stays one cell
+    return pd.Series(array, dtype=object, index=pd.RangeIndex(len(values)), copy=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Datetimes
+# --------------------------------------------------------------------------------------------------
+
+_TIME = r"[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
+_AWARE_RE: Final = re.compile(rf"^\d{{4}}-\d{{2}}-\d{{2}}{_TIME}(?:Z|[+-]\d{{2}}(?::?\d{{2}})?)$")
+_NAIVE_RE: Final = re.compile(rf"^\d{{4}}-\d{{2}}-\d{{2}}(?:{_TIME})?$")
+_YEAR_ONE_RE: Final = re.compile(r"^0*1-")
+_LONG_FRACTION_RE: Final = re.compile(r"(\.\d{9})\d+")
+_NS_MIN: Final = pd.Timestamp.min
+_NS_MAX: Final = pd.Timestamp.max
+_WINDOWS_ZONES: Final[dict[str, str]] = {k.lower(): v for k, v in win_tz.items()}
+
+
+@functools.lru_cache(maxsize=512)
+def _iana_zone(name: str) -> str | None:
+    """IANA key for a Windows zone name (``tzlocal.windows_tz.win_tz``) or an IANA name; else None."""
+    text = name.strip()
+    if not text:
+        return None
+    mapped = _WINDOWS_ZONES.get(text.lower())
+    if mapped is not None:
+        return mapped
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+    return text
+
+
+def _datetime_text(value: Any) -> Any:
+    """Raw wire value -> normalised ISO text, None for missing, _BAD when it cannot be a datetime."""
+    if _is_missing(value):
+        return None
+    if isinstance(value, str):
+        text = value.strip().upper()
+        if not text:
+            return None
+        return _LONG_FRACTION_RE.sub(r"\1", text.replace(",", "."))
+    if isinstance(value, datetime | date):
+        return value.isoformat().upper()
+    return _BAD
+
+
+def _in_ns_range(parsed: pd.Series) -> pd.Series:
+    if parsed.dt.unit != "ns":
+        parsed = parsed.where((parsed >= _NS_MIN) & (parsed <= _NS_MAX))
+    return parsed
+
+
+def _parse_datetimes(values: list[Any], zones: list[Any]) -> tuple[np.ndarray, int, int]:
+    """Parse one column of one batch.
+
+    Returns (datetime64[ns] UTC values as a naive ``M8[ns]`` array, coerced count, naive-as-UTC count).
+    """
+    n = len(values)
+    result = np.full(n, np.datetime64("NaT"), dtype="M8[ns]")
+    texts = [_datetime_text(v) for v in values]
+    aware_idx: list[int] = []
+    naive_idx: list[int] = []
+    coerced = 0
+    for i, text in enumerate(texts):
+        if text is None:
+            continue
+        if text is _BAD:
+            coerced += 1
+        elif _YEAR_ONE_RE.match(text):
+            continue  # .NET DateTime.MinValue: "not set"
+        elif _AWARE_RE.match(text):
+            aware_idx.append(i)
+        elif _NAIVE_RE.match(text):
+            naive_idx.append(i)
+        else:
+            coerced += 1
+    naive_count = 0
+    if aware_idx:
+        aware = pd.Series([texts[i] for i in aware_idx], dtype=object)
+        parsed = pd.to_datetime(aware, format="ISO8601", utc=True, errors="coerce")
+        parsed = _in_ns_range(parsed.dt.tz_localize(None))
+        coerced += int(parsed.isna().sum())
+        result[aware_idx] = parsed.astype("datetime64[ns]").to_numpy()
+    if naive_idx:
+        parsed = pd.to_datetime(
+            pd.Series([texts[i] for i in naive_idx], dtype=object), format="ISO8601", errors="coerce"
+        )
+        parsed = _in_ns_range(parsed)
+        coerced += int(parsed.isna().sum())
+        parsed = parsed.astype("datetime64[ns]")
+        row_zones = [_iana_zone(z) if isinstance(z, str) else None for z in (zones[i] for i in naive_idx)]
+        by_zone: dict[str | None, list[int]] = {}
+        for pos, zone in enumerate(row_zones):
+            by_zone.setdefault(zone, []).append(pos)
+        for zone, positions in by_zone.items():
+            part = parsed.iloc[positions]
+            if zone is None:
+                naive_count += int(part.notna().sum())
+                local = part
+            else:
+                before = int(part.isna().sum())
+                local = (
+                    part.dt.tz_localize(zone, ambiguous=np.ones(len(part), dtype=bool), nonexistent="NaT")
+                    .dt.tz_convert("UTC")
+                    .dt.tz_localize(None)
+                    .astype("datetime64[ns]")
+                )
+                coerced += int(local.isna().sum()) - before
+            result[[naive_idx[p] for p in positions]] = local.to_numpy()
+    return result, coerced, naive_count
+
+
+# --------------------------------------------------------------------------------------------------
+# Building frames
+# --------------------------------------------------------------------------------------------------
+
+
+def _typed_array(values: list[Any], dtype: str) -> Any:
+    if dtype == _S:
+        return pd.array(values, dtype=_STRING_DTYPE)
+    if dtype == _O:
+        return _object_array(values)
+    extension_dtype: Any = pd.api.types.pandas_dtype(dtype)
+    return pd.array(values, dtype=extension_dtype)
+
+
+def _reset_attrs(df: pd.DataFrame, coerced: Mapping[str, int], naive: Mapping[str, int]) -> None:
+    df.attrs.clear()
+    df.attrs[COERCED_ATTR] = {k: v for k, v in coerced.items() if v}
+    df.attrs[NAIVE_DATETIMES_ATTR] = {k: v for k, v in naive.items() if v}
+
+
+def _leading(tenant: str | None) -> list[str]:
+    return [_TENANT] if tenant is not None else []
+
+
+def empty_events_frame(*, tenant: str | None = None) -> pd.DataFrame:
+    """The zero-row events frame: every declared column with its declared dtype.
+
+    Parameters
+    ----------
+    tenant : str, optional
+        When given, a leading ``tenant`` column (``string``) is added. Default ``None``: no such column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape ``(0, len(EVENT_COLUMNS))`` (+1 with ``tenant``), columns in ``EVENT_COLUMNS`` order with
+        their dtypes, a ``RangeIndex``, and ``attrs`` ``{"engagifii_coerced": {},
+        "engagifii_naive_datetimes": {}}``.
+    """
+    data: dict[str, Any] = {}
+    if tenant is not None:
+        data[_TENANT] = pd.array([], dtype=_STRING_DTYPE)
+    for column, dtype in EVENT_COLUMNS.items():
+        data[column] = _typed_array([], dtype)
+    df = pd.DataFrame(data, index=pd.RangeIndex(0))
+    _reset_attrs(df, {}, {})
+    return df
+
+
+class FrameBuilder:
+    """Incremental events frame: convert page by page, concatenate once at the end.
+
+    Each :meth:`add` converts its batch to a typed frame immediately and keeps only that frame (the raw
+    records can be dropped by the caller), so memory stays bounded by the typed data. :meth:`build`
+    gives exactly what :func:`events_frame` gives for all records in the same order.
+
+    Parameters
+    ----------
+    tenant : str, optional
+        When given, every row gets a leading ``tenant`` column (``string``) with this value.
+
+    Examples
+    --------
+    >>> builder = FrameBuilder(tenant="T1")
+    >>> builder.add([{"id": "a"}]), builder.add([{"id": "b", "newField": 1}])
+    (1, 1)
+    >>> builder.build().shape
+    (2, 45)
+    """
+
+    def __init__(self, *, tenant: str | None = None) -> None:
+        self._tenant = tenant
+        self._frames: list[pd.DataFrame] = []
+        self._extra: dict[str, None] = {}  # unknown columns, in order of first appearance
+        self._coerced: dict[str, int] = {}
+        self._naive: dict[str, int] = {}
+        self._rows = 0
+
+    @property
+    def rows(self) -> int:
+        """Number of rows added so far (int, >= 0)."""
+        return self._rows
+
+    def add(self, records: Sequence[Mapping[str, Any]]) -> int:
+        """Convert one batch (e.g. one API page) to a typed frame and keep it.
+
+        Parameters
+        ----------
+        records : sequence of mapping
+            Event objects as decoded from JSON (``dict``). Any field may be missing or null.
+
+        Returns
+        -------
+        int
+            The number of rows added (``len(records)``).
+
+        Raises
+        ------
+        TypeError
+            A record is not a mapping (the envelope was misread upstream).
+        """
+        flat = [_flatten(r, self._rows + i) for i, r in enumerate(records)]
+        n = len(flat)
+        if n == 0:
+            return 0
+        extra: dict[str, None] = {}
+        for row in flat:
+            for key in row:
+                if key not in EVENT_COLUMNS:
+                    extra.setdefault(key, None)
+        data: dict[str, Any] = {}
+        if self._tenant is not None:
+            data[_TENANT] = pd.array([self._tenant] * n, dtype=_STRING_DTYPE)
+        zones = [row.get(_TZ_COLUMN) for row in flat]
+        for column, dtype in EVENT_COLUMNS.items():
+            raw = [row.get(column) for row in flat]
+            if dtype == _D:
+                parsed, bad, naive = _parse_datetimes(raw, zones)
+                data[column] = pd.array(parsed).tz_localize("UTC")
+                self._naive[column] = self._naive.get(column, 0) + naive
+            else:
+                converted, bad = _convert(raw, dtype)
+                data[column] = _typed_array(converted, dtype)
+            self._coerced[column] = self._coerced.get(column, 0) + bad
+        for key in extra:
+            name = f"record.{key}" if key == _TENANT and self._tenant is not None else key
+            data[name] = _object_array([row.get(key) for row in flat])
+            self._extra.setdefault(name, None)
+        self._frames.append(pd.DataFrame(data, index=pd.RangeIndex(n)))
+        self._rows += n
+        return n
+
+    def build(self) -> pd.DataFrame:
+        """Concatenate the batches in order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Declared columns (dtypes as ``EVENT_COLUMNS``), then unknown columns (``object``, ``None``
+            where a batch lacked them) in order of first appearance; a ``RangeIndex``; ``attrs`` with
+            ``engagifii_coerced`` and ``engagifii_naive_datetimes`` summed over all batches. No batches
+            -> :func:`empty_events_frame`.
+        """
+        if not self._frames:
+            return empty_events_frame(tenant=self._tenant)
+        columns = [*_leading(self._tenant), *EVENT_COLUMNS, *self._extra]
+        frames = []
+        for frame in self._frames:
+            missing = [c for c in self._extra if c not in frame.columns]
+            if missing:
+                frame = frame.assign(**{c: _object_array([None] * len(frame)) for c in missing})
+            frames.append(frame[columns])
+        df = frames[0].copy() if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        _reset_attrs(df, self._coerced, self._naive)
+        return df
+
+
+def events_frame(records: Iterable[Mapping[str, Any]], *, tenant: str | None = None) -> pd.DataFrame:
+    """Event records -> the typed events DataFrame.
+
+    Parameters
+    ----------
+    records : iterable of mapping
+        Event objects (``EventViewModel``) as decoded from JSON. Consumed once.
+    tenant : str, optional
+        When given, a leading ``tenant`` column (``string``) holding this value.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shape ``(n_records, 44 + n_unknown)`` (+1 with ``tenant``): declared columns in
+        ``EVENT_COLUMNS`` order and dtypes, then unknown fields as ``object``; a ``RangeIndex``. ``attrs``
+        holds ``engagifii_coerced`` and ``engagifii_naive_datetimes`` (see the module docstring).
+
+    Raises
+    ------
+    TypeError
+        A record is not a mapping.
+    """
+    builder = FrameBuilder(tenant=tenant)
+    builder.add(list(records))
+    return builder.build()
+
+
+# --------------------------------------------------------------------------------------------------
+# Atomic writes
+# --------------------------------------------------------------------------------------------------
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def _atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
+    """Write via ``write(binary_file)`` to a temp file beside ``path``, fsync, then ``os.replace``.
+
+    On any error the temp file is removed and an existing file at ``path`` is left untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    with contextlib.suppress(OSError):  # make the rename durable (POSIX); not possible everywhere
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return target
+
+
+# --------------------------------------------------------------------------------------------------
+# CSV
+# --------------------------------------------------------------------------------------------------
+
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutralize(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _list_text(items: Iterable[Any], separator: str, datetime_format: str) -> str:
+    items = list(items)
+    if any(isinstance(item, Mapping | list | tuple | np.ndarray) for item in items):
+        return _json_text([item.tolist() if isinstance(item, np.ndarray) else item for item in items])
+    return separator.join(_cell(item, separator, datetime_format)[0] for item in items)
+
+
+def _cell(value: Any, separator: str, datetime_format: str) -> tuple[str, bool]:
+    """One object-column value -> (CSV text, whether it is text subject to formula neutralisation)."""
+    if isinstance(value, str):
+        return value, True
+    if isinstance(value, list | tuple | np.ndarray):
+        return _list_text(value, separator, datetime_format), True
+    if isinstance(value, Mapping):
+        return _json_text(value), True
+    if _is_missing(value):
+        return "", False
+    if isinstance(value, bool | np.bool_):
+        return ("true" if value else "false"), False
+    if isinstance(value, int | float | Decimal | np.number):
+        return str(value), False
+    if isinstance(value, datetime):
+        stamp = pd.Timestamp(value)
+        stamp = stamp.tz_convert("UTC") if stamp.tzinfo is not None else stamp
+        return stamp.strftime(datetime_format), False
+    return str(value), True
+
+
+def _csv_column(series: pd.Series, neutralize: bool, separator: str, datetime_format: str) -> list[str]:
+    dtype = series.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            series = series.dt.tz_convert("UTC")
+        return series.dt.strftime(datetime_format).astype(object).where(series.notna(), "").tolist()
+    if pd.api.types.is_bool_dtype(dtype):
+        return ["" if _is_missing(v) else ("true" if v else "false") for v in series.tolist()]
+    if pd.api.types.is_numeric_dtype(dtype):
+        return ["" if _is_missing(v) else str(v) for v in series.tolist()]
+    if isinstance(dtype, pd.StringDtype):
+        texts = ["" if _is_missing(v) else v for v in series.tolist()]
+        return [_neutralize(t) for t in texts] if neutralize else texts
+    out = []
+    for value in series.tolist():
+        text, is_text = _cell(value, separator, datetime_format)
+        out.append(_neutralize(text) if neutralize and is_text else text)
+    return out
+
+
+def export_csv(
+    df: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    neutralize_formulas: bool = True,
+    list_separator: str = "; ",
+    datetime_format: str = DATETIME_FORMAT,
+) -> Path:
+    """Write ``df`` as an Excel-friendly CSV report, atomically.
+
+    Format (fixed, whatever the data):
+
+    * UTF-8 with BOM (``utf-8-sig``), ``,`` delimiter, ``"`` quote, ``\\r\\n`` line terminator (RFC 4180,
+      Excel's own); ``csv.QUOTE_MINIMAL``, so every field with a line break, quote or comma is quoted
+      and line breaks inside descriptions survive a round trip through :mod:`csv` and pandas.
+    * One header row (the column names), no index column.
+    * NA / NaT / ``None`` -> empty field.
+    * Booleans -> ``true`` / ``false`` (lowercase, as in JSON).
+    * Numbers -> Python's ``str`` (``12``, ``-5.0``); never neutralised.
+    * Datetimes -> converted to UTC and formatted with ``datetime_format`` on every row (default
+      :data:`DATETIME_FORMAT`, e.g. ``2023-04-26T17:00:00.000000Z``; sub-microsecond digits are
+      truncated). A tz-naive datetime column is written as is (taken as UTC).
+    * Lists of scalars (``tags``, ``eventClasses`` ...) -> elements joined with ``list_separator``;
+      a list holding any object or list (``eventDates``, contacts objects) -> the compact JSON of the
+      whole list (``[{"id":"...","city":"..."}]``), which ``json.loads`` restores. Dicts -> compact JSON.
+    * Formula neutralisation (OWASP CSV injection): with ``neutralize_formulas`` (default) every *text*
+      cell (string columns, text in object columns, joined lists, header names) starting with ``=``,
+      ``+``, ``-``, ``@``, TAB or CR gets a leading ``'``. Numbers, booleans and datetimes are never
+      changed (a price of ``-5.0`` stays ``-5.0``).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Any frame; usually from :func:`events_frame`. Not modified (``attrs`` included).
+    path : str or os.PathLike
+        Destination. Parent directories are created. An existing file is replaced only on success.
+    neutralize_formulas : bool, default True
+        ``False`` writes text cells raw.
+    list_separator : str, default ``"; "``
+        Joins the elements of list cells of scalars.
+    datetime_format : str, default :data:`DATETIME_FORMAT`
+        ``strftime`` format applied to UTC datetimes.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    OSError
+        The file could not be written; the temp file is removed and any previous file is untouched.
+    """
+    header = [str(c) for c in df.columns]
+    if neutralize_formulas:
+        header = [_neutralize(h) for h in header]
+    columns = [
+        _csv_column(df.iloc[:, i], neutralize_formulas, list_separator, datetime_format) for i in range(df.shape[1])
+    ]
+
+    def write(raw: IO[bytes]) -> None:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="", write_through=True)
+        try:
+            writer = csv.writer(text, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+            writer.writerow(header)
+            writer.writerows(zip(*columns, strict=True))
+            text.flush()
+        finally:
+            text.detach()  # leave the binary file open for fsync
+
+    return _atomic_write(path, write)
+
+
+# --------------------------------------------------------------------------------------------------
+# Parquet
+# --------------------------------------------------------------------------------------------------
+
+
+def _json_or_none(value: Any) -> Any:
+    if isinstance(value, list | tuple | Mapping | np.ndarray):
+        return _json_text(value.tolist() if isinstance(value, np.ndarray) else value)
+    return None if _is_missing(value) else _json_text(value)
+
+
+def _string_list(value: Any) -> Any:
+    if isinstance(value, list | tuple | np.ndarray):
+        return [None if _is_missing(v) else (v if isinstance(v, str) else _json_text(v)) for v in value]
+    return None if _is_missing(value) else [_to_text(value)]
+
+
+def export_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write ``df`` to a Parquet file (pyarrow), atomically.
+
+    Storage, chosen so that :func:`pandas.read_parquet` reads it back without error and with the same
+    dtypes for the scalar columns (``string``, ``boolean``, ``Int64``, ``Float64``,
+    ``datetime64[ns, UTC]``, through the pandas metadata pyarrow stores):
+
+    * ``tags``, ``eventClasses``, ``eventBundles`` -> ``list<string>`` (read back as an ``object`` column
+      of numpy arrays; ``list(cell)`` gives the list back).
+    * ``eventDates``, ``contacts.*``, ``registrationWorkflows`` (objects of no published shape) -> compact
+      JSON text of the whole list (``string``; ``json.loads`` restores it). NA stays null.
+    * Other ``object`` columns (unknown fields) -> whatever pyarrow infers; if it cannot (mixed types),
+      compact JSON text per cell.
+    * ``df.attrs`` are stored (as pandas does, JSON under ``PANDAS_ATTRS``; non-JSON values as text) and
+      restored by :func:`pandas.read_parquet`. The index is not written.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Any frame; usually from :func:`events_frame`. Not modified.
+    path : str or os.PathLike
+        Destination. Parent directories are created. An existing file is replaced only on success.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    OSError
+        The file could not be written; the temp file is removed and any previous file is untouched.
+    """
+    data: dict[str, Any] = {}
+    string_lists: list[str] = []
+    for i, column in enumerate(df.columns):
+        series = df.iloc[:, i]
+        name = str(column)
+        if series.dtype != object:
+            data[name] = series.reset_index(drop=True)
+            continue
+        values = series.tolist()
+        if name in _STRING_LIST_COLUMNS:
+            data[name] = _object_array([_string_list(v) for v in values])
+            string_lists.append(name)
+            continue
+        as_json = name in LIST_COLUMNS
+        if not as_json:
+            try:
+                inferred = pa.array(values, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+                as_json = True
+            else:
+                if pa.types.is_null(inferred.type):
+                    data[name] = pd.array([None] * len(values), dtype=_STRING_DTYPE)
+                    continue
+        if as_json:
+            data[name] = pd.array([_json_or_none(v) for v in values], dtype=_STRING_DTYPE)
+        else:
+            data[name] = _object_array(values)
+    frame = pd.DataFrame(data, index=pd.RangeIndex(len(df)))
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    for name in string_lists:
+        schema = schema.set(schema.get_field_index(name), pa.field(name, pa.list_(pa.string())))
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    if df.attrs:
+        metadata = dict(table.schema.metadata or {})
+        metadata[b"PANDAS_ATTRS"] = json.dumps(df.attrs, default=str).encode()
+        table = table.replace_schema_metadata(metadata)
+
+    def write(fh: IO[bytes]) -> None:
+        pq.write_table(table, fh)
+
+    return _atomic_write(path, write)
