@@ -10,7 +10,7 @@ The tree::
     ├── ApiError                          an HTTP error answer from the Events API (after retries)
     │   ├── BadRequestError               400 (VALIDATION_ERROR, MISSING_TENANT, ...)
     │   ├── ForbiddenError                403
-    │   │   └── TenantNotFoundError       403/404 naming an unknown tenant code
+    │   ├── TenantNotFoundError           403/404 naming an unknown tenant code (also LookupError)
     │   ├── NotFoundError (LookupError)   404
     │   ├── ConflictError                 409
     │   ├── UnprocessableError            422
@@ -117,7 +117,7 @@ class ForbiddenError(ApiError, PermissionError):
     """HTTP 403: the client may not access this resource or tenant."""
 
 
-class TenantNotFoundError(ForbiddenError):
+class TenantNotFoundError(ApiError, LookupError):
     """The tenant code is not known to the API (seen as 403 or 404)."""
 
 
@@ -203,6 +203,8 @@ class IncompleteWalkError(PaginationError):
         The underlying error.
     missing_pages : list of int, optional
         Page numbers not fetched.
+    checkpoint : str, optional
+        The checkpoint file holding the pages fetched, when the walk used one: rerun to resume.
     """
 
     def __init__(
@@ -213,8 +215,10 @@ class IncompleteWalkError(PaginationError):
         partial: Any = None,
         cause: BaseException | None = None,
         missing_pages: list[int] | None = None,
+        checkpoint: str | None = None,
     ) -> None:
         self.partial = partial
+        self.checkpoint = checkpoint
         self.cause = cause
         self.missing_pages = list(missing_pages or [])
         super().__init__(page, reason)
