@@ -1,0 +1,435 @@
+"""HTTP transport: one ``requests.Session``, timeouts, retries, and error answers -> exceptions.
+
+Rules (DESIGN.md, "Behaviours every part keeps"):
+
+- Every request carries ``Authorization: Bearer``, ``api-version``, ``tenant-code`` and
+  ``Content-Type: application/json`` (vendor docs) and a ``(connect, read)`` timeout.
+- Retried with exponential backoff and full jitter (tenacity), for every method including the
+  read-only ``POST /event/list``: HTTP 429, 500, 502, 503, 504, refused or dropped connections, read
+  timeouts, and 200 answers whose body is not JSON (a truncated page). At most
+  ``settings.max_attempts`` attempts.
+- ``Retry-After`` (seconds or an HTTP date, parsed by urllib3) is honoured up to
+  ``settings.retry_after_cap`` seconds; a longer demand raises :class:`RateLimitError` carrying the
+  delay asked for instead of sleeping for an hour.
+- A 401 drops the token and re-sends the same request once with a new one; a second 401 raises
+  :class:`AuthenticationError`.
+- Error bodies are parsed in every shape seen or documented — the documented envelope
+  ``{"error": {"code", "message", "traceId", ...}}``, OAuth ``{"error", "error_description"}``, RFC 7807
+  problem details ``{"title", "status", "traceId", "errors"}``, Azure HTML pages, plain text — into the
+  exception table :data:`engagifii_data.exceptions.STATUS_ERRORS`, keeping the API's ``code`` and
+  ``traceId``.
+- Logs: DEBUG one line per request (method, path, status, milliseconds, page, traceId). Never headers,
+  tokens or secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_random_exponential
+from urllib3.util.retry import Retry
+
+from .auth import TokenManager
+from .config import Settings
+from .exceptions import (
+    ApiError,
+    AuthenticationError,
+    RateLimitError,
+    ServerError,
+    TenantNotFoundError,
+    TransportError,
+    error_class_for,
+)
+
+logger = logging.getLogger(__name__)
+
+#: HTTP statuses retried with backoff (the list POST included: it is read-only).
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass
+class Stats:
+    """Counters for a session (cumulative, thread-safe).
+
+    Attributes
+    ----------
+    token_requests : int
+        Token requests sent to the identity server.
+    http_requests : int
+        Requests sent to the Events API (every attempt counts).
+    retries : int
+        Attempts that were retried (API and token endpoint).
+    pages : int
+        List pages received and accepted.
+    """
+
+    token_requests: int = 0
+    http_requests: int = 0
+    retries: int = 0
+    pages: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        """Increase counter ``name`` by ``n``."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def snapshot(self) -> dict[str, int]:
+        """The counters as a plain dict."""
+        with self._lock:
+            return {
+                "token_requests": self.token_requests,
+                "http_requests": self.http_requests,
+                "retries": self.retries,
+                "pages": self.pages,
+            }
+
+
+class RateLimiter:
+    """Client-side request spacing shared by every worker of a session.
+
+    Parameters
+    ----------
+    per_minute : float
+        Maximum requests per minute (the vendor guide suggests 100). Requests are spaced at least
+        ``60 / per_minute`` seconds apart.
+    """
+
+    def __init__(self, per_minute: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 60.0 / per_minute
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def acquire(self) -> None:
+        """Block until the next request may be sent."""
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            self._sleep(start - now)
+
+
+class _Retry(Exception):
+    """Internal: an attempt failed in a way worth retrying; ``error`` is raised if attempts run out."""
+
+    def __init__(self, error: Exception, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or ``None``."""
+    if not value:
+        return None
+    try:
+        return float(Retry().parse_retry_after(value.strip()))
+    except Exception:
+        return None
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def parse_error_body(response: requests.Response) -> dict[str, Any]:
+    """Extract ``code``, ``message``, ``trace_id`` and ``details`` from an error answer.
+
+    Parameters
+    ----------
+    response : requests.Response
+        An answer with status >= 400.
+
+    Returns
+    -------
+    dict
+        Keys ``code``, ``message``, ``trace_id``, ``details`` (each possibly ``None``).
+
+    Notes
+    -----
+    Shapes understood: the documented envelope ``{"error": {"code", "message", "details",
+    "traceId"}}``; OAuth 2.0 ``{"error": "invalid_token", "error_description": ...}``; RFC 7807
+    problem details (``title``, ``detail``, ``traceId``, ``errors``); HTML pages (the ``<title>``);
+    anything else as a short text excerpt.
+    """
+    out: dict[str, Any] = {"code": None, "message": None, "trace_id": None, "details": None}
+    text = response.text or ""
+    body: Any = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            out["code"] = err.get("code")
+            out["message"] = err.get("message")
+            out["trace_id"] = err.get("traceId") or err.get("traceID")
+            out["details"] = err.get("details")
+        elif isinstance(err, str):
+            out["code"] = err
+            out["message"] = body.get("error_description") or body.get("message")
+        elif "title" in body or "type" in body or "errors" in body:
+            out["code"] = body.get("code") or body.get("title")
+            out["message"] = body.get("detail") or body.get("title")
+            out["details"] = body.get("errors")
+        else:
+            out["code"] = body.get("code")
+            out["message"] = body.get("message")
+        out["trace_id"] = out["trace_id"] or body.get("traceId") or body.get("traceID")
+    elif text.lstrip().startswith("<"):
+        match = _TITLE.search(text)
+        out["message"] = " ".join(match.group(1).split()) if match else "an HTML error page"
+    elif text.strip():
+        out["message"] = " ".join(text.split())[:200]
+    if out["trace_id"] is None:
+        out["trace_id"] = response.headers.get("traceId") or response.headers.get("x-trace-id")
+    for key in ("code", "message", "trace_id"):
+        if out[key] is not None and not isinstance(out[key], str):
+            out[key] = str(out[key])
+    return out
+
+
+def error_from_response(response: requests.Response, path: str, tenant: str | None = None) -> ApiError:
+    """Build the exception for an error answer, using the status -> class table."""
+    info = parse_error_body(response)
+    status = response.status_code
+    cls = error_class_for(status)
+    code = info["code"] or ""
+    if status in (403, 404) and "TENANT" in code.upper():
+        cls = TenantNotFoundError
+    message = info["message"]
+    if cls is TenantNotFoundError and tenant and message and tenant not in message:
+        message = f"{message} (tenant-code {tenant!r})"
+    kwargs: dict[str, Any] = {"details": info["details"]}
+    if cls is RateLimitError:
+        kwargs["retry_after"] = parse_retry_after(response.headers.get("Retry-After"))
+    return cls(status, info["code"], message, info["trace_id"], path, **kwargs)
+
+
+class Transport:
+    """Authenticated JSON requests to the Events API with retries.
+
+    Parameters
+    ----------
+    settings : Settings
+        URLs, headers, timeouts and retry policy.
+    tokens : TokenManager
+        Source of access tokens (shared by every worker).
+    stats : Stats
+        Counters to update.
+    sleep : callable, optional
+        Used for backoff waits (default :func:`time.sleep`; tests may pass a recorder).
+    pool_size : int
+        Connection pool size per host (default 16; at least the number of workers).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        tokens: TokenManager,
+        stats: Stats,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        pool_size: int = 16,
+    ) -> None:
+        self.settings = settings
+        self.tokens = tokens
+        self.stats = stats
+        self._sleep = sleep
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers.update({"User-Agent": "engagifii-data", "Accept": "application/json"})
+        self.limiter = (
+            RateLimiter(settings.max_requests_per_minute) if settings.max_requests_per_minute else None
+        )
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
+        self.tokens.close()
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        backoff = wait_random_exponential(multiplier=self.settings.backoff, max=self.settings.backoff_max)
+        if isinstance(exc, _Retry) and exc.retry_after is not None:
+            return exc.retry_after
+        return float(backoff(state))
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        self.stats.add("retries")
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        logger.info("retrying after %s (attempt %d, waiting %.2f s)", exc, state.attempt_number, wait)
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        tenant: str,
+        json_body: Mapping[str, Any] | None = None,
+        page: int | None = None,
+    ) -> Any:
+        """Send one API request (with retries) and return its parsed JSON body.
+
+        Parameters
+        ----------
+        method : str
+            ``"POST"`` or ``"GET"``.
+        path : str
+            Path under the API base, e.g. ``"/api/1.0/event/list"``.
+        tenant : str
+            Value of the ``tenant-code`` header.
+        json_body : mapping, optional
+            JSON body (the list filter).
+        page : int, optional
+            Page number, for logs only.
+
+        Returns
+        -------
+        Any
+            The decoded JSON.
+
+        Raises
+        ------
+        AuthenticationError
+            Token refused, or a 401 with a freshly renewed token.
+        RateLimitError
+            ``Retry-After`` above the cap, or 429 through every attempt.
+        ApiError
+            Other error answers (subclass by status), after retries for 5xx.
+        TransportError
+            Connection failures, timeouts or unparseable bodies through every attempt.
+        """
+        retrying = Retrying(
+            stop=stop_after_attempt(self.settings.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retry),
+            sleep=self._sleep,
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, method, path, tenant, json_body, page)
+        except _Retry as exc:
+            raise exc.error from None
+
+    def _attempt(
+        self, method: str, path: str, tenant: str, json_body: Mapping[str, Any] | None, page: int | None
+    ) -> Any:
+        try:
+            token = self.tokens.get()
+        except (ServerError, TransportError) as exc:
+            raise _Retry(exc) from None
+        response = self._send(method, path, tenant, json_body, page, token)
+        if response.status_code == 401:
+            self.tokens.invalidate(token)
+            try:
+                token = self.tokens.get()
+            except (ServerError, TransportError) as exc:
+                raise _Retry(exc) from None
+            response = self._send(method, path, tenant, json_body, page, token)
+            if response.status_code == 401:
+                info = parse_error_body(response)
+                raise AuthenticationError(
+                    info["code"] or "invalid_token",
+                    (info["message"] or "the API rejected a freshly issued access token")
+                    + " (after one renewal)",
+                    status=401,
+                )
+        status = response.status_code
+        if status >= 400:
+            error = error_from_response(response, path, tenant)
+            if status in RETRY_STATUSES:
+                if isinstance(error, RateLimitError) and error.retry_after is not None:
+                    if error.retry_after > self.settings.retry_after_cap:
+                        raise error
+                    raise _Retry(error, retry_after=error.retry_after)
+                raise _Retry(error)
+            raise error
+        try:
+            return response.json()
+        except ValueError:
+            raise _Retry(
+                TransportError(
+                    f"HTTP {status} with a body that is not valid JSON ({len(response.content)} bytes)",
+                    path=path,
+                )
+            ) from None
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        tenant: str,
+        json_body: Mapping[str, Any] | None,
+        page: int | None,
+        token: str,
+    ) -> requests.Response:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "api-version": self.settings.api_version,
+            "tenant-code": tenant,
+            "Content-Type": "application/json",
+        }
+        data = json.dumps(json_body, separators=(",", ":")) if json_body is not None else None
+        if data is None and method.upper() == "POST":
+            data = "{}"
+        if self.limiter is not None:
+            self.limiter.acquire()
+        self.stats.add("http_requests")
+        started = time.perf_counter()
+        try:
+            response = self.session.request(
+                method,
+                self.settings.api_base_url + path,
+                data=data.encode("utf-8") if data is not None else None,
+                headers=headers,
+                timeout=self.settings.timeout,
+            )
+        except requests.Timeout as exc:
+            raise _Retry(TransportError(f"timed out ({type(exc).__name__})", path=path)) from None
+        except requests.ConnectionError as exc:
+            reason = _short_reason(exc)
+            raise _Retry(TransportError(f"connection failed: {reason}", path=path)) from None
+        except requests.RequestException as exc:
+            raise _Retry(TransportError(f"request failed: {type(exc).__name__}", path=path)) from None
+        if logger.isEnabledFor(logging.DEBUG):
+            trace = response.headers.get("traceId") or response.headers.get("x-request-id") or "-"
+            logger.debug(
+                "%s %s -> %d in %.0f ms (tenant %s, page %s, traceId %s)",
+                method,
+                path,
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+                tenant,
+                page if page is not None else "-",
+                trace,
+            )
+        return response
+
+
+def _short_reason(exc: BaseException) -> str:
+    """A one-line reason for a connection error, without URLs' query strings or credentials."""
+    text = str(exc)
+    for marker in ("Connection refused", "RemoteDisconnected", "Connection aborted", "Connection reset",
+                   "Name or service not known", "IncompleteRead", "timed out"):
+        if marker in text:
+            return marker
+    return type(exc).__name__
