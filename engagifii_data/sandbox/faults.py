@@ -1,0 +1,83 @@
+"""Switchable misbehaviour of the sandbox (all off by default; no third-party imports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Values allowed in :attr:`Faults.page_faults`.
+PAGE_FAULTS = ("html503", "drop", "truncate")
+#: Values allowed in :attr:`Faults.envelope`.
+ENVELOPES = ("wire", "docs")
+
+
+@dataclass
+class Faults:
+    """Faults injected by a running sandbox; tests may change any field while it serves.
+
+    Attributes
+    ----------
+    latency : float
+        Seconds slept at the start of every request, token and API alike (default 0).
+    token_lifetime : int
+        Seconds an issued access token lives: the token response's ``expires_in`` and the
+        JWT's ``exp - iat`` (default 3600).
+    rate_limit_every : int
+        When N > 0, every Nth API request (counted from when the fault is set, over all
+        tenants) answers 429 with ``Retry-After: <retry_after>`` and the documented error
+        envelope, code ``RATE_LIMITED`` (default 0: off).
+    retry_after : str
+        The ``Retry-After`` value sent with a 429: seconds (``"1"``) or an HTTP date
+        (default ``"1"``).
+    page_faults : dict of int to str
+        Page number -> fault, applied to the *first* request of that page per tenant only
+        (later attempts succeed): ``"html503"`` a 503 with an Azure-style HTML page
+        (``Content-Type: text/html``); ``"drop"`` the TCP connection is closed without any
+        response; ``"truncate"`` HTTP 200, ``Content-Type: application/json``, the body cut
+        in half (with a matching ``Content-Length``, so only the JSON is broken).
+    ignore_page_number : bool
+        Always serve the rows of page 1, whatever page is asked for (the paging model still
+        echoes the requested page number) (default False).
+    insert_after_first_page : int
+        When N > 0: right after page 1 of a tenant's listing has been served, insert N new
+        events into that tenant, once per tenant, at positions spread through the listing,
+        so later pages shift and the total grows by N (default 0).
+    fail_from_page : int or None
+        Pages >= N always answer 500 ``INTERNAL_ERROR`` in the documented envelope
+        (default None: off).
+    max_page_size : int
+        A larger ``PageSize`` is capped silently to this (the page just has fewer rows; the
+        wire envelope's ``pagingModel.pageSize`` shows the cap) (default 100).
+    envelope : str
+        ``"wire"`` (default): ``{"collection": [...], "pagingModel": {"totalRecords": N,
+        "pageNumber": p, "pageSize": s, "totalPages": t}}``; ``"docs"``:
+        ``{"totalCount": N, "data": [...]}``.
+    reject_tokens : bool
+        Every API request answers 401 ``invalid_token`` (default False).
+    """
+
+    latency: float = 0.0
+    token_lifetime: int = 3600
+    rate_limit_every: int = 0
+    retry_after: str = "1"
+    page_faults: dict[int, str] = field(default_factory=dict)
+    ignore_page_number: bool = False
+    insert_after_first_page: int = 0
+    fail_from_page: int | None = None
+    max_page_size: int = 100
+    envelope: str = "wire"
+    reject_tokens: bool = False
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` on an unknown envelope or page fault, or a negative number."""
+        if self.envelope not in ENVELOPES:
+            raise ValueError(f"envelope must be one of {ENVELOPES}, got {self.envelope!r}")
+        for page, fault in self.page_faults.items():
+            if fault not in PAGE_FAULTS:
+                raise ValueError(f"page_faults[{page}] must be one of {PAGE_FAULTS}, got {fault!r}")
+        if self.latency < 0 or self.token_lifetime < 1 or self.rate_limit_every < 0:
+            raise ValueError("latency >= 0, token_lifetime >= 1 and rate_limit_every >= 0 are required")
+        if self.max_page_size < 1 or self.insert_after_first_page < 0:
+            raise ValueError("max_page_size >= 1 and insert_after_first_page >= 0 are required")
