@@ -1,11 +1,23 @@
 """engagifii-data: walk every page of the Engagifii Events API into pandas DataFrames.
 
-(Public names are filled in as the modules land; see ``__all__``.)
+Quick use::
+
+    from engagifii_data import EngagifiiClient, export_csv, sandbox
+
+    client = EngagifiiClient.from_env()          # ENGAGIFII_* variables, then .env
+    df = client.events("T1")                     # every page, typed columns, df.attrs["engagifii"]
+    export_csv(df, "events.csv")                 # atomic, UTF-8 with BOM, formula-safe
+
+    with sandbox.run() as sb:                    # local identity server + Events API
+        df = EngagifiiClient(sb.settings()).events()
+
+Importing this package never imports ipywidgets, Jupyter or the sandbox's web stack.
 """
 
 from __future__ import annotations
 
 from . import sandbox
+from .client import EngagifiiClient, WalkProgress
 from .config import Settings
 from .exceptions import (
     ApiError,
@@ -13,23 +25,38 @@ from .exceptions import (
     ConfigurationError,
     EngagifiiError,
     IncompleteWalkError,
+    NotFoundError,
     PaginationError,
     RateLimitError,
+    ServerError,
+    TenantNotFoundError,
     TransportError,
 )
+from .frames import EVENT_COLUMNS, events_frame, export_csv, export_parquet
+from .pagination import Page
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "EVENT_COLUMNS",
     "ApiError",
     "AuthenticationError",
     "ConfigurationError",
+    "EngagifiiClient",
     "EngagifiiError",
     "IncompleteWalkError",
+    "NotFoundError",
+    "Page",
     "PaginationError",
     "RateLimitError",
+    "ServerError",
     "Settings",
+    "TenantNotFoundError",
     "TransportError",
+    "WalkProgress",
     "__version__",
+    "events_frame",
+    "export_csv",
+    "export_parquet",
     "sandbox",
 ]

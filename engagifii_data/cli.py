@@ -1,0 +1,357 @@
+"""The ``engagifii-data`` command: ``events``, ``check`` and ``sandbox``.
+
+Exit codes (DESIGN.md): 0 done; 2 usage or configuration error; 3 authentication failed; 4 API or
+network error after retries; 5 the walk could not be completed or verified (no report is written).
+Errors are one or two plain lines on stderr — what failed, the API's code and traceId, what to do —
+and a traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from .config import Settings
+from .exceptions import (
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    EngagifiiError,
+    IncompleteWalkError,
+    PaginationError,
+    RateLimitError,
+    TenantNotFoundError,
+    TransportError,
+)
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_API = 4
+EXIT_WALK = 5
+
+#: exception class -> exit code, most specific first.
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (ConfigurationError, EXIT_USAGE),
+    (AuthenticationError, EXIT_AUTH),
+    (PaginationError, EXIT_WALK),
+    (ApiError, EXIT_API),
+    (TransportError, EXIT_API),
+    (ValueError, EXIT_USAGE),
+)
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The documented exit code for an exception (4 for anything unexpected from the network)."""
+    for cls, code in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return 1
+
+
+def describe_error(exc: BaseException) -> list[str]:
+    """One or two plain lines: what failed (with the API's code and traceId) and what to do."""
+    if isinstance(exc, IncompleteWalkError):
+        first = f"error: the walk was not completed: {exc.reason}"
+        cause = exc.cause
+        if isinstance(cause, ApiError):
+            first += f" [{_api_bits(cause)}]"
+        partial = exc.partial
+        got = f"{len(partial):,} rows fetched" if partial is not None else "some rows fetched"
+        resume = "rerun the same command to resume from the saved pages"
+        if not exc.checkpoint:
+            resume = "rerun with --checkpoint FILE to keep fetched pages and resume from them"
+        return [first, f"no report was written ({got}); {resume}"]
+    if isinstance(exc, AuthenticationError):
+        hint = {
+            "invalid_client": "check ENGAGIFII_CLIENT_ID and ENGAGIFII_CLIENT_SECRET (in the environment or .env)",
+            "invalid_scope": "check ENGAGIFII_SCOPE (the API needs EventsApi)",
+            "unauthorized_client": "ask Engagifii to allow the client_credentials grant for this client",
+        }.get(exc.error, "check the client credentials and the identity server URL")
+        return [f"error: authentication failed: {exc}", hint]
+    if isinstance(exc, TenantNotFoundError):
+        return [f"error: unknown tenant: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),
+                "check the tenant code (ENGAGIFII_TENANT_CODE or --tenant)"]
+    if isinstance(exc, RateLimitError):
+        wait = f"; the server asked to wait {exc.retry_after:.0f} s" if exc.retry_after is not None else ""
+        return [f"error: rate limited: {_api_bits(exc)}{wait}", "try again later, or lower --workers"]
+    if isinstance(exc, ApiError):
+        return [f"error: the API refused the request: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),
+                "if it persists, quote the traceId to Engagifii support"]
+    if isinstance(exc, TransportError):
+        return [f"error: network: {exc}", "check the network and ENGAGIFII_API_BASE_URL; retries were exhausted"]
+    if isinstance(exc, PaginationError):
+        return [f"error: the walk stopped: {exc}", "no report was written; the listing could not be read safely"]
+    if isinstance(exc, ConfigurationError):
+        return [f"error: configuration: {exc}"]
+    return [f"error: {exc}"]
+
+
+def _api_bits(exc: ApiError) -> str:
+    bits = [f"HTTP {exc.status}"]
+    if exc.code:
+        bits.append(exc.code)
+    if exc.path:
+        bits.append(exc.path)
+    if exc.trace_id:
+        bits.append(f"traceId {exc.trace_id}")
+    return " ".join(bits)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (documented in the README)."""
+    parser = argparse.ArgumentParser(
+        prog="engagifii-data",
+        description="Export Engagifii events to CSV/Parquet, check access, or serve the local sandbox.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG request logs")
+    parser.add_argument("-v", "--verbose", action="store_true", help="INFO logs (token and walk audit lines)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--sandbox", action="store_true", help="run against the built-in local sandbox")
+        p.add_argument("--env-file", metavar="PATH", help="read settings from this .env file")
+        p.add_argument("--tenant", action="append", metavar="CODE", help="tenant code (repeatable)")
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    ev = sub.add_parser("events", help="walk every page of the event listing and write a report")
+    common(ev)
+    ev.add_argument("--upcoming", action="store_true", help="only events that have not ended (server-side)")
+    ev.add_argument("--search", metavar="TEXT", help="name contains TEXT (server-side)")
+    ev.add_argument("--from", dest="start", metavar="DATE", help="startDateTime >= DATE (YYYY-MM-DD, UTC)")
+    ev.add_argument("--to", dest="end", metavar="DATE", help="startDateTime on or before DATE (YYYY-MM-DD, UTC)")
+    ev.add_argument("--status", action="append", metavar="NAME",
+                    help="Draft, Published, Cancelled or Completed (repeatable)")
+    ev.add_argument("--page-size", type=int, default=100, metavar="N", help="rows per page (default 100)")
+    ev.add_argument("--workers", type=int, default=4, metavar="N", help="concurrent page requests (default 4)")
+    ev.add_argument("-o", "--output", metavar="PATH", help="report path (default reports/events-<tenant>-<time>.<fmt>)")
+    ev.add_argument("--format", choices=("csv", "parquet"), help="report format (default from the extension, else csv)")
+    ev.add_argument("--checkpoint", metavar="PATH", help="save pages as they arrive; rerun to resume")
+    ev.add_argument("--no-formula-escape", action="store_true",
+                    help="write text cells starting with = + - @ as they are (unsafe in Excel)")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    ck = sub.add_parser("check", help="health check: a token, then a one-row list per tenant")
+    common(ck)
+
+    sb = sub.add_parser("sandbox", help="serve the local sandbox until Ctrl-C")
+    sb.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0 = any free port)")
+    sb.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay per request")
+    sb.add_argument("--envelope", choices=("wire", "docs"), default="wire", help="list response shape")
+    sb.add_argument("--token-lifetime", type=int, default=3600, metavar="SECONDS")
+    sb.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if getattr(args, "debug", False) else (
+        logging.INFO if getattr(args, "verbose", False) else logging.WARNING
+    )
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if level > logging.DEBUG:
+        logging.getLogger("urllib3").setLevel(logging.WARNING)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def _settings_for(
+    args: argparse.Namespace, *, all_tenants: bool = False
+) -> Iterator[tuple[Settings, list[str]]]:
+    """Settings and tenant list for a run: from the sandbox, or from the environment/.env.
+
+    Without ``--tenant`` the default is the first configured tenant, or every configured tenant
+    when ``all_tenants`` (the health check).
+    """
+    tenants: list[str] = [t.strip() for t in (args.tenant or []) if t and t.strip()]
+
+    def default(settings: Settings) -> list[str]:
+        return tenants or (list(settings.tenant_codes) if all_tenants else [settings.tenant_code])
+
+    if args.sandbox:
+        from . import sandbox
+
+        with sandbox.run() as sb:
+            settings = sb.settings()
+            yield settings, default(settings)
+        return
+    settings = Settings.from_env(args.env_file)
+    yield settings, default(settings)
+
+
+def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
+    from .client import EngagifiiClient, default_report_path
+    from .frames import export_csv, export_parquet
+
+    if args.page_size < 1:
+        raise ConfigurationError("--page-size must be >= 1")
+    if args.workers < 1:
+        raise ConfigurationError("--workers must be >= 1")
+    fmt = args.format
+    if fmt is None:
+        fmt = "parquet" if args.output and args.output.lower().endswith((".parquet", ".pq")) else "csv"
+    with _settings_for(args) as (settings, tenants):
+        target: str | list[str] = tenants if len(tenants) > 1 else tenants[0]
+        path = Path(args.output) if args.output else default_report_path(target, fmt)
+        started = time.monotonic()
+        with EngagifiiClient(settings) as client:
+            df = client.events(
+                target,
+                only_upcoming=args.upcoming,
+                search=args.search,
+                start=args.start,
+                end=args.end,
+                status=args.status,
+                page_size=args.page_size,
+                workers=args.workers,
+                progress=False if args.no_progress else None,
+                checkpoint=args.checkpoint,
+            )
+            if fmt == "parquet":
+                written = export_parquet(df, path)
+            else:
+                written = export_csv(df, path, neutralize_formulas=not args.no_formula_escape)
+            stats = client.stats.snapshot()
+        meta = df.attrs.get("engagifii", {})
+        seconds = time.monotonic() - started
+        label = ", ".join(tenants)
+        total = meta.get("total_count")
+        print(f"wrote {len(df):,} rows for tenant {label} to {written}", file=out)
+        filtered = ""
+        if len(df) != (meta.get("rows_fetched", len(df)) if len(tenants) == 1 else len(df)):
+            filtered = f" ({meta.get('rows_fetched'):,} fetched before client-side filters)"
+        print(
+            f"total {total:,}{filtered}; pages {stats['pages']}, requests {stats['http_requests']}, "
+            f"token requests {stats['token_requests']}, retries {stats['retries']}, {seconds:.2f} s",
+            file=out,
+        )
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    from .client import EngagifiiClient
+
+    worst = EXIT_OK
+    with _settings_for(args, all_tenants=True) as (settings, tenants), EngagifiiClient(settings) as client:
+        print(f"identity  {settings.identity_url}", file=out)
+        print(f"api       {settings.api_base_url}", file=out)
+        t0 = time.perf_counter()
+        try:
+            client._tokens.get()
+        except EngagifiiError as exc:
+            print(f"token     FAIL  {exc}", file=out)
+            raise
+        token = client._tokens.current
+        lifetime = f"lifetime {token.lifetime:.0f} s, " if token else ""
+        print(f"token     OK    client {settings.client_id} ({lifetime}{(time.perf_counter() - t0) * 1000:.0f} ms)",
+              file=out)
+        failures: list[BaseException] = []
+        for code in tenants:
+            t1 = time.perf_counter()
+            try:
+                page = client.list_page(1, tenant=code, page_size=1)
+            except EngagifiiError as exc:
+                failures.append(exc)
+                print(f"tenant    FAIL  {code}: {' '.join(describe_error(exc)[:1]).removeprefix('error: ')}", file=out)
+                worst = max(worst, exit_code_for(exc))
+                continue
+            print(f"tenant    OK    {code}: {page.total:,} events ({(time.perf_counter() - t1) * 1000:.0f} ms)",
+                  file=out)
+        status = "healthy" if not failures else "unhealthy"
+        print(f"status    {status}", file=out)
+    return worst
+
+
+def _cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
+    from . import sandbox
+
+    stop = threading.Event()
+    with sandbox.run(
+        port=args.port, latency=args.latency, envelope=args.envelope, token_lifetime=args.token_lifetime
+    ) as sb:
+        tenants = ", ".join(f"{code} ({n} events)" for code, n in sb.tenants.items())
+        print("Engagifii sandbox (local stand-in for the identity server and the Events API)", file=out)
+        print(f"  ENGAGIFII_IDENTITY_SERVER_URL={sb.identity_url}", file=out)
+        print(f"  ENGAGIFII_API_BASE_URL={sb.api_url}", file=out)
+        print(f"  ENGAGIFII_CLIENT_ID={sb.client_id}", file=out)
+        print(f"  ENGAGIFII_CLIENT_SECRET={sb.client_secret}", file=out)
+        print(f"  ENGAGIFII_TENANT_CODE={','.join(sb.tenants)}", file=out)
+        print(f"  tenants: {tenants}", file=out)
+        print("Try the vendor's quick start:", file=out)
+        print(
+            f'  TOKEN=$(curl -s -X POST "{sb.identity_url}/connect/token" '
+            f'-d "client_id={sb.client_id}" -d "client_secret={sb.client_secret}" '
+            '-d "grant_type=client_credentials" -d "scope=EventsApi" '
+            "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+            file=out,
+        )
+        first = next(iter(sb.tenants))
+        print(
+            f'  curl -X POST "{sb.api_url}/api/1.0/event/list" -H "Authorization: Bearer $TOKEN" '
+            f'-H "api-version: 1.0" -H "tenant-code: {first}" -H "Content-Type: application/json" -d \'{{}}\'',
+            file=out,
+        )
+        print("Serving until Ctrl-C.", file=out, flush=True)
+        try:
+            while not stop.wait(3600):
+                pass
+        except KeyboardInterrupt:
+            print("stopped", file=out)
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Any] = {"events": _cmd_events, "check": _cmd_check, "sandbox": _cmd_sandbox}
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code (also used as the process exit status).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default ``sys.argv[1:]``).
+    out, err : file, optional
+        Where results and error lines go (default stdout/stderr).
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    _configure_logging(args)
+    try:
+        return int(COMMANDS[args.command](args, out))
+    except KeyboardInterrupt:
+        print("interrupted; no report was written", file=err)
+        return 130
+    except (EngagifiiError, ValueError) as exc:
+        if getattr(args, "debug", False):
+            import traceback
+
+            traceback.print_exc(file=err)
+        for line in describe_error(exc):
+            print(line, file=err)
+        return exit_code_for(exc)
+    except OSError as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"error: cannot write the report: {exc}", file=err)
+        return 1
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

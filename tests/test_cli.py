@@ -1,0 +1,176 @@
+"""The engagifii-data command: reports, exit codes and error lines (sandbox on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from engagifii_data import sandbox
+from engagifii_data.cli import main
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def sb() -> Iterator[Any]:
+    with sandbox.run() as server:
+        yield server
+
+
+def env_file(tmp_path: Path, server: Any, **values: str) -> Path:
+    settings = {
+        "ENGAGIFII_CLIENT_ID": server.client_id,
+        "ENGAGIFII_CLIENT_SECRET": server.client_secret,
+        "ENGAGIFII_TENANT_CODE": ",".join(server.tenants),
+        "ENGAGIFII_IDENTITY_SERVER_URL": server.identity_url,
+        "ENGAGIFII_API_BASE_URL": server.api_url,
+    }
+    settings.update(values)
+    path = tmp_path / "test.env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in settings.items()), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("CLIENT_ID", "CLIENT_SECRET", "TENANT_CODE", "IDENTITY_SERVER_URL", "API_BASE_URL", "ENV_FILE"):
+        monkeypatch.delenv(f"ENGAGIFII_{name}", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_sandbox_export_writes_the_full_report_that_round_trips(tmp_path: Path) -> None:
+    report = tmp_path / "out" / "events.csv"
+    code, out, err = run_cli("events", "--sandbox", "-o", str(report), "--no-progress")
+    assert code == 0, err
+    assert "wrote 2,400 rows for tenant ACME" in out
+    assert "token requests 1" in out
+    assert "pages 24" in out
+    raw = report.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    frame = pd.read_csv(report, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    with report.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, body = rows[0], rows[1:]
+    assert len(body) == 2400 == len(frame)
+    assert header == list(frame.columns)
+    assert [list(r) for r in frame.itertuples(index=False)] == body
+    text_columns = [c for c in header if c in ("name", "description", "location.name", "tags")]
+    for row in body:
+        for column in text_columns:
+            value = row[header.index(column)]
+            assert not value.startswith(FORMULA_START), (column, value)
+    names = frame["name"].tolist()
+    assert any(n.startswith("'=") for n in names)
+    assert any("\n" in d for d in frame["description"])
+    assert not list(tmp_path.joinpath("out").glob("*.tmp"))
+
+
+def test_parquet_report(tmp_path: Path) -> None:
+    report = tmp_path / "events.parquet"
+    code, _, err = run_cli("events", "--sandbox", "--tenant", "GLOBEX", "-o", str(report), "--no-progress")
+    assert code == 0, err
+    assert len(pd.read_parquet(report)) == 36
+
+
+def test_wrong_secret_exits_3_naming_invalid_client_without_the_secret(sb: Any, tmp_path: Path) -> None:
+    wrong = "wrong-secret-CANARY-4b1d"
+    path = env_file(tmp_path, sb, ENGAGIFII_CLIENT_SECRET=wrong)
+    report = tmp_path / "r.csv"
+    code, out, err = run_cli("events", "--env-file", str(path), "-o", str(report), "--no-progress")
+    assert code == 3
+    assert "invalid_client" in err
+    assert wrong not in err and wrong not in out
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 2
+    assert not report.exists()
+
+
+def test_unknown_tenant_exits_4_naming_the_code_and_trace_id(sb: Any, tmp_path: Path) -> None:
+    path = env_file(tmp_path, sb)
+    code, _, err = run_cli("events", "--env-file", str(path), "--tenant", "NOPE", "--no-progress")
+    assert code == 4
+    assert "TENANT_NOT_FOUND" in err
+    assert "NOPE" in err
+    assert "traceId " in err
+    assert "Traceback" not in err
+
+
+def test_a_walk_that_cannot_finish_exits_5_and_writes_no_report(sb: Any, tmp_path: Path) -> None:
+    sb.faults.fail_from_page = 3
+    path = env_file(tmp_path, sb)
+    report = tmp_path / "r.csv"
+    report.write_text("yesterday's report\n", encoding="utf-8")
+    checkpoint = tmp_path / "cp.jsonl"
+    code, _, err = run_cli(
+        "events", "--env-file", str(path), "--tenant", "ACME", "-o", str(report), "--no-progress",
+        "--checkpoint", str(checkpoint),
+    )
+    assert code == 5
+    assert "INTERNAL_ERROR" in err and "traceId" in err
+    assert "rerun the same command to resume" in err
+    assert report.read_text(encoding="utf-8") == "yesterday's report\n"
+    sb.faults.fail_from_page = None
+    sb.reset_log()
+    code, out, err = run_cli(
+        "events", "--env-file", str(path), "--tenant", "ACME", "-o", str(report), "--no-progress",
+        "--checkpoint", str(checkpoint),
+    )
+    assert code == 0, err
+    assert "wrote 2,400 rows" in out
+    assert sorted(r["page"] for r in sb.log if r["kind"] == "api") == [1, *range(3, 25)]
+
+
+def test_plain_http_to_a_remote_host_exits_2(sb: Any, tmp_path: Path) -> None:
+    path = env_file(tmp_path, sb, ENGAGIFII_API_BASE_URL="http://events.example.com")
+    code, _, err = run_cli("events", "--env-file", str(path), "--no-progress")
+    assert code == 2
+    assert "http://" in err and "HTTPS" in err
+
+
+def test_missing_configuration_exits_2_and_says_what_to_do(tmp_path: Path) -> None:
+    code, _, err = run_cli("events", "--no-progress")
+    assert code == 2
+    assert "ENGAGIFII_CLIENT_ID" in err
+    assert "--sandbox" in err
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run_cli("events", "--page-size", "zero")[0] == 2
+    assert run_cli("events", "--sandbox", "--page-size", "0")[0] == 2
+    assert run_cli("events", "--sandbox", "--status", "Bogus", "--no-progress")[0] == 2
+    assert run_cli("nonsense")[0] == 2
+
+
+def test_check_prints_a_health_report(sb: Any, tmp_path: Path) -> None:
+    path = env_file(tmp_path, sb, ENGAGIFII_TENANT_CODE="ACME,GLOBEX,INITECH")
+    code, out, _ = run_cli("check", "--env-file", str(path))
+    assert code == 0
+    assert "token     OK" in out
+    assert "ACME: 2,400 events" in out
+    assert "INITECH: 0 events" in out
+    assert "status    healthy" in out
+    code, out, _ = run_cli("check", "--env-file", str(path), "--tenant", "NOPE")
+    assert code == 4
+    assert "FAIL  NOPE" in out and "status    unhealthy" in out
+
+
+def test_console_script_entry_point() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "engagifii_data.cli", "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert "events" in result.stdout and "sandbox" in result.stdout
