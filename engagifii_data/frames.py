@@ -99,11 +99,15 @@ Standard Time"``), 7 fractional digits (``.8257013``, as .NET writes) and ``0001
    local zone) and counted per column in ``df.attrs["engagifii_naive_datetimes"]``
    (``{column: count}``, non-zero entries only) so callers can tell such values apart;
 4. any year-1 value (.NET ``DateTime.MinValue``) is NaT, not counted;
-5. unparseable or outside the ``ns`` range (years 1677-2262) -> NaT, counted as coerced.
+5. unparseable (not ``YYYY-MM-DD[( |T)hh:mm[:ss[.fffffffff]]][Z|+hh[:mm]|-hh[:mm]]``, or an impossible
+   date such as February 30) or a year outside 1678-2261 (the ``datetime64[ns]`` range) -> NaT,
+   counted as coerced.
 
-Fractions are kept to the nanosecond (the 7th digit survives in the frame). Parsing is one
-:func:`pandas.to_datetime` call per column per kind (aware / naive) per batch, so mixed naive and aware
-values in one column never raise "Mixed timezones detected".
+Fractions are kept to the nanosecond (the 7th digit survives in the frame; digits past the 9th are
+dropped). Each value's offset is split off first and the wall-clock texts of a whole column of a batch
+are parsed in one C-level numpy call; zones are applied with one ``tz_localize`` per distinct zone per
+batch. Naive and aware values never meet in one parse, so mixed columns never raise "Mixed timezones
+detected" (as ``pandas.to_datetime`` does).
 
 Attributes
 ----------
@@ -242,10 +246,13 @@ _BAD: Final = object()  # sentinel: "this value does not fit the column"
 # --------------------------------------------------------------------------------------------------
 
 
+_PLAIN: Final = frozenset({str, int, float, bool, list, type(None)})  # JSON types that are not objects
+
+
 def _flatten_into(out: dict[str, Any], obj: Mapping[str, Any], prefix: str) -> None:
     for key, value in obj.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
+        if type(value) is dict or (type(value) not in _PLAIN and isinstance(value, Mapping)):
             _flatten_into(out, value, f"{name}.")
         elif value is None and not prefix and name in _OBJECT_PREFIXES:
             continue  # "location": null -> every location.* stays NA
@@ -345,7 +352,7 @@ def _to_float(value: Any) -> Any:
 
 
 def _to_list(value: Any) -> Any:
-    if isinstance(value, list | tuple):
+    if type(value) is list or isinstance(value, list | tuple):
         return list(value)
     return _BAD
 
@@ -394,13 +401,15 @@ def _object_array(values: list[Any]) -> pd.Series:
 # Datetimes
 # --------------------------------------------------------------------------------------------------
 
-_TIME = r"[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
-_AWARE_RE: Final = re.compile(rf"^\d{{4}}-\d{{2}}-\d{{2}}{_TIME}(?:Z|[+-]\d{{2}}(?::?\d{{2}})?)$")
-_NAIVE_RE: Final = re.compile(rf"^\d{{4}}-\d{{2}}-\d{{2}}(?:{_TIME})?$")
-_YEAR_ONE_RE: Final = re.compile(r"^0*1-")
+#: ISO 8601 as the wire sends it: date, optional time with optional fraction, optional Z / offset.
+_ISO_RE: Final = re.compile(
+    r"^(?P<year>\d{4})-\d{2}-\d{2}"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?P<tz>Z|(?P<sign>[+-])(?P<oh>\d{2})(?::?(?P<om>\d{2}))?)?)?$"
+)
 _LONG_FRACTION_RE: Final = re.compile(r"(\.\d{9})\d+")
-_NS_MIN: Final = pd.Timestamp.min
-_NS_MAX: Final = pd.Timestamp.max
+#: Whole years representable as ``datetime64[ns]`` (its range is 1677-09-21 .. 2262-04-11).
+_NS_YEARS: Final = range(1678, 2262)
+_NAT: Final = np.datetime64("NaT", "ns")
 _WINDOWS_ZONES: Final[dict[str, str]] = {k.lower(): v for k, v in win_tz.items()}
 
 
@@ -434,69 +443,90 @@ def _datetime_text(value: Any) -> Any:
     return _BAD
 
 
-def _in_ns_range(parsed: pd.Series) -> pd.Series:
-    if parsed.dt.unit != "ns":
-        parsed = parsed.where((parsed >= _NS_MIN) & (parsed <= _NS_MAX))
-    return parsed
+def _parse_iso(texts: list[str]) -> tuple[np.ndarray, int]:
+    """Naive ISO texts -> ``M8[ns]`` (one C-level numpy parse; per value only if one is invalid)."""
+    try:
+        return np.array(texts, dtype="M8[ns]"), 0
+    except ValueError:  # e.g. "2023-02-30": find the bad ones, keep the others
+        out = np.empty(len(texts), dtype="M8[ns]")
+        bad = 0
+        for i, text in enumerate(texts):
+            try:
+                out[i] = np.datetime64(text, "ns")
+            except ValueError:
+                out[i] = _NAT
+                bad += 1
+        return out, bad
 
 
 def _parse_datetimes(values: list[Any], zones: list[Any]) -> tuple[np.ndarray, int, int]:
-    """Parse one column of one batch.
+    """Parse one column of one batch (see "Datetimes" in the module docstring).
 
-    Returns (datetime64[ns] UTC values as a naive ``M8[ns]`` array, coerced count, naive-as-UTC count).
+    Parameters
+    ----------
+    values : list
+        The column's raw wire values.
+    zones : list
+        The same rows' raw ``timeZone`` values.
+
+    Returns
+    -------
+    tuple of (numpy.ndarray, int, int)
+        UTC instants as a naive ``M8[ns]`` array of ``len(values)``, the number of values coerced to
+        NaT, and the number of naive values with no known zone taken as UTC.
     """
-    n = len(values)
-    result = np.full(n, np.datetime64("NaT"), dtype="M8[ns]")
-    texts = [_datetime_text(v) for v in values]
-    aware_idx: list[int] = []
-    naive_idx: list[int] = []
+    result = np.full(len(values), _NAT)
+    rows: list[int] = []  # rows with a parseable value
+    parts: list[str] = []  # their wall-clock text, offset removed
+    offsets: list[int] = []  # their UTC offset in minutes
+    aware: list[bool] = []
     coerced = 0
-    for i, text in enumerate(texts):
+    for i, value in enumerate(values):
+        text = _datetime_text(value)
         if text is None:
             continue
-        if text is _BAD:
+        match = None if text is _BAD else _ISO_RE.match(text)
+        if match is None:
             coerced += 1
-        elif _YEAR_ONE_RE.match(text):
+            continue
+        year = int(match["year"])
+        if year == 1:
             continue  # .NET DateTime.MinValue: "not set"
-        elif _AWARE_RE.match(text):
-            aware_idx.append(i)
-        elif _NAIVE_RE.match(text):
-            naive_idx.append(i)
-        else:
+        if year not in _NS_YEARS:
             coerced += 1
+            continue
+        rows.append(i)
+        if match["tz"] is None:
+            parts.append(text)
+            offsets.append(0)
+            aware.append(False)
+        else:
+            parts.append(text[: match.start("tz")])
+            minutes = int(match["oh"] or 0) * 60 + int(match["om"] or 0)
+            offsets.append(-minutes if match["sign"] == "-" else minutes)
+            aware.append(True)
+    if not rows:
+        return result, coerced, 0
+    wall, bad = _parse_iso(parts)
+    coerced += bad
+    utc = wall - np.array(offsets, dtype="m8[m]").astype("m8[ns]")
     naive_count = 0
-    if aware_idx:
-        aware = pd.Series([texts[i] for i in aware_idx], dtype=object)
-        parsed = pd.to_datetime(aware, format="ISO8601", utc=True, errors="coerce")
-        parsed = _in_ns_range(parsed.dt.tz_localize(None))
-        coerced += int(parsed.isna().sum())
-        result[aware_idx] = parsed.astype("datetime64[ns]").to_numpy()
-    if naive_idx:
-        parsed = pd.to_datetime(
-            pd.Series([texts[i] for i in naive_idx], dtype=object), format="ISO8601", errors="coerce"
+    by_zone: dict[str | None, list[int]] = {}
+    for pos, (row, is_aware) in enumerate(zip(rows, aware, strict=True)):
+        if not is_aware and not np.isnat(wall[pos]):
+            zone = zones[row]
+            by_zone.setdefault(_iana_zone(zone) if isinstance(zone, str) else None, []).append(pos)
+    for zone, positions in by_zone.items():
+        if zone is None:
+            naive_count += len(positions)  # wall-clock digits kept, taken as UTC
+            continue
+        local = pd.DatetimeIndex(wall[positions]).tz_localize(
+            zone, ambiguous=np.ones(len(positions), dtype=bool), nonexistent="NaT"
         )
-        parsed = _in_ns_range(parsed)
-        coerced += int(parsed.isna().sum())
-        parsed = parsed.astype("datetime64[ns]")
-        row_zones = [_iana_zone(z) if isinstance(z, str) else None for z in (zones[i] for i in naive_idx)]
-        by_zone: dict[str | None, list[int]] = {}
-        for pos, zone in enumerate(row_zones):
-            by_zone.setdefault(zone, []).append(pos)
-        for zone, positions in by_zone.items():
-            part = parsed.iloc[positions]
-            if zone is None:
-                naive_count += int(part.notna().sum())
-                local = part
-            else:
-                before = int(part.isna().sum())
-                local = (
-                    part.dt.tz_localize(zone, ambiguous=np.ones(len(part), dtype=bool), nonexistent="NaT")
-                    .dt.tz_convert("UTC")
-                    .dt.tz_localize(None)
-                    .astype("datetime64[ns]")
-                )
-                coerced += int(local.isna().sum()) - before
-            result[[naive_idx[p] for p in positions]] = local.to_numpy()
+        instants = local.tz_convert("UTC").tz_localize(None).as_unit("ns").to_numpy()
+        coerced += int(np.isnat(instants).sum())
+        utc[positions] = instants
+    result[rows] = utc
     return result, coerced, naive_count
 
 
@@ -670,7 +700,7 @@ def events_frame(records: Iterable[Mapping[str, Any]], *, tenant: str | None = N
     Returns
     -------
     pandas.DataFrame
-        Shape ``(n_records, 44 + n_unknown)`` (+1 with ``tenant``): declared columns in
+        Shape ``(n_records, 43 + n_unknown)`` (+1 with ``tenant``): declared columns in
         ``EVENT_COLUMNS`` order and dtypes, then unknown fields as ``object``; a ``RangeIndex``. ``attrs``
         holds ``engagifii_coerced`` and ``engagifii_naive_datetimes`` (see the module docstring).
 
