@@ -27,7 +27,7 @@ from .config import Settings
 from .exceptions import ConfigurationError, EngagifiiError, IncompleteWalkError, PaginationError
 from .frames import FrameBuilder, empty_events_frame
 from .pagination import Page, WalkState, parse_page
-from .transport import Stats, Transport
+from .transport import AdaptiveConcurrency, Stats, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class _Progress:
 class _WalkResult:
     state: WalkState
     frame: pd.DataFrame
-    requests: int
+    gate: AdaptiveConcurrency
 
 
 class EngagifiiClient:
@@ -221,6 +221,7 @@ class EngagifiiClient:
         page_size: int = 100,
         only_upcoming: bool = False,
         search: str | None = None,
+        _gate: AdaptiveConcurrency | None = None,
     ) -> Page:
         """Fetch one page of the event listing.
 
@@ -246,7 +247,9 @@ class EngagifiiClient:
         """
         code = self._tenant(tenant)
         body = build_list_body(page_number, page_size, only_upcoming=only_upcoming, search=search)
-        data = self._transport.request_json("POST", LIST_PATH, tenant=code, json_body=body, page=page_number)
+        data = self._transport.request_json(
+            "POST", LIST_PATH, tenant=code, json_body=body, page=page_number, gate=_gate
+        )
         page = parse_page(data, page_number)
         self._stats.add("pages")
         return page
@@ -524,6 +527,12 @@ class EngagifiiClient:
             "server_filters": dict(server_filters),
             "client_filters": dict(client_filters),
             "seconds": seconds,
+            "concurrency": {
+                "start": result.gate.start,
+                "final": result.gate.limit,
+                "ceiling": result.gate.ceiling,
+                "throttled": result.gate.throttled,
+            },
         }
         df.attrs["engagifii"] = meta
         logger.info(
@@ -539,13 +548,21 @@ class EngagifiiClient:
         )
         return df
 
-    def _fetch_page(self, code: str, filters: Mapping[str, Any], page_size: int, number: int) -> Page:
+    def _fetch_page(
+        self,
+        code: str,
+        filters: Mapping[str, Any],
+        page_size: int,
+        number: int,
+        gate: AdaptiveConcurrency | None = None,
+    ) -> Page:
         return self.list_page(
             number,
             tenant=code,
             page_size=page_size,
             only_upcoming=bool(filters["only_upcoming"]),
             search=filters["search"],
+            _gate=gate,
         )
 
     def _walk(
@@ -558,13 +575,14 @@ class EngagifiiClient:
         cancel: threading.Event | None,
         store: Checkpoint | None,
     ) -> _WalkResult:
-        first = self._fetch_page(code, filters, page_size, 1)
+        gate = AdaptiveConcurrency(workers)
+        first = self._fetch_page(code, filters, page_size, 1, gate)
         saved: dict[int, Page] = store.start(first) if store is not None else {}
         state = WalkState(first, page_size)
         builder = FrameBuilder()
         builder.add(state.accept(first))
         bar.update(state, state.collected)
-        result = _WalkResult(state, builder.build(), 0)
+        result = _WalkResult(state, builder.build(), gate)
 
         def failed(reason: str, cause: BaseException | None, missing: list[int]) -> _WalkFailed:
             result.frame = builder.build()
@@ -578,7 +596,7 @@ class EngagifiiClient:
         def get(number: int) -> Page:
             if number in saved:
                 return saved[number]
-            page = self._fetch_page(code, filters, page_size, number)
+            page = self._fetch_page(code, filters, page_size, number, gate)
             if store is not None:
                 store.save(page)
             return page

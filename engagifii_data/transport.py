@@ -123,6 +123,57 @@ class RateLimiter:
             self._sleep(start - now)
 
 
+class AdaptiveConcurrency:
+    """Concurrency limit for one walk that backs off after a 429 and recovers slowly (AIMD).
+
+    After a 429 the limit halves (at least 1) and its ceiling becomes one below the concurrency
+    that provoked it, so the request rate never grows past what the server last accepted. Every
+    ``4 x limit`` consecutive successful answers raise the limit by one, up to that ceiling.
+
+    Parameters
+    ----------
+    workers : int
+        The starting (and highest) number of requests in flight.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.start = max(1, workers)
+        self.limit = self.start
+        self.ceiling = self.start
+        self.active = 0
+        self.throttled = 0
+        self._successes = 0
+        self._cond = threading.Condition()
+
+    def __repr__(self) -> str:
+        return f"AdaptiveConcurrency(limit={self.limit}, ceiling={self.ceiling}, throttled={self.throttled})"
+
+    def acquire(self) -> None:
+        """Block until fewer than ``limit`` requests are in flight."""
+        with self._cond:
+            while self.active >= self.limit:
+                self._cond.wait()
+            self.active += 1
+
+    def release(self, status: int | None) -> None:
+        """Record the outcome of a request (``status`` None for a network failure)."""
+        with self._cond:
+            self.active -= 1
+            if status == 429:
+                self.throttled += 1
+                in_flight = self.active + 1
+                self.ceiling = max(1, min(self.ceiling, in_flight - 1 if in_flight > 1 else 1))
+                self.limit = max(1, min(self.limit // 2, self.ceiling))
+                self._successes = 0
+                logger.info("throttled (429): concurrency lowered to %d (ceiling %d)", self.limit, self.ceiling)
+            elif status is not None and status < 400:
+                self._successes += 1
+                if self.limit < self.ceiling and self._successes >= 4 * self.limit:
+                    self.limit += 1
+                    self._successes = 0
+            self._cond.notify_all()
+
+
 class _Retry(Exception):
     """Internal: an attempt failed in a way worth retrying; ``error`` is raised if attempts run out."""
 
@@ -285,6 +336,7 @@ class Transport:
         tenant: str,
         json_body: Mapping[str, Any] | None = None,
         page: int | None = None,
+        gate: AdaptiveConcurrency | None = None,
     ) -> Any:
         """Send one API request (with retries) and return its parsed JSON body.
 
@@ -300,6 +352,8 @@ class Transport:
             JSON body (the list filter).
         page : int, optional
             Page number, for logs only.
+        gate : AdaptiveConcurrency, optional
+            The walk's concurrency limit; every attempt holds a slot while in flight.
 
         Returns
         -------
@@ -326,25 +380,31 @@ class Transport:
             reraise=True,
         )
         try:
-            return retrying(self._attempt, method, path, tenant, json_body, page)
+            return retrying(self._attempt, method, path, tenant, json_body, page, gate)
         except _Retry as exc:
             raise exc.error from None
 
     def _attempt(
-        self, method: str, path: str, tenant: str, json_body: Mapping[str, Any] | None, page: int | None
+        self,
+        method: str,
+        path: str,
+        tenant: str,
+        json_body: Mapping[str, Any] | None,
+        page: int | None,
+        gate: AdaptiveConcurrency | None,
     ) -> Any:
         try:
             token = self.tokens.get()
         except (ServerError, TransportError) as exc:
             raise _Retry(exc) from None
-        response = self._send(method, path, tenant, json_body, page, token)
+        response = self._send(method, path, tenant, json_body, page, token, gate)
         if response.status_code == 401:
             self.tokens.invalidate(token)
             try:
                 token = self.tokens.get()
             except (ServerError, TransportError) as exc:
                 raise _Retry(exc) from None
-            response = self._send(method, path, tenant, json_body, page, token)
+            response = self._send(method, path, tenant, json_body, page, token, gate)
             if response.status_code == 401:
                 info = parse_error_body(response)
                 raise AuthenticationError(
@@ -381,6 +441,7 @@ class Transport:
         json_body: Mapping[str, Any] | None,
         page: int | None,
         token: str,
+        gate: AdaptiveConcurrency | None = None,
     ) -> requests.Response:
         headers = {
             "Authorization": f"Bearer {token}",
@@ -395,6 +456,9 @@ class Transport:
             self.limiter.acquire()
         self.stats.add("http_requests")
         started = time.perf_counter()
+        status: int | None = None
+        if gate is not None:
+            gate.acquire()
         try:
             response = self.session.request(
                 method,
@@ -403,6 +467,7 @@ class Transport:
                 headers=headers,
                 timeout=self.settings.timeout,
             )
+            status = response.status_code
         except requests.Timeout as exc:
             raise _Retry(TransportError(f"timed out ({type(exc).__name__})", path=path)) from None
         except requests.ConnectionError as exc:
@@ -410,6 +475,9 @@ class Transport:
             raise _Retry(TransportError(f"connection failed: {reason}", path=path)) from None
         except requests.RequestException as exc:
             raise _Retry(TransportError(f"request failed: {type(exc).__name__}", path=path)) from None
+        finally:
+            if gate is not None:
+                gate.release(status)
         if logger.isEnabledFor(logging.DEBUG):
             trace = response.headers.get("traceId") or response.headers.get("x-request-id") or "-"
             logger.debug(

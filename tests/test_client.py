@@ -381,3 +381,16 @@ def test_event_detail(sb: Any) -> None:
 
     with pytest.raises(NotFoundError):
         client.event("00000000-0000-0000-0000-000000000000", tenant=SMALL)
+
+
+def test_a_429_lowers_the_walks_concurrency(sb: Any) -> None:
+    sb.faults.rate_limit_every = 6
+    sb.faults.retry_after = "1"
+    client, _ = client_for(sb)
+    df = client.events(LARGE, workers=8, progress=False)
+    assert len(df) == 2400
+    concurrency = df.attrs["engagifii"]["concurrency"]
+    assert concurrency["start"] == 8
+    assert concurrency["throttled"] >= 1
+    assert concurrency["ceiling"] < 8
+    assert concurrency["final"] <= concurrency["ceiling"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
@@ -282,12 +283,16 @@ def _generate_tenant(seed: int | str, tenant: str, count: int, now: datetime) ->
 
 
 @lru_cache(maxsize=4)
-def shared(seed: int | str) -> dict[str, tuple[Event, ...]]:
+def shared(
+    seed: int | str, tenants: tuple[tuple[str, int], ...] = tuple(TENANTS.items())
+) -> dict[str, tuple[Event, ...]]:
     """Cached generation for servers: the event dicts are shared and must not be mutated."""
-    return {code: tuple(_generate_tenant(seed, code, n, DEFAULT_NOW)) for code, n in TENANTS.items()}
+    return {code: tuple(_generate_tenant(seed, code, n, DEFAULT_NOW)) for code, n in tenants}
 
 
-def generate(seed: int | str = DEFAULT_SEED) -> dict[str, list[Event]]:
+def generate(
+    seed: int | str = DEFAULT_SEED, tenants: Mapping[str, int] | None = None
+) -> dict[str, list[Event]]:
     """Generate every tenant's events, each list in listing order (a fresh generation).
 
     Events span the two years before :data:`DEFAULT_NOW` and the year after; the data never
@@ -297,13 +302,16 @@ def generate(seed: int | str = DEFAULT_SEED) -> dict[str, list[Event]]:
     ----------
     seed : int or str
         Seed of the RNG and of Faker (default :data:`DEFAULT_SEED`).
+    tenants : mapping, optional
+        Tenant code -> number of events (default :data:`TENANTS`).
 
     Returns
     -------
     dict
-        Tenant code -> list of event dicts (detail shape), in :data:`TENANTS` order.
+        Tenant code -> list of event dicts (detail shape), in the order of ``tenants``.
     """
-    return {code: _generate_tenant(seed, code, n, DEFAULT_NOW) for code, n in TENANTS.items()}
+    table = TENANTS if tenants is None else tenants
+    return {code: _generate_tenant(seed, code, n, DEFAULT_NOW) for code, n in table.items()}
 
 
 def make_inserted(seed: int | str, tenant: str, serial: int, anchors: list[Event], n: int) -> list[Event]:

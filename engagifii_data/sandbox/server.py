@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -147,15 +147,19 @@ class _TokenGenerator(JWTBearerTokenGenerator):
 class _State:
     """Everything mutable a running sandbox shares between its request threads (one lock)."""
 
-    def __init__(self, seed: int | str, now: datetime, faults: Faults) -> None:
+    def __init__(
+        self, seed: int | str, now: datetime, faults: Faults, tenants: Mapping[str, int] | None = None
+    ) -> None:
         self.lock = threading.RLock()
+        self.tenant_codes: tuple[str, ...] = tuple(TENANTS if tenants is None else tenants)
         self.seed, self.now, self.faults = seed, now, faults
         self.issuer = ""
         self.events: dict[str, list[Event]] = {}
         self.keys: dict[str, list[tuple[datetime, str]]] = {}
         self.by_id: dict[str, dict[str, Event]] = {}
         self.ends: dict[str, datetime] = {}
-        for code, events in data.shared(seed).items():
+        table = tuple((TENANTS if tenants is None else tenants).items())
+        for code, events in data.shared(seed, table).items():
             self.events[code] = list(events)
             self.keys[code] = [data.sort_key(e) for e in events]
             self.by_id[code] = {e["id"]: e for e in events}
@@ -551,7 +555,7 @@ class Sandbox:
     def tenants(self) -> dict[str, int]:
         """Tenant code -> current number of events, largest (by design) first."""
         with self._state.lock:
-            return {code: len(self._state.events[code]) for code in TENANTS}
+            return {code: len(self._state.events[code]) for code in self._state.tenant_codes}
 
     @property
     def log(self) -> list[dict[str, Any]]:
@@ -609,7 +613,7 @@ class Sandbox:
 @contextmanager
 def run(*, port: int = 0, host: str = "127.0.0.1", seed: int | str = DEFAULT_SEED,
         now: datetime | None = None, envelope: str | None = None, faults: Faults | None = None,
-        **fault_options: Any) -> Iterator[Sandbox]:
+        tenants: Mapping[str, int] | None = None, **fault_options: Any) -> Iterator[Sandbox]:
     """Serve the sandbox in a daemon thread for the duration of the ``with`` block."""
     if envelope is not None:
         fault_options["envelope"] = envelope
@@ -624,7 +628,11 @@ def run(*, port: int = 0, host: str = "127.0.0.1", seed: int | str = DEFAULT_SEE
     clock = (now or DEFAULT_NOW)
     if clock.tzinfo is None:
         clock = clock.replace(tzinfo=UTC)
-    state = _State(seed, clock.astimezone(UTC), faults)
+    if tenants is not None:
+        bad = {c: n for c, n in tenants.items() if not c or not isinstance(n, int) or n < 0}
+        if bad or not tenants:
+            raise ValueError(f"tenants must map non-empty codes to counts >= 0, got {dict(tenants)!r}")
+    state = _State(seed, clock.astimezone(UTC), faults, tenants)
     app = create_app(state)
     server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     state.issuer = f"http://{host}:{server.server_port}"
