@@ -25,7 +25,7 @@ from .auth import TokenManager
 from .checkpoint import Checkpoint
 from .config import Settings
 from .exceptions import ConfigurationError, EngagifiiError, IncompleteWalkError, PaginationError
-from .frames import FrameBuilder, empty_events_frame
+from .frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR, FrameBuilder, empty_events_frame
 from .pagination import Page, WalkState, parse_page
 from .transport import AdaptiveConcurrency, Stats, Transport
 
@@ -725,7 +725,13 @@ def _concat_tenants(codes: Sequence[str], frames: Sequence[pd.DataFrame]) -> pd.
     else:
         out = empty_events_frame(tenant="")
     metas = {code: frame.attrs.get("engagifii", {}) for code, frame in zip(codes, frames, strict=True)}
+    counts: dict[str, dict[str, int]] = {COERCED_ATTR: {}, NAIVE_DATETIMES_ATTR: {}}
+    for frame in frames:
+        for key, merged in counts.items():
+            for column, n in dict(frame.attrs.get(key) or {}).items():
+                merged[column] = merged.get(column, 0) + int(n)
     out.attrs = {
+        **counts,
         "engagifii": {
             "tenant": list(codes),
             "total_count": sum(int(m.get("total_count", 0)) for m in metas.values()),

@@ -828,6 +828,7 @@ def export_csv(
     neutralize_formulas: bool = True,
     list_separator: str = "; ",
     datetime_format: str = DATETIME_FORMAT,
+    allow_incomplete: bool = False,
 ) -> Path:
     """Write ``df`` as an Excel-friendly CSV report, atomically.
 
@@ -863,6 +864,8 @@ def export_csv(
         Joins the elements of list cells of scalars.
     datetime_format : str, default :data:`DATETIME_FORMAT`
         ``strftime`` format applied to UTC datetimes.
+    allow_incomplete : bool, default False
+        Write a frame marked ``attrs["engagifii"]["complete"] = False`` (a partial walk) anyway.
 
     Returns
     -------
@@ -871,9 +874,13 @@ def export_csv(
 
     Raises
     ------
+    ValueError
+        ``df`` is the partial result of a walk that did not complete, and ``allow_incomplete`` is
+        False: a report must never look complete when it is not.
     OSError
         The file could not be written; the temp file is removed and any previous file is untouched.
     """
+    _refuse_incomplete(df, allow_incomplete)
     header = [str(c) for c in df.columns]
     if neutralize_formulas:
         header = [_neutralize(h) for h in header]
@@ -911,7 +918,31 @@ def _string_list(value: Any) -> Any:
     return None if _is_missing(value) else [_to_text(value)]
 
 
-def export_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+def _refuse_incomplete(df: pd.DataFrame, allow_incomplete: bool) -> None:
+    meta = df.attrs.get("engagifii")
+    if allow_incomplete or not isinstance(meta, Mapping) or meta.get("complete") is not False:
+        return
+    missing = meta.get("missing_pages") or []
+    detail = f"; pages not fetched: {_page_ranges(missing)}" if missing else ""
+    raise ValueError(
+        f"refusing to write a partial result ({len(df):,} rows of a total of {meta.get('total_count')}"
+        f"{detail}) as if it were complete; finish or resume the walk, or pass allow_incomplete=True"
+    )
+
+
+def _page_ranges(pages: Sequence[int]) -> str:
+    out: list[str] = []
+    for page in sorted(pages):
+        if out and "-" not in out[-1] and int(out[-1]) == page - 1:
+            out[-1] = f"{out[-1]}-{page}"
+        elif out and "-" in out[-1] and int(out[-1].split("-")[1]) == page - 1:
+            out[-1] = f"{out[-1].split('-')[0]}-{page}"
+        else:
+            out.append(str(page))
+    return ", ".join(out)
+
+
+def export_parquet(df: pd.DataFrame, path: str | os.PathLike[str], *, allow_incomplete: bool = False) -> Path:
     """Write ``df`` to a Parquet file (pyarrow), atomically.
 
     Storage, chosen so that :func:`pandas.read_parquet` reads it back without error and with the same
@@ -933,6 +964,8 @@ def export_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         Any frame; usually from :func:`events_frame`. Not modified.
     path : str or os.PathLike
         Destination. Parent directories are created. An existing file is replaced only on success.
+    allow_incomplete : bool, default False
+        Write a frame marked ``attrs["engagifii"]["complete"] = False`` (a partial walk) anyway.
 
     Returns
     -------
@@ -941,9 +974,12 @@ def export_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
     Raises
     ------
+    ValueError
+        ``df`` is a partial walk result and ``allow_incomplete`` is False.
     OSError
         The file could not be written; the temp file is removed and any previous file is untouched.
     """
+    _refuse_incomplete(df, allow_incomplete)
     data: dict[str, Any] = {}
     string_lists: list[str] = []
     for i, column in enumerate(df.columns):

@@ -394,3 +394,19 @@ def test_a_429_lowers_the_walks_concurrency(sb: Any) -> None:
     assert concurrency["throttled"] >= 1
     assert concurrency["ceiling"] < 8
     assert concurrency["final"] <= concurrency["ceiling"]
+
+
+def test_a_partial_result_cannot_be_exported_as_if_complete(sb: Any, tmp_path: Any) -> None:
+    from engagifii_data.frames import export_csv, export_parquet
+
+    sb.faults.fail_from_page = 3
+    client, _ = client_for(sb, max_attempts=1)
+    with pytest.raises(IncompleteWalkError) as info:
+        client.events(LARGE, workers=1, progress=False)
+    partial = info.value.partial
+    with pytest.raises(ValueError, match=r"partial result \(200 rows of a total of 2400; pages not fetched: 3-24\)"):
+        export_csv(partial, tmp_path / "p.csv")
+    with pytest.raises(ValueError, match="partial"):
+        export_parquet(partial, tmp_path / "p.parquet")
+    assert not (tmp_path / "p.csv").exists()
+    assert export_csv(partial, tmp_path / "p.csv", allow_incomplete=True).exists()
