@@ -730,18 +730,17 @@ def _concat_tenants(codes: Sequence[str], frames: Sequence[pd.DataFrame]) -> pd.
         for key, merged in counts.items():
             for column, n in dict(frame.attrs.get(key) or {}).items():
                 merged[column] = merged.get(column, 0) + int(n)
-    out.attrs = {
-        **counts,
-        "engagifii": {
-            "tenant": list(codes),
-            "total_count": sum(int(m.get("total_count", 0)) for m in metas.values()),
-            "complete": all(bool(m.get("complete")) for m in metas.values()),
-            "fetched_at": min((str(m.get("fetched_at", "")) for m in metas.values()), default=""),
-            "pages": sum(int(m.get("pages", 0)) for m in metas.values()),
-            "duplicates": sum(int(m.get("duplicates", 0)) for m in metas.values()),
-            "tenants": metas,
-        }
+    attrs: dict[Any, Any] = dict(counts)
+    attrs["engagifii"] = {
+        "tenant": list(codes),
+        "total_count": sum(int(m.get("total_count", 0)) for m in metas.values()),
+        "complete": all(bool(m.get("complete")) for m in metas.values()),
+        "fetched_at": min((str(m.get("fetched_at", "")) for m in metas.values()), default=""),
+        "pages": sum(int(m.get("pages", 0)) for m in metas.values()),
+        "duplicates": sum(int(m.get("duplicates", 0)) for m in metas.values()),
+        "tenants": metas,
     }
+    out.attrs = attrs
     return out
 
 
