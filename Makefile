@@ -31,7 +31,7 @@ test: $(VENV)/.stamp-dev lint
 	$(PY) -m pytest
 
 lint: $(VENV)/.stamp-dev
-	$(BIN)/ruff check engagifii_data tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 ## lab: JupyterLab on notebooks/, with the widget frontend, against the sandbox by default
