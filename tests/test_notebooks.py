@@ -1,0 +1,115 @@
+"""The notebooks run top to bottom in a headless kernel (nbclient), against the sandbox.
+
+Each runs in a temporary working directory (reports and checkpoints land there, not in the repo),
+with every ``ENGAGIFII_*`` variable removed from the kernel's environment so the notebooks fall
+back to the sandbox. A first cell, added to the in-memory copy only, checks that the kernel runs
+this virtual environment's Python.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+EXPLORE = NOTEBOOKS / "explore_events.ipynb"
+REPORT = NOTEBOOKS / "report_all_tenants.ipynb"
+
+
+def kernel_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENGAGIFII_")}
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    return env
+
+
+def execute(path: Path, cwd: Path, *, parameters: dict[str, Any] | None = None) -> Any:
+    nb = nbformat.read(path, as_version=4)
+    check = nbformat.v4.new_code_cell(
+        f"import sys, os\nassert os.path.realpath(sys.executable) == {os.path.realpath(sys.executable)!r}, "
+        "sys.executable"
+    )
+    nb.cells.insert(0, check)
+    if parameters is not None:  # what papermill does: a cell of overrides right after `parameters`
+        index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+        source = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
+        injected = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+        nb.cells.insert(index + 1, injected)
+    client = nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    )
+    client.execute(env=kernel_env())
+    return nb
+
+
+def text_of(nb: Any) -> str:
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                parts.append(out["text"])
+            elif "text/plain" in out.get("data", {}):
+                parts.append(out["data"]["text/plain"])
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("path", [EXPLORE, REPORT], ids=lambda p: p.name)
+def test_committed_without_outputs_or_secrets(path: Path) -> None:
+    raw = path.read_text(encoding="utf-8")
+    nb = nbformat.reads(raw, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], cell.source[:60]
+            assert cell.execution_count is None
+        assert set(cell.metadata) <= {"tags"}
+    assert set(nb.metadata) <= {"kernelspec", "language_info"}
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for secret in ("CANARY", "client_secret=", "Bearer ey"):
+        assert secret not in raw
+    assert "application/vnd.jupyter.widget-state+json" not in raw
+
+
+def test_report_notebook_has_a_parameters_cell() -> None:
+    nb = nbformat.read(REPORT, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    for name in ("tenants", "output", "only_upcoming"):
+        assert f"{name} = " in tagged[0].source
+
+
+def test_explore_notebook_runs_headless_against_the_sandbox(tmp_path: Path) -> None:
+    nb = execute(EXPLORE, tmp_path)
+    text = text_of(nb)
+    assert "SANDBOX" in text
+    assert "2,400 rows (total 2,400)" in text
+    assert "sandbox stopped" in text
+    report = tmp_path / "reports" / "events-ACME.csv"
+    assert report.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert len(pd.read_csv(report, encoding="utf-8-sig", dtype=str)) == 2400
+    assert (tmp_path / "reports" / "upcoming-capacity.csv").exists()
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) >= 2  # the monthly chart and the capacity/price histograms
+    assert not list(tmp_path.rglob("*.jsonl"))  # the completed walk removed its checkpoint
+
+
+def test_report_notebook_runs_with_parameters(tmp_path: Path) -> None:
+    nb = execute(REPORT, tmp_path, parameters={"tenants": "GLOBEX,INITECH", "output": "out/report.csv"})
+    text = text_of(nb)
+    assert "36 events from 2 tenants" in text
+    report = pd.read_csv(tmp_path / "out" / "report.csv", encoding="utf-8-sig", dtype=str)
+    assert len(report) == 36 and set(report["tenant"]) == {"GLOBEX"}
+    assert list(report.columns[:2]) == ["tenant", "id"]
+    summary = pd.read_csv(tmp_path / "out" / "report-summary.csv", encoding="utf-8-sig")
+    assert summary.set_index("tenant")["total_count"].to_dict() == {"GLOBEX": 36, "INITECH": 0}
+    assert json.dumps(summary["complete"].tolist()) == "[true, true]"
