@@ -23,7 +23,7 @@ import pandas as pd
 
 from .auth import TokenManager
 from .checkpoint import Checkpoint
-from .config import Settings
+from .config import Settings, check_header_value
 from .exceptions import ConfigurationError, EngagifiiError, IncompleteWalkError, PaginationError
 from .frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR, FrameBuilder, empty_events_frame
 from .pagination import Page, WalkState, parse_page
@@ -209,7 +209,7 @@ class EngagifiiClient:
         code = self.settings.tenant_code if tenant is None else str(tenant).strip()
         if not code:
             raise ConfigurationError("tenant code is empty")
-        return code
+        return check_header_value("tenant code", code)
 
     # -- pages -------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -57,6 +58,28 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+_HEADER_SAFE = re.compile(r"^[\x21-\x7e]+$")
+
+
+def check_header_value(name: str, value: str) -> str:
+    """Return ``value`` if it can travel in an HTTP header as sent by the vendor's samples.
+
+    Tenant codes and the API version go into the ``tenant-code`` / ``api-version`` headers: they
+    must be printable ASCII without spaces (no line breaks: no header injection; no non-Latin-1
+    text, which http.client cannot encode).
+
+    Raises
+    ------
+    ConfigurationError
+        The value is empty or contains anything else.
+    """
+    if not _HEADER_SAFE.match(value or ""):
+        raise ConfigurationError(
+            f"{name} {value!r} is not valid: use printable ASCII without spaces (it is sent as an HTTP header)"
+        )
+    return value
 
 
 def _check_url(name: str, url: str) -> str:
@@ -144,6 +167,9 @@ class Settings:
         codes = tuple(str(c).strip() for c in codes if str(c).strip())
         if not codes:
             raise ConfigurationError("no tenant code: set ENGAGIFII_TENANT_CODE (one code or a comma list)")
+        for code in codes:
+            check_header_value("tenant code", code)
+        check_header_value("api_version", self.api_version)
         object.__setattr__(self, "tenant_codes", codes)
         object.__setattr__(self, "client_id", str(self.client_id).strip())
         object.__setattr__(self, "identity_url", _check_url("identity_url", self.identity_url))
@@ -223,7 +249,8 @@ class Settings:
             path = find_dotenv(usecwd=True) or None
         file_values: dict[str, str] = {}
         if path:
-            file_values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+            # no ${VAR} interpolation: secrets are taken literally (a "$" in a secret stays a "$")
+            file_values = {k: v for k, v in dotenv_values(path, interpolate=False).items() if v is not None}
 
         def get(name: str) -> str | None:
             key = ENV_PREFIX + name

@@ -174,3 +174,17 @@ def test_console_script_entry_point() -> None:
     )
     assert result.returncode == 0
     assert "events" in result.stdout and "sandbox" in result.stdout
+
+
+def test_debug_output_shows_requests_but_no_secrets_or_tokens(tmp_path: Path) -> None:
+    report = tmp_path / "g.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "engagifii_data.cli", "--debug", "events", "--sandbox", "--tenant", "GLOBEX",
+         "--page-size", "10", "-o", str(report), "--no-progress"],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "POST /api/1.0/event/list -> 200" in result.stderr
+    assert "access token acquired for client sandbox-client" in result.stderr
+    for leak in (sandbox.CLIENT_SECRET, "eyJ", "Bearer "):
+        assert leak not in result.stderr and leak not in result.stdout, leak

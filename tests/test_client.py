@@ -410,3 +410,25 @@ def test_a_partial_result_cannot_be_exported_as_if_complete(sb: Any, tmp_path: A
         export_parquet(partial, tmp_path / "p.parquet")
     assert not (tmp_path / "p.csv").exists()
     assert export_csv(partial, tmp_path / "p.csv", allow_incomplete=True).exists()
+
+
+def test_logs_never_carry_secrets_or_tokens(sb: Any, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    sb.faults.page_faults = {2: "html503"}
+    client, _ = client_for(sb)
+    client.events(SMALL, page_size=10, progress=False)
+    sb.revoke_tokens()
+    client.list_page(1, tenant=SMALL)
+    text = caplog.text
+    assert "GET" in text or "POST" in text  # the DEBUG request lines are there
+    assert "access token acquired for client sandbox-client" in text
+    assert sb.client_secret not in text
+    token = client._tokens.current
+    assert token is not None and token.value not in text
+    assert "Bearer" not in text and "eyJ" not in text
+    wrong, _ = client_for(sb, client_secret="wrong-CANARY-secret")
+    with pytest.raises(AuthenticationError):
+        wrong.list_page(1, tenant=SMALL)
+    assert "wrong-CANARY-secret" not in caplog.text

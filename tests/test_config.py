@@ -94,3 +94,18 @@ def test_from_env_missing_values_are_named_without_secrets(tmp_path: Path, monke
 def test_from_env_named_file_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="not found"):
         Settings.from_env(tmp_path / "nope.env", environ={})
+
+
+@pytest.mark.parametrize("code", ["T 1", "T1\r\nX-Injected: 1", "Tënant", ""])
+def test_tenant_codes_must_be_header_safe(code: str) -> None:
+    with pytest.raises(ConfigurationError):
+        make(tenant_codes=(code,) if code else ("",))
+
+
+def test_dotenv_values_are_literal(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "ENGAGIFII_CLIENT_ID=c\nENGAGIFII_CLIENT_SECRET=xY9#mK2$pL8@nQ5${HOME}\nENGAGIFII_TENANT_CODE=T\n",
+        encoding="utf-8",
+    )
+    assert Settings.from_env(env_file, environ={"HOME": "/root"}).client_secret == "xY9#mK2$pL8@nQ5${HOME}"

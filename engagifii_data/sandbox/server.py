@@ -275,6 +275,9 @@ def _parse_list_body(raw: bytes) -> dict[str, Any]:
 
 def create_app(state: _State) -> Flask:
     """Build the Flask app serving identity and the Events API for *state*."""
+    # authlib's server-side grants log every issued token at DEBUG ("Issue token {...}"): with
+    # the sandbox in-process, `engagifii-data --debug` would print tokens. Keep those loggers quiet.
+    logging.getLogger("authlib.oauth2").setLevel(max(logging.INFO, logging.getLogger("authlib.oauth2").level))
     app = Flask("engagifii_data.sandbox")
     app.config["OAUTH2_SCOPES_SUPPORTED"] = [SCOPE]
     oauth = AuthorizationServer(app, query_client=lambda cid: _Client() if cid == CLIENT_ID else None,
