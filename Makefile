@@ -35,8 +35,12 @@ lint: $(VENV)/.stamp-dev
 	$(BIN)/mypy
 
 ## lab: JupyterLab on notebooks/, with the widget frontend, against the sandbox by default
+# LAB_ARGS passes options through, e.g. make lab LAB_ARGS="--no-browser --port 8899"
 lab: $(VENV)/.stamp-lab
-	$(BIN)/jupyter lab notebooks/
+	@$(BIN)/jupyter labextension list 2>&1 | grep -q '@jupyter-widgets/jupyterlab-manager.*enabled' || { \
+		echo "the ipywidgets frontend is missing: $(PY) -m pip install -e '.[lab]' (then make lab)" >&2; exit 1; }
+	@echo "notebooks use the Engagifii API when ENGAGIFII_* credentials are configured (.env), else the local sandbox"
+	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ARGS)
 
 ## cassettes: delete and re-record every cassette against the sandbox, then scan for secrets
 cassettes: $(VENV)/.stamp-dev
