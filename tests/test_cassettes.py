@@ -330,7 +330,7 @@ def _real_identity(path: Path) -> tuple[str, str]:
     return client_id, tenant
 
 
-REAL_PATHS = sorted(REAL_CASSETTES.glob("*.yaml")) or [
+REAL_PATHS: list[Any] = sorted(REAL_CASSETTES.glob("*.yaml")) or [
     pytest.param(None, marks=pytest.mark.skip(reason="no real-API cassettes (ENGAGIFII_RECORD_REAL=1 make cassettes)"))
 ]
 
