@@ -244,12 +244,11 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         print(f"api       {settings.api_base_url}", file=out)
         t0 = time.perf_counter()
         try:
-            client._tokens.get()
+            token = client.authenticate()
         except EngagifiiError as exc:
             print(f"token     FAIL  {exc}", file=out)
             raise
-        token = client._tokens.current
-        lifetime = f"lifetime {token.lifetime:.0f} s, " if token else ""
+        lifetime = f"lifetime {token.lifetime:.0f} s, "
         print(f"token     OK    client {settings.client_id} ({lifetime}{(time.perf_counter() - t0) * 1000:.0f} ms)",
               file=out)
         failures: list[BaseException] = []

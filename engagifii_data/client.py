@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from .auth import TokenManager
+from .auth import AccessToken, TokenManager
 from .checkpoint import Checkpoint
 from .config import Settings, check_header_value
 from .exceptions import ConfigurationError, EngagifiiError, IncompleteWalkError, PaginationError
@@ -199,6 +199,23 @@ class EngagifiiClient:
     def stats(self) -> Stats:
         """Cumulative counters for this session: token_requests, http_requests, retries, pages."""
         return self._stats
+
+    def authenticate(self) -> AccessToken:
+        """Obtain (or reuse) the session's access token now, with the same retries as any request.
+
+        Returns
+        -------
+        AccessToken
+            Its ``lifetime`` (seconds); the token value is hidden from ``repr``.
+
+        Raises
+        ------
+        AuthenticationError
+            The identity server refused the client credentials or scope.
+        ServerError, TransportError
+            The identity server kept failing or could not be reached.
+        """
+        return self._transport.authenticate()
 
     @property
     def tenants(self) -> tuple[str, ...]:

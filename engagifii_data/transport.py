@@ -39,7 +39,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from tenacity.wait import wait_random_exponential
 from urllib3.util.retry import Retry
 
-from .auth import TokenManager
+from .auth import AccessToken, TokenManager
 from .config import Settings
 from .exceptions import (
     ApiError,
@@ -328,6 +328,35 @@ class Transport:
         wait = state.next_action.sleep if state.next_action else 0.0
         logger.info("retrying after %s (attempt %d, waiting %.2f s)", exc, state.attempt_number, wait)
 
+    def _retrying(self) -> Retrying:
+        """The retry policy: bounded attempts, Retry-After or exponential backoff with jitter."""
+        return Retrying(
+            stop=stop_after_attempt(self.settings.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retry),
+            sleep=self._sleep,
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+
+    def authenticate(self) -> AccessToken:
+        """Get a valid access token, retrying identity-server failures like API requests."""
+        retrying = self._retrying()
+
+        def attempt() -> AccessToken:
+            try:
+                self.tokens.get()
+            except (ServerError, TransportError) as exc:
+                raise _Retry(exc) from None
+            token = self.tokens.current
+            assert token is not None
+            return token
+
+        try:
+            return retrying(attempt)
+        except _Retry as exc:
+            raise exc.error from None
+
     def request_json(
         self,
         method: str,
@@ -371,14 +400,7 @@ class Transport:
         TransportError
             Connection failures, timeouts or unparseable bodies through every attempt.
         """
-        retrying = Retrying(
-            stop=stop_after_attempt(self.settings.max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(_Retry),
-            sleep=self._sleep,
-            before_sleep=self._before_sleep,
-            reraise=True,
-        )
+        retrying = self._retrying()
         try:
             return retrying(self._attempt, method, path, tenant, json_body, page, gate)
         except _Retry as exc:
