@@ -51,7 +51,8 @@ _ENV_NAMES = (
 )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for ``localhost``, ``*.localhost`` and loopback IP literals (127.0.0.0/8, ``::1``)."""
     if host.lower() == "localhost" or host.lower().endswith(".localhost"):
         return True
     try:
@@ -89,7 +90,7 @@ def _check_url(name: str, url: str) -> str:
         raise ConfigurationError(f"{name} must be an http(s) URL with a host, got {url!r}")
     if parts.username or parts.password:
         raise ConfigurationError(f"{name} must not carry credentials in the URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigurationError(
             f"{name} uses plain http:// for the non-loopback host {parts.hostname!r}; "
             "the Engagifii API requires HTTPS (plain http is allowed only for 127.0.0.1/localhost)"

@@ -39,7 +39,7 @@ from typing import Any
 
 from engagifii_data import sandbox
 from engagifii_data.client import EngagifiiClient, WalkProgress
-from engagifii_data.config import Settings, _is_loopback
+from engagifii_data.config import Settings, is_loopback
 from engagifii_data.exceptions import ApiError, ConfigurationError, TenantNotFoundError
 from tests.conftest import CASSETTES, REAL_CASSETTES, capture_requests, make_vcr
 
@@ -274,7 +274,7 @@ def record_real(out_dir: Path = REAL_CASSETTES, environ: dict[str, str] | None =
     settings = Settings.from_env(environ=environ)
     from urllib.parse import urlsplit
 
-    if _is_loopback(urlsplit(settings.api_base_url).hostname or ""):
+    if is_loopback(urlsplit(settings.api_base_url).hostname or ""):
         raise ConfigurationError(
             f"ENGAGIFII_API_BASE_URL is {settings.api_base_url} (loopback): that is a sandbox, not the real API; "
             f"unset {REAL_OPT_IN} to record the sandbox cassettes"

@@ -62,7 +62,7 @@ def test_real_mode_refuses_a_sandbox_url(tmp_path: Path) -> None:
 
 def test_real_mode_records_and_replays(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The opt-in path end to end, with a sandbox standing in for the real API (loopback check off)."""
-    monkeypatch.setattr(record_cassettes, "_is_loopback", lambda host: False)
+    monkeypatch.setattr(record_cassettes, "is_loopback", lambda host: False)
     with sandbox.run() as sb:
         environ = {
             record_cassettes.REAL_OPT_IN: "1",
