@@ -44,7 +44,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -185,6 +185,7 @@ class Schedule:
     insert_at_page: int | None = None  # the test inserts insert_n events after this many pages ...
     insert_n: int = 0
     insert_times: int = 1  # ... in the first walk only (1) or in the re-read too (2)
+    cancel_at_page: int | None = None  # set the walk's cancel event after this many pages
     allow_incomplete: bool = False
 
     @property
@@ -216,6 +217,7 @@ class Schedule:
             and not self.ignore_page_number
             and (not self.page_faults or self.max_attempts >= 2)
             and (self.insert_at_page is None or self.insert_times == 1)
+            and self.cancel_at_page is None
         )
 
 
@@ -255,6 +257,7 @@ def schedules(draw: st.DrawFn) -> Schedule:
         insert_at_page=insert_at_page,
         insert_n=insert_n,
         insert_times=draw(st.integers(1, 2)) if insertion == "callback" else 1,
+        cancel_at_page=draw(st.integers(1, planned)) if draw(st.integers(0, 9)) == 9 else None,
         allow_incomplete=draw(st.booleans()),
     )
 
@@ -287,9 +290,12 @@ def walk(sb: Any, s: Schedule, *, checkpoint: Path | None = None) -> Outcome:
     before = tenant_ids(sb, s.tenant)
     snapshots: list[tuple[float, list[str]]] = [(-math.inf, before)]
     revoked = False
+    cancel = threading.Event()
 
     def progress(p: WalkProgress) -> None:
         nonlocal revoked
+        if s.cancel_at_page is not None and p.pages_done == s.cancel_at_page:
+            cancel.set()
         if s.revoke_at_page is not None and p.pages_done == s.revoke_at_page and not revoked:
             sb.revoke_tokens()
             revoked = True
@@ -306,6 +312,7 @@ def walk(sb: Any, s: Schedule, *, checkpoint: Path | None = None) -> Outcome:
             page_size=s.page_size,
             workers=s.workers,
             progress=progress,
+            cancel=cancel,
             checkpoint=checkpoint,
             allow_incomplete=s.allow_incomplete,
         )
@@ -350,7 +357,7 @@ def check_partial(s: Schedule, out: Outcome, frame: pd.DataFrame, error: Incompl
         within = list(range(pages + 1, planned + 1))
         assert missing == within or (pages == planned and missing == [planned + 1]), (missing, pages, planned)
         if error is not None:
-            assert isinstance(error.cause, EngagifiiError)
+            assert isinstance(error.cause, EngagifiiError) or (error.cause is None and error.reason == "cancelled")
             assert error.page == missing[0]
         if out.after == out.before:  # no insertion: the pages accepted are the listing's first pages
             assert ids == out.before[: pages * meta["page_size"]]
@@ -365,6 +372,8 @@ def check_partial(s: Schedule, out: Outcome, frame: pd.DataFrame, error: Incompl
 
 def check(s: Schedule, out: Outcome) -> None:
     """The invariant of the module docstring."""
+    event("outcome: " + ("complete" if out.frame is not None and out.frame.attrs["engagifii"]["complete"]
+                         else "incomplete frame" if out.frame is not None else type(out.error).__name__))
     assert out.after == out.snapshots[-1][1] or s.insert_after_first_page
     if out.frame is not None:
         df = out.frame
@@ -378,6 +387,15 @@ def check(s: Schedule, out: Outcome) -> None:
             return
         assert meta["total_count"] == len(df)
         assert meta["missing_pages"] == []
+        if out.after == out.before:
+            assert meta["duplicates"] == 0
+        # adaptive concurrency: lowered after a 429, never above the start or the ceiling
+        c = meta["concurrency"]
+        assert c["start"] == s.workers and 1 <= c["final"] <= c["ceiling"] <= c["start"]
+        throttled = sum(1 for r in out.records if r["status"] == 429)
+        assert c["throttled"] <= throttled
+        if c["throttled"] and s.workers > 1:
+            assert c["ceiling"] < s.workers
         assert ids in acceptable_listings(s, out), (len(ids), [len(x) for x in acceptable_listings(s, out)])
         return
     error = out.error
@@ -417,6 +435,9 @@ def check(s: Schedule, out: Outcome) -> None:
 # a token revoked mid-walk with concurrent workers, and an extra page past the plan failing
 @example(s=Schedule("T250", 30, workers=8, revoke_at_page=2, page_faults=((2, "truncate"),), max_attempts=2))
 @example(s=Schedule("T100", 10, workers=3, fail_from_page=11, max_attempts=1, insert_after_first_page=2))
+# cancelled mid-walk, raising or (allow_incomplete) returning the pages so far
+@example(s=Schedule("T250", 25, workers=5, cancel_at_page=3))
+@example(s=Schedule("T250", 25, workers=1, cancel_at_page=3, allow_incomplete=True))
 def test_a_walk_returns_every_id_once_or_raises_a_documented_error(harness: Harness, s: Schedule) -> None:
     sb = harness.fresh(pristine=s.needs_pristine_sandbox)
     harness.dirty = s.inserts
@@ -435,6 +456,7 @@ class Resume:
     workers_first: int
     workers_rerun: int
     insert_between: int
+    cap_rerun: int = 100  # the server's page-size cap when the walk is resumed
 
 
 @st.composite
@@ -457,6 +479,7 @@ def resumes(draw: st.DrawFn) -> Resume:
         workers_first=draw(st.integers(1, 8)),
         workers_rerun=draw(st.integers(1, 8)),
         insert_between=draw(st.sampled_from([0, 0, 0, 3])),
+        cap_rerun=draw(st.one_of(st.just(100), st.integers(max(1, math.ceil(size / MAX_PAGES)), 100))),
     )
 
 
@@ -471,6 +494,9 @@ def saved_pages(path: Path) -> set[int]:
 @example(r=Resume("T37", 4, fail_from_page=None, page_faults=((2, "drop"), (7, "truncate")), workers_first=4,
                   workers_rerun=1, insert_between=0))
 @example(r=Resume("T101", 20, fail_from_page=3, page_faults=(), workers_first=1, workers_rerun=4, insert_between=3))
+# the server's cap changed between the failed walk and the rerun (saved pages no longer line up)
+@example(r=Resume("T599", 90, fail_from_page=4, page_faults=(), workers_first=2, workers_rerun=3, insert_between=0,
+                  cap_rerun=70))
 def test_a_resumed_walk_fetches_only_missing_pages_and_equals_an_uninterrupted_one(
     harness: Harness, tmp_path_factory: pytest.TempPathFactory, r: Resume
 ) -> None:
@@ -492,14 +518,17 @@ def test_a_resumed_walk_fetches_only_missing_pages_and_equals_an_uninterrupted_o
     sb.faults.fail_from_page = None
     sb.faults.page_faults = {}
     sb.reset_log()
-    rerun = Schedule(r.tenant, r.page_size, workers=r.workers_rerun)
+    rerun = Schedule(r.tenant, r.page_size, workers=r.workers_rerun, max_page_size=r.cap_rerun)
     again = walk(sb, rerun, checkpoint=checkpoint)
     assert again.error is None, again.error
     assert again.frame is not None
     check(rerun, again)
     requested = sorted(rec["page"] for rec in again.records)
     planned = math.ceil(len(again.after) / r.page_size)
-    if r.insert_between:  # another total: the saved pages are discarded, the walk starts over
+    if r.cap_rerun < r.page_size:
+        # the server now pages differently: saved pages may not fit, the reconciliation re-reads
+        pass
+    elif r.insert_between:  # another total: the saved pages are discarded, the walk starts over
         assert requested == list(range(1, planned + 1))
     else:  # page 1 again (to re-check the total), then only the pages not saved
         assert requested == [1, *sorted(set(range(2, planned + 1)) - kept)]
