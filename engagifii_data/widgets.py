@@ -569,12 +569,21 @@ class EventExplorer:
         -------
         bool
             True when no job is running any more.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            Interrupting the wait (the kernel's stop button) also cancels a running walk.
         """
         with self._lock:
             job = self._job
         if job is None:
             return True
-        job.join(timeout)
+        try:
+            job.join(timeout)
+        except KeyboardInterrupt:  # an interrupted cell stops the walk too (after the current page)
+            self.cancel()
+            raise
         return not job.is_alive()
 
     def cancel(self) -> None:

@@ -33,6 +33,12 @@ def kernel_env() -> dict[str, str]:
     return env
 
 
+@pytest.fixture(autouse=True)
+def _prefer_env_kernelspecs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the venv's python3 kernelspec wins over one in the user's ~/.local/share/jupyter
+    monkeypatch.setenv("JUPYTER_PREFER_ENV_PATH", "1")
+
+
 def execute(path: Path, cwd: Path, *, parameters: dict[str, Any] | None = None) -> Any:
     nb = nbformat.read(path, as_version=4)
     check = nbformat.v4.new_code_cell(
@@ -101,6 +107,14 @@ def test_explore_notebook_runs_headless_against_the_sandbox(tmp_path: Path) -> N
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 2  # the monthly chart and the capacity/price histograms
     assert not list(tmp_path.rglob("*.jsonl"))  # the completed walk removed its checkpoint
+    # the widget updates made in the walk's thread reached the kernel's comms (nbclient keeps their state)
+    states = [m["state"] for m in nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"].values()]
+    bars = [s for s in states if s.get("_model_name") == "IntProgressModel"]
+    assert [(b["max"], b["value"], b["bar_style"]) for b in bars] == [(2400, 2400, "success")]
+    outputs = [s for s in states if s.get("_model_name") == "OutputModel"]
+    assert len(outputs) == 1
+    kinds = [set(o["data"]) for o in outputs[0]["outputs"]]
+    assert "text/html" in kinds[0] and "image/png" in kinds[1]
 
 
 def test_report_notebook_runs_with_parameters(tmp_path: Path) -> None:

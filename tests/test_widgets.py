@@ -286,6 +286,33 @@ def test_cancel_keeps_the_partial_rows_refuses_export_and_resumes(
     assert e.fetch_button.description == "Fetch"
 
 
+def test_a_failed_walk_shows_the_cause_and_resumes_from_its_checkpoint(sb: Any, tmp_path: Path) -> None:
+    sb.reset_log()
+    sb.faults.fail_from_page = 5
+    try:
+        with EngagifiiClient(sb.settings(), sleep=lambda _s: None) as c:
+            e = explorer_for(c, tmp_path)
+            run(e)
+            assert isinstance(e.error, IncompleteWalkError)
+            assert e.data is not None and e.data.attrs["engagifii"]["complete"] is False
+            assert len(e.data) == 400
+            failed = [r for r in sb.log if r["kind"] == "api" and r["status"] == 500]
+            text = e.message_text
+            assert "PARTIAL" in text and "INTERNAL_ERROR" in text and "HTTP 500" in text
+            assert failed[-1]["trace_id"] in {t for t in (r["trace_id"] for r in failed)}
+            assert any(r["trace_id"] in text for r in failed)
+            assert e.fetch_button.description == "Resume" and e.export_button.disabled
+
+            sb.faults.fail_from_page = None
+            sb.reset_log()
+            run(e)
+            assert e.error is None, e.message_text
+            assert e.data is not None and e.data["id"].tolist() == [ev["id"] for ev in sb.events(LARGE)]
+            assert sorted(api_pages(sb)) == [1, *range(5, 25)]  # pages 2-4 came from the checkpoint
+    finally:
+        sb.faults.fail_from_page = None
+
+
 def test_api_error_is_shown_in_the_widget(sb: Any, client: EngagifiiClient, tmp_path: Path) -> None:
     e = explorer_for(client, tmp_path, tenants=["NOPE"])
     run(e)
