@@ -291,6 +291,8 @@ def _error_lines(exc: BaseException) -> list[str]:
         lines.append(f"configuration: {exc}")
     elif isinstance(exc, TransportError):
         lines.append(f"network: {exc}")
+    elif isinstance(exc, OSError):
+        lines.append(f"could not write the file: {exc}")
     elif isinstance(exc, EngagifiiError):
         lines.append(f"{type(exc).__name__}: {exc}")
     else:
@@ -544,7 +546,8 @@ class EventExplorer:
         except BaseException as exc:  # everything: a thread's exception would only reach the log console
             logger.debug("explorer job failed", exc_info=True)
             self.error = exc
-            self.progress.bar_style = "danger"
+            if self._job_kind == "fetch":
+                self.progress.bar_style = "danger"
             lines = _error_lines(exc)
             self._set_message("<br>".join(html.escape(line) for line in lines), kind="error", raw_html=True)
         finally:

@@ -355,6 +355,15 @@ def test_export_writes_the_csv_report_and_shows_the_path(sb: Any, client: Engagi
     assert len(table) == 36
     assert "Parquet" in e.message_text
 
+    # a write error is shown in the widget too
+    (tmp_path / "a-file").write_text("x")
+    e.export_path.value = str(tmp_path / "a-file" / "report.csv")
+    e.export_button.click()
+    assert e.wait(30)
+    assert "could not write the file" in e.message_text
+    assert isinstance(e.error, OSError)
+    assert not e.export_button.disabled  # the data are still complete: try another path
+
 
 def test_the_empty_date_range_is_refused_before_any_request(
     sb: Any, client: EngagifiiClient, tmp_path: Path
