@@ -6,6 +6,9 @@ PY     := $(BIN)/python
 
 .PHONY: demo test lint lab cassettes bench clean
 
+# Jupyter refuses to run as root without --allow-root (containers, CI machines).
+ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 # The virtual environment is refreshed whenever pyproject.toml changes.
 $(VENV)/.stamp-base: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,7 +43,7 @@ lab: $(VENV)/.stamp-lab
 	@$(BIN)/jupyter labextension list 2>&1 | grep -q '@jupyter-widgets/jupyterlab-manager.*enabled' || { \
 		echo "the ipywidgets frontend is missing: $(PY) -m pip install -e '.[lab]' (then make lab)" >&2; exit 1; }
 	@echo "notebooks use the Engagifii API when ENGAGIFII_* credentials are configured (.env), else the local sandbox"
-	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ARGS)
+	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_ARG) $(LAB_ARGS)
 
 ## cassettes: delete and re-record every cassette against the sandbox, then scan for secrets
 cassettes: $(VENV)/.stamp-dev
