@@ -282,12 +282,17 @@ class EngagifiiClient:
         """Yield the listing page by page (lazy, sequential), with the walk's guards.
 
         Pages are yielded with only the rows not seen on an earlier page (de-duplicated by id). The
-        walk stops when the unique rows reach page 1's total, never on a short page alone.
+        walk stops when the unique rows reach page 1's total, never on a short page alone. A lazy
+        walk cannot re-read what it already yielded: if the total changed during the walk, or the
+        unique rows do not match it, :class:`IncompleteWalkError` is raised after the last page
+        (``.partial`` is None: the rows were yielded; :meth:`events` re-reads such a listing).
 
         Raises
         ------
         PaginationError
             A page repeats the previous one, or the walk runs past the planned pages + 1.
+        IncompleteWalkError
+            After the last page, when the listing changed during the walk (both totals named).
         """
         _check_page_size(page_size)
         code = self._tenant(tenant)
@@ -305,12 +310,12 @@ class EngagifiiClient:
             if not page.rows:
                 break
         if not state.settled:
-            logger.warning(
-                "tenant %s: %d unique rows collected, total counts reported %s",
-                code,
-                state.collected,
-                state.totals_seen,
+            reason = (
+                f"the walk could not be verified: total counts {state.totals_seen} reported during the walk, "
+                f"{state.collected} unique events yielded (the listing changed; events() re-reads it)"
             )
+            logger.warning("tenant %s: %s", code, reason)
+            raise IncompleteWalkError(None, reason)
 
     def event(self, event_id: str, *, tenant: str | None = None) -> dict[str, Any]:
         """Fetch one event (``GET /api/1.0/event/{id}``, more detail than the listing).
