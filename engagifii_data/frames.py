@@ -268,6 +268,64 @@ def _flatten(record: Mapping[str, Any], index: int) -> dict[str, Any]:
     return out
 
 
+#: Declared columns that are top-level fields, and declared object fields -> their sub-fields.
+_TOP_LEAVES: Final[tuple[str, ...]] = tuple(c for c in EVENT_COLUMNS if "." not in c)
+_NESTED: Final[dict[str, tuple[str, ...]]] = {
+    prefix: tuple(c.split(".", 1)[1] for c in EVENT_COLUMNS if c.startswith(f"{prefix}."))
+    for prefix in dict.fromkeys(c.split(".", 1)[0] for c in EVENT_COLUMNS if "." in c)
+}
+_NESTED_KEYS: Final[dict[str, frozenset[str]]] = {prefix: frozenset(subs) for prefix, subs in _NESTED.items()}
+_TOP_KEYS: Final[frozenset[str]] = frozenset(_TOP_LEAVES) | _OBJECT_PREFIXES
+
+
+def _columns(records: Sequence[Any]) -> tuple[dict[str, list[Any]], dict[str, None]] | None:
+    """Column-wise raw values of a batch and its unknown columns, or None for per-record flattening.
+
+    The fast path of :meth:`FrameBuilder.add`: it applies when every record is a plain ``dict``, every
+    declared object field is a ``dict`` with only declared sub-fields (or null/missing), and every value
+    is a plain JSON scalar or list (unknown top-level fields included) -- batches that :func:`_flatten`
+    would not reshape. The result is then what flattening gives: ``{column: values}`` for the declared
+    columns and the unknown ones, and the unknown column names in order of first appearance.
+    """
+    for record in records:
+        if type(record) is not dict:
+            return None
+    plain = _PLAIN.issuperset
+    columns: dict[str, list[Any]] = {}
+    extra: dict[str, None] = {}
+    if not _TOP_KEYS.issuperset(set().union(*records)):
+        for record in records:
+            for key in record:
+                if key not in _TOP_KEYS:
+                    extra.setdefault(key, None)
+        if not extra.keys().isdisjoint(EVENT_COLUMNS):
+            return None  # a top-level "location.city" key: let flattening decide
+        for key in extra:
+            values = [r.get(key) for r in records]
+            if not plain(map(type, values)):
+                return None
+            columns[key] = values
+    for column in _TOP_LEAVES:
+        values = [r.get(column) for r in records]
+        if not plain(map(type, values)):
+            return None
+        columns[column] = values
+    for prefix, subs in _NESTED.items():
+        objects = [r.get(prefix) for r in records]
+        present = [o for o in objects if o is not None]
+        for obj in present:
+            if type(obj) is not dict:
+                return None
+        if not _NESTED_KEYS[prefix].issuperset(set().union(*present)):
+            return None
+        for sub in subs:
+            values = [None if o is None else o.get(sub) for o in objects]
+            if not plain(map(type, values)):
+                return None
+            columns[f"{prefix}.{sub}"] = values
+    return columns, extra
+
+
 # --------------------------------------------------------------------------------------------------
 # Scalar converters (fast path when every value already has the wire type)
 # --------------------------------------------------------------------------------------------------
@@ -370,6 +428,8 @@ _CONVERTERS: Final[dict[str, tuple[Callable[[Any], Any], tuple[type, ...]]]] = {
 def _convert(values: list[Any], dtype: str) -> tuple[list[Any], int]:
     """Convert one column's raw values; returns (values with None for NA, number coerced)."""
     converter, ready = _CONVERTERS[dtype]
+    if dtype == _O and all(v is None or type(v) is list for v in values):
+        return [None if v is None else v.copy() for v in values], 0
     if ready and all(v is None or (type(v) in ready) for v in values):
         if dtype == _I and not all(v is None or -(2**63) <= v < 2**63 for v in values):
             pass  # an int64 overflow: take the slow path below
@@ -407,6 +467,11 @@ _ISO_RE: Final = re.compile(
     r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?P<tz>Z|(?P<sign>[+-])(?P<oh>\d{2})(?::?(?P<om>\d{2}))?)?)?$"
 )
 _LONG_FRACTION_RE: Final = re.compile(r"(\.\d{9})\d+")
+#: The canonical subset of ``_ISO_RE`` (no whitespace, upper-case, ASCII digits, at most 9 fractional
+#: digits), which ``_datetime_text`` leaves unchanged: (wall-clock text, ``Z`` / ``+hh:mm`` or None).
+_CANONICAL_ISO_RE: Final = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?)(Z|[+-][0-9]{2}:[0-9]{2})?\Z"
+)
 #: Whole years representable as ``datetime64[ns]`` (its range is 1677-09-21 .. 2262-04-11).
 _NS_YEARS: Final = range(1678, 2262)
 _NAT: Final = np.datetime64("NaT", "ns")
@@ -481,7 +546,29 @@ def _parse_datetimes(values: list[Any], zones: list[Any]) -> tuple[np.ndarray, i
     offsets: list[int] = []  # their UTC offset in minutes
     aware: list[bool] = []
     coerced = 0
+    fast = _CANONICAL_ISO_RE.match
     for i, value in enumerate(values):
+        if value is None:
+            continue
+        canonical = fast(value) if type(value) is str else None
+        if canonical is not None:  # the wire's usual form: what the general path below gives, faster
+            wall, tz = canonical.group(1, 2)
+            year = int(wall[:4])
+            if year == 1:
+                continue
+            if year not in _NS_YEARS:
+                coerced += 1
+                continue
+            rows.append(i)
+            parts.append(wall)
+            if tz is None:
+                offsets.append(0)
+                aware.append(False)
+            else:
+                minutes = 0 if tz == "Z" else int(tz[1:3]) * 60 + int(tz[4:6])
+                offsets.append(-minutes if tz[0] == "-" else minutes)
+                aware.append(True)
+            continue
         text = _datetime_text(value)
         if text is None:
             continue
@@ -512,10 +599,9 @@ def _parse_datetimes(values: list[Any], zones: list[Any]) -> tuple[np.ndarray, i
     utc = wall - np.array(offsets, dtype="m8[m]").astype("m8[ns]")
     naive_count = 0
     by_zone: dict[str | None, list[int]] = {}
-    for pos, (row, is_aware) in enumerate(zip(rows, aware, strict=True)):
-        if not is_aware and not np.isnat(wall[pos]):
-            zone = zones[row]
-            by_zone.setdefault(_iana_zone(zone) if isinstance(zone, str) else None, []).append(pos)
+    for pos in np.flatnonzero(~np.array(aware, dtype=bool) & ~np.isnat(wall)).tolist():
+        zone = zones[rows[pos]]
+        by_zone.setdefault(_iana_zone(zone) if isinstance(zone, str) else None, []).append(pos)
     for zone, positions in by_zone.items():
         if zone is None:
             naive_count += len(positions)  # wall-clock digits kept, taken as UTC
@@ -631,21 +717,29 @@ class FrameBuilder:
         TypeError
             A record is not a mapping (the envelope was misread upstream).
         """
-        flat = [_flatten(r, self._rows + i) for i, r in enumerate(records)]
-        n = len(flat)
+        if not isinstance(records, list | tuple):
+            records = list(records)
+        n = len(records)
         if n == 0:
             return 0
-        extra: dict[str, None] = {}
-        for row in flat:
-            for key in row:
-                if key not in EVENT_COLUMNS:
-                    extra.setdefault(key, None)
+        fast = _columns(records)
+        if fast is not None:
+            columns, extra = fast
+        else:  # nested unknown objects or unusual values: flatten record by record
+            extra = {}
+            flat = [_flatten(r, self._rows + i) for i, r in enumerate(records)]
+            for row in flat:
+                for key in row:
+                    if key not in EVENT_COLUMNS:
+                        extra.setdefault(key, None)
+            columns = {key: [row.get(key) for row in flat] for key in (*EVENT_COLUMNS, *extra)}
+        raw_column = columns.__getitem__
         data: dict[str, Any] = {}
         if self._tenant is not None:
             data[_TENANT] = pd.array([self._tenant] * n, dtype=_STRING_DTYPE)
-        zones = [row.get(_TZ_COLUMN) for row in flat]
+        zones = raw_column(_TZ_COLUMN)
         for column, dtype in EVENT_COLUMNS.items():
-            raw = [row.get(column) for row in flat]
+            raw = raw_column(column)
             if dtype == _D:
                 parsed, bad, naive = _parse_datetimes(raw, zones)
                 data[column] = pd.array(parsed).tz_localize("UTC")
@@ -656,7 +750,7 @@ class FrameBuilder:
             self._coerced[column] = self._coerced.get(column, 0) + bad
         for key in extra:
             name = f"record.{key}" if key == _TENANT and self._tenant is not None else key
-            data[name] = _object_array([row.get(key) for row in flat])
+            data[name] = _object_array(raw_column(key))
             self._extra.setdefault(name, None)
         self._frames.append(pd.DataFrame(data, index=pd.RangeIndex(n)))
         self._rows += n
