@@ -601,7 +601,7 @@ class EngagifiiClient:
         first = self._fetch_page(code, filters, page_size, 1, gate)
         saved: dict[int, Page] = store.start(first) if store is not None else {}
         state = WalkState(first, page_size)
-        builder = FrameBuilder()
+        builder = _BatchedFrames()
         builder.add(state.accept(first))
         bar.update(state, state.collected)
         result = _WalkResult(state, builder.build(), gate)
@@ -658,6 +658,34 @@ class EngagifiiClient:
                 executor.shutdown(wait=True, cancel_futures=True)
         result.frame = builder.build()
         return result
+
+
+class _BatchedFrames:
+    """A :class:`FrameBuilder` fed in batches of about ``batch_rows`` rows instead of page by page.
+
+    Converting costs a fixed overhead per batch (one array per column, one localisation per time
+    zone), so pages are collected and converted together; at most ``batch_rows`` raw rows (plus one
+    page) are held at a time, and :meth:`build` converts what is pending first.
+    """
+
+    def __init__(self, batch_rows: int = 1000) -> None:
+        self._builder = FrameBuilder()
+        self._pending: list[dict[str, Any]] = []
+        self._batch_rows = batch_rows
+
+    def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        self._pending.extend(rows)
+        if len(self._pending) >= self._batch_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self._builder.add(pending)
+
+    def build(self) -> pd.DataFrame:
+        self._flush()
+        return self._builder.build()
 
 
 class _WalkFailed(Exception):
