@@ -233,7 +233,7 @@ def schedules(draw: st.DrawFn) -> Schedule:
     page_faults = draw(
         st.dictionaries(pages, st.sampled_from(sandbox.PAGE_FAULTS), max_size=3).map(lambda d: tuple(sorted(d.items())))
     )
-    rate_limit_every = draw(st.one_of(st.just(0), st.integers(1, 7)))
+    rate_limit_every = draw(st.sampled_from([0, 0, 0, 3, 5, 2, 7, 1]))
     insertion = draw(st.sampled_from(["none", "none", "after_first_page", "callback"]))
     insert_after_first_page = draw(st.integers(1, 20)) if insertion == "after_first_page" else 0
     insert_at_page = draw(st.integers(1, planned)) if insertion == "callback" else None
@@ -245,7 +245,7 @@ def schedules(draw: st.DrawFn) -> Schedule:
         workers=draw(st.integers(1, 8)),
         max_page_size=cap,
         envelope=draw(st.sampled_from(["wire", "docs"])),
-        max_attempts=draw(st.integers(1, 6)),
+        max_attempts=draw(st.sampled_from([6, 4, 3, 2, 1])),
         rate_limit_every=rate_limit_every,
         retry_after=draw(st.sampled_from(["0", "1"])),
         page_faults=page_faults,
