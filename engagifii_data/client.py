@@ -8,6 +8,7 @@ DataFrame (dtypes in :data:`engagifii_data.frames.EVENT_COLUMNS`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import sys
@@ -623,6 +624,19 @@ class EngagifiiClient:
                 store.save(page)
             return page
 
+        def take(number: int, fetch: Callable[[], Page], missing: list[int]) -> None:
+            """Fetch page ``number`` and accept it in page order; failures keep the rows so far."""
+            try:
+                page = fetch()
+            except EngagifiiError as exc:
+                raise failed(f"page {number} could not be fetched: {exc}", exc, missing) from exc
+            try:
+                fresh = state.accept(page)
+            except PaginationError as exc:
+                raise failed(str(exc), exc, missing) from exc
+            builder.add(fresh)
+            bar.update(state, state.collected)
+
         try:
             for index, number in enumerate(pages):
                 if cancel is not None and cancel.is_set():
@@ -631,26 +645,13 @@ class EngagifiiClient:
                     for ahead in pages[index : index + window]:
                         if ahead not in pending:
                             pending[ahead] = executor.submit(get, ahead)
-                    future = pending.pop(number)
-                try:
-                    page = future.result() if executor is not None else get(number)
-                except EngagifiiError as exc:
-                    raise failed(f"page {number} could not be fetched: {exc}", exc, pages[index:]) from exc
-                try:
-                    fresh = state.accept(page)
-                except PaginationError as exc:
-                    raise failed(str(exc), exc, pages[index:]) from exc
-                builder.add(fresh)
-                bar.update(state, state.collected)
+                    take(number, pending.pop(number).result, pages[index:])
+                else:
+                    take(number, functools.partial(get, number), pages[index:])
             if not state.done and state.planned_pages + 1 not in state.pages_done:
                 # the listing may have grown or shifted: one page past the plan, never more.
                 extra = state.planned_pages + 1
-                try:
-                    page = get(extra)
-                except EngagifiiError as exc:
-                    raise failed(f"page {extra} could not be fetched: {exc}", exc, [extra]) from exc
-                builder.add(state.accept(page))
-                bar.update(state, state.collected)
+                take(extra, functools.partial(get, extra), [extra])
         finally:
             if executor is not None:
                 for fut in pending.values():
