@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from . import sandbox
 from .client import EngagifiiClient, WalkProgress
-from .config import Settings
+from .config import Settings, credentials_configured
 from .exceptions import (
     ApiError,
     AuthenticationError,
@@ -55,6 +55,7 @@ __all__ = [
     "TransportError",
     "WalkProgress",
     "__version__",
+    "credentials_configured",
     "events_frame",
     "export_csv",
     "export_parquet",

@@ -237,21 +237,8 @@ class Settings:
             A required variable is missing, a named ``.env`` file does not exist, or a value is
             invalid.
         """
-        from dotenv import dotenv_values, find_dotenv
-
         env = dict(os.environ if environ is None else environ)
-        path: str | None = None
-        explicit = env_file if env_file is not None else env.get(ENV_PREFIX + "ENV_FILE") or None
-        if explicit is not None:
-            if not Path(explicit).is_file():
-                raise ConfigurationError(f".env file not found: {explicit}")
-            path = str(explicit)
-        else:
-            path = find_dotenv(usecwd=True) or None
-        file_values: dict[str, str] = {}
-        if path:
-            # no ${VAR} interpolation: secrets are taken literally (a "$" in a secret stays a "$")
-            file_values = {k: v for k, v in dotenv_values(path, interpolate=False).items() if v is not None}
+        path, file_values = _read_env_file(env_file, env)
 
         def get(name: str) -> str | None:
             key = ENV_PREFIX + name
@@ -285,6 +272,45 @@ class Settings:
                 values[fieldname] = value
         values.update(overrides)
         return cls(**values)
+
+
+def _read_env_file(
+    env_file: str | os.PathLike[str] | None, env: Mapping[str, str]
+) -> tuple[str | None, dict[str, str]]:
+    """The ``.env`` path in search order and its values (taken literally, no ``${VAR}`` expansion)."""
+    from dotenv import dotenv_values, find_dotenv
+
+    explicit = env_file if env_file is not None else env.get(ENV_PREFIX + "ENV_FILE") or None
+    if explicit is not None:
+        if not Path(explicit).is_file():
+            raise ConfigurationError(f".env file not found: {explicit}")
+        path: str | None = str(explicit)
+    else:
+        path = find_dotenv(usecwd=True) or None
+    if not path:
+        return None, {}
+    # no ${VAR} interpolation: secrets are taken literally (a "$" in a secret stays a "$")
+    return path, {k: v for k, v in dotenv_values(path, interpolate=False).items() if v is not None}
+
+
+def credentials_configured(
+    env_file: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
+) -> bool:
+    """True when any ``ENGAGIFII_CLIENT_ID/CLIENT_SECRET/TENANT_CODE`` is set (environment or ``.env``).
+
+    Notebooks use it to choose between the real API and the sandbox: once anything is configured, a
+    mistake in the configuration must surface as an error from :meth:`Settings.from_env`, never as a
+    silent switch to sandbox data.
+
+    Raises
+    ------
+    ConfigurationError
+        An explicitly named ``.env`` file does not exist.
+    """
+    env = dict(os.environ if environ is None else environ)
+    _, file_values = _read_env_file(env_file, env)
+    names = [ENV_PREFIX + n for n in ("CLIENT_ID", "CLIENT_SECRET", "TENANT_CODE")]
+    return any(env.get(n) or file_values.get(n) for n in names)
 
 
 def _override_for(env_name: str, overrides: Mapping[str, Any]) -> Any:

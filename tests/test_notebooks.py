@@ -39,7 +39,9 @@ def _prefer_env_kernelspecs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JUPYTER_PREFER_ENV_PATH", "1")
 
 
-def execute(path: Path, cwd: Path, *, parameters: dict[str, Any] | None = None) -> Any:
+def execute(
+    path: Path, cwd: Path, *, parameters: dict[str, Any] | None = None, extra_env: dict[str, str] | None = None
+) -> Any:
     nb = nbformat.read(path, as_version=4)
     check = nbformat.v4.new_code_cell(
         f"import sys, os\nassert os.path.realpath(sys.executable) == {os.path.realpath(sys.executable)!r}, "
@@ -54,7 +56,7 @@ def execute(path: Path, cwd: Path, *, parameters: dict[str, Any] | None = None) 
     client = nbclient.NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
     )
-    client.execute(env=kernel_env())
+    client.execute(env={**kernel_env(), **(extra_env or {})})
     return nb
 
 
@@ -127,3 +129,17 @@ def test_report_notebook_runs_with_parameters(tmp_path: Path) -> None:
     summary = pd.read_csv(tmp_path / "out" / "report-summary.csv", encoding="utf-8-sig")
     assert summary.set_index("tenant")["total_count"].to_dict() == {"GLOBEX": 36, "INITECH": 0}
     assert json.dumps(summary["complete"].tolist()) == "[true, true]"
+
+
+def test_a_wrong_configuration_fails_instead_of_falling_back_to_the_sandbox(tmp_path: Path) -> None:
+    wrong = {
+        "ENGAGIFII_CLIENT_ID": "real-client",
+        "ENGAGIFII_CLIENT_SECRET": "real-secret-CANARY",
+        "ENGAGIFII_TENANT_CODE": "REAL",
+        "ENGAGIFII_API_BASE_URL": "http://engagifii-prod-event.azurewebsites.net",
+    }
+    with pytest.raises(nbclient.exceptions.CellExecutionError) as info:
+        execute(REPORT, tmp_path, extra_env=wrong)
+    assert "ConfigurationError" in str(info.value)
+    assert "real-secret-CANARY" not in str(info.value)
+    assert not (tmp_path / "reports").exists()

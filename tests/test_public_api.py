@@ -28,6 +28,7 @@ def test_all_is_pinned() -> None:
             "TransportError",
             "WalkProgress",
             "__version__",
+            "credentials_configured",
             "events_frame",
             "export_csv",
             "export_parquet",
