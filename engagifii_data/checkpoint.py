@@ -91,7 +91,10 @@ class Checkpoint:
                         f"not {header[key]!r}; use another checkpoint path or delete this file"
                     )
             header["total"] = saved_header.get("total")
-            logger.info("checkpoint %s: %d saved pages for tenant %s", p, len(pages), tenant)
+            logger.info(
+                "checkpoint %s: %d saved pages for tenant %s (page 1 is fetched again to re-check the total)",
+                p, len(pages), tenant,
+            )
         return cls(p, header, pages)
 
     def pages(self) -> dict[int, Page]:

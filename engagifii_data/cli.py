@@ -61,14 +61,19 @@ def describe_error(exc: BaseException) -> list[str]:
     if isinstance(exc, IncompleteWalkError):
         first = f"error: the walk was not completed: {exc.reason}"
         cause = exc.cause
-        if isinstance(cause, ApiError):
-            first += f" [{_api_bits(cause)}]"
         partial = exc.partial
         got = f"{len(partial):,} rows fetched" if partial is not None else "some rows fetched"
-        resume = "rerun the same command to resume from the saved pages"
-        if not exc.checkpoint:
-            resume = "rerun with --checkpoint FILE to keep fetched pages and resume from them"
-        return [first, f"no report was written ({got}); {resume}"]
+        if isinstance(cause, PaginationError):
+            advice = "the server's paging cannot be followed safely, so a rerun will not help; report it to Engagifii"
+        elif cause is None and exc.reason != "cancelled":
+            advice = "the listing kept changing while it was read; rerun later"
+        else:
+            advice = "rerun the same command to resume from the saved pages"
+            if not exc.checkpoint:
+                advice = "rerun with --checkpoint FILE to keep fetched pages and resume from them"
+            if isinstance(cause, RateLimitError) and cause.retry_after is not None:
+                advice = f"the server asked to wait {cause.retry_after:g} s; {advice} after that"
+        return [first, f"no report was written ({got}); {advice}"]
     if isinstance(exc, AuthenticationError):
         hint = {
             "invalid_client": "check ENGAGIFII_CLIENT_ID and ENGAGIFII_CLIENT_SECRET (in the environment or .env)",
@@ -90,7 +95,7 @@ def describe_error(exc: BaseException) -> list[str]:
     if isinstance(exc, PaginationError):
         return [f"error: the walk stopped: {exc}", "no report was written; the listing could not be read safely"]
     if isinstance(exc, ConfigurationError):
-        return [f"error: configuration: {exc}"]
+        return [f"error: {exc}"]
     return [f"error: {exc}"]
 
 
@@ -103,6 +108,16 @@ def _api_bits(exc: ApiError) -> str:
     if exc.trace_id:
         bits.append(f"traceId {exc.trace_id}")
     return " ".join(bits)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,17 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--format", choices=("csv", "parquet"), help="report format (default from the extension, else csv)")
     ev.add_argument("--checkpoint", metavar="PATH", help="save pages as they arrive; rerun to resume")
     ev.add_argument("--no-formula-escape", action="store_true",
-                    help="write text cells starting with = + - @ as they are (unsafe in Excel)")
+                    help="write text cells starting with = + - @, TAB or CR as they are (unsafe in Excel)")
     ev.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     ck = sub.add_parser("check", help="health check: a token, then a one-row list per tenant")
     common(ck)
 
     sb = sub.add_parser("sandbox", help="serve the local sandbox until Ctrl-C")
-    sb.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0 = any free port)")
+    sb.add_argument("--port", type=_port, default=8765, help="port on 127.0.0.1 (default 8765; 0 = any free port)")
     sb.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay per request")
     sb.add_argument("--envelope", choices=("wire", "docs"), default="wire", help="list response shape")
-    sb.add_argument("--token-lifetime", type=int, default=3600, metavar="SECONDS")
+    sb.add_argument("--token-lifetime", type=int, default=3600, metavar="SECONDS",
+                    help="expires_in of the access tokens it issues (default 3600)")
     sb.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
@@ -156,9 +172,9 @@ def _configure_logging(args: argparse.Namespace) -> None:
         logging.INFO if getattr(args, "verbose", False) else logging.WARNING
     )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if level > logging.DEBUG:
-        logging.getLogger("urllib3").setLevel(logging.WARNING)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # our own DEBUG lines are the per-request audit trail; the libraries' are noise
+    for name in ("urllib3", "werkzeug", "faker", "authlib", "matplotlib"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
 @contextlib.contextmanager
@@ -170,7 +186,10 @@ def _settings_for(
     Without ``--tenant`` the default is the first configured tenant, or every configured tenant
     when ``all_tenants`` (the health check).
     """
-    tenants: list[str] = [t.strip() for t in (args.tenant or []) if t and t.strip()]
+    tenants: list[str] = [t.strip() for t in (args.tenant or [])]
+    if any(not t for t in tenants):
+        raise ConfigurationError("--tenant needs a tenant code (got an empty one)")
+    tenants = list(dict.fromkeys(tenants))
 
     def default(settings: Settings) -> list[str]:
         return tenants or (list(settings.tenant_codes) if all_tenants else [settings.tenant_code])
@@ -195,8 +214,11 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
     if args.workers < 1:
         raise ConfigurationError("--workers must be >= 1")
     fmt = args.format
+    parquet_name = bool(args.output) and args.output.lower().endswith((".parquet", ".pq"))
     if fmt is None:
-        fmt = "parquet" if args.output and args.output.lower().endswith((".parquet", ".pq")) else "csv"
+        fmt = "parquet" if parquet_name else "csv"
+    elif args.output and (fmt == "parquet") != parquet_name:
+        print(f"warning: writing {fmt} to {args.output} (the file name suggests another format)", file=sys.stderr)
     with _settings_for(args) as (settings, tenants):
         target: str | list[str] = tenants if len(tenants) > 1 else tenants[0]
         path = Path(args.output) if args.output else default_report_path(target, fmt)
@@ -221,14 +243,18 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
             stats = client.stats.snapshot()
         meta = df.attrs.get("engagifii", {})
         seconds = time.monotonic() - started
-        label = ", ".join(tenants)
+        label = ("tenant " if len(tenants) == 1 else "tenants ") + ", ".join(tenants)
         total = meta.get("total_count")
-        print(f"wrote {len(df):,} rows for tenant {label} to {written}", file=out)
-        filtered = ""
-        if len(df) != (meta.get("rows_fetched", len(df)) if len(tenants) == 1 else len(df)):
-            filtered = f" ({meta.get('rows_fetched'):,} fetched before client-side filters)"
+        print(f"wrote {len(df):,} rows for {label} to {written}", file=out)
+        notes = ""
+        if len(tenants) == 1 and len(df) != meta.get("rows_fetched", len(df)):
+            notes += f" ({meta.get('rows_fetched'):,} fetched before client-side filters)"
+        metas = list(meta.get("tenants", {}).values()) if len(tenants) > 1 else [meta]
+        sizes = {m.get("page_size") for m in metas if m.get("pages")}
+        if sizes and max(s for s in sizes if s) < args.page_size:
+            notes += f"; the server capped the page size at {max(s for s in sizes if s)}"
         print(
-            f"total {total:,}{filtered}; pages {stats['pages']}, requests {stats['http_requests']}, "
+            f"total {total:,}{notes}; pages {stats['pages']}, requests {stats['http_requests']}, "
             f"token requests {stats['token_requests']}, retries {stats['retries']}, {seconds:.2f} s",
             file=out,
         )
@@ -272,9 +298,17 @@ def _cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
     from . import sandbox
 
     stop = threading.Event()
-    with sandbox.run(
-        port=args.port, latency=args.latency, envelope=args.envelope, token_lifetime=args.token_lifetime
-    ) as sb:
+    try:
+        server = sandbox.run(
+            port=args.port, latency=args.latency, envelope=args.envelope, token_lifetime=args.token_lifetime
+        )
+        sb = server.__enter__()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port"
+        ) from None
+    with contextlib.ExitStack() as stack:
+        stack.push(server)
         tenants = ", ".join(f"{code} ({n} events)" for code, n in sb.tenants.items())
         print("Engagifii sandbox (local stand-in for the identity server and the Events API)", file=out)
         print(f"  ENGAGIFII_IDENTITY_SERVER_URL={sb.identity_url}", file=out)

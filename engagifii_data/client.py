@@ -423,9 +423,12 @@ class EngagifiiClient:
         statuses = _normalise_status(status)
         lo, hi = _date_bounds(start, end)
         if tenant is not None and not isinstance(tenant, str):
-            codes = [self._tenant(t) for t in tenant]
-            if not codes:
+            given = [self._tenant(t) for t in tenant]
+            if not given:
                 raise ConfigurationError("empty tenant list")
+            codes = list(dict.fromkeys(given))  # a tenant named twice is walked once
+            if len(codes) < len(given):
+                logger.warning("tenant codes given more than once are walked once: %s", ", ".join(codes))
             if checkpoint is not None and len(codes) > 1:
                 raise ConfigurationError("a checkpoint belongs to one tenant: walk tenants one at a time")
             frames = [
@@ -602,6 +605,10 @@ class EngagifiiClient:
         first = self._fetch_page(code, filters, page_size, 1, gate)
         saved: dict[int, Page] = store.start(first) if store is not None else {}
         state = WalkState(first, page_size)
+        if state.page_size < page_size:
+            logger.info(
+                "tenant %s: the server capped the page size at %d (asked for %d)", code, state.page_size, page_size
+            )
         builder = _BatchedFrames()
         builder.add(state.accept(first))
         bar.update(state, state.collected)

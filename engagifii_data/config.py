@@ -170,11 +170,15 @@ class Settings:
             raise ConfigurationError("no tenant code: set ENGAGIFII_TENANT_CODE (one code or a comma list)")
         for code in codes:
             check_header_value("tenant code", code)
-        check_header_value("api_version", self.api_version)
+        check_header_value("ENGAGIFII_API_VERSION (api_version)", self.api_version)
         object.__setattr__(self, "tenant_codes", codes)
         object.__setattr__(self, "client_id", str(self.client_id).strip())
-        object.__setattr__(self, "identity_url", _check_url("identity_url", self.identity_url))
-        object.__setattr__(self, "api_base_url", _check_url("api_base_url", self.api_base_url))
+        object.__setattr__(
+            self, "identity_url", _check_url("ENGAGIFII_IDENTITY_SERVER_URL (identity_url)", self.identity_url)
+        )
+        object.__setattr__(
+            self, "api_base_url", _check_url("ENGAGIFII_API_BASE_URL (api_base_url)", self.api_base_url)
+        )
         for name in ("connect_timeout", "read_timeout", "backoff", "backoff_max", "retry_after_cap"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value < 0:

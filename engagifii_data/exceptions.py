@@ -149,6 +149,12 @@ class RateLimitError(ApiError):
         self.retry_after = retry_after
         super().__init__(*args, **kwargs)
 
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.retry_after is not None:
+            text += f"; the server asked to wait {self.retry_after:g} s"
+        return text
+
 
 class ServerError(ApiError):
     """HTTP 5xx that persisted through every retry."""
@@ -222,6 +228,9 @@ class IncompleteWalkError(PaginationError):
         self.cause = cause
         self.missing_pages = list(missing_pages or [])
         super().__init__(page, reason)
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 #: HTTP status -> exception class used by the transport for error answers.

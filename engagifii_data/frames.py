@@ -239,6 +239,9 @@ _STRING_DTYPE: Final = pd.StringDtype()
 #: Top-level object fields whose null value means "all of my flattened columns are NA".
 _OBJECT_PREFIXES: Final[frozenset[str]] = frozenset(c.split(".", 1)[0] for c in EVENT_COLUMNS if "." in c)
 
+#: FrameBuilder merges every this many batch frames into one (bounded per-frame overhead).
+_MERGE_EVERY: Final = 16
+
 _BAD: Final = object()  # sentinel: "this value does not fit the column"
 
 # --------------------------------------------------------------------------------------------------
@@ -693,6 +696,7 @@ class FrameBuilder:
         self._coerced: dict[str, int] = {}
         self._naive: dict[str, int] = {}
         self._rows = 0
+        self._unmerged = 0  # frames at the end of ``_frames`` not merged yet
 
     @property
     def rows(self) -> int:
@@ -754,7 +758,22 @@ class FrameBuilder:
             self._extra.setdefault(name, None)
         self._frames.append(pd.DataFrame(data, index=pd.RangeIndex(n)))
         self._rows += n
+        self._unmerged += 1
+        if self._unmerged >= _MERGE_EVERY:
+            # many small frames cost more memory in pandas' per-frame structures than in data
+            self._frames[-self._unmerged :] = [self._concat(self._frames[-self._unmerged :])]
+            self._unmerged = 0
         return n
+
+    def _concat(self, batches: list[pd.DataFrame]) -> pd.DataFrame:
+        columns = [*_leading(self._tenant), *EVENT_COLUMNS, *self._extra]
+        frames = []
+        for frame in batches:
+            missing = [c for c in self._extra if c not in frame.columns]
+            if missing:
+                frame = frame.assign(**{c: _object_array([None] * len(frame)) for c in missing})
+            frames.append(frame[columns])
+        return frames[0].copy() if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
     def build(self) -> pd.DataFrame:
         """Concatenate the batches in order.
@@ -769,14 +788,7 @@ class FrameBuilder:
         """
         if not self._frames:
             return empty_events_frame(tenant=self._tenant)
-        columns = [*_leading(self._tenant), *EVENT_COLUMNS, *self._extra]
-        frames = []
-        for frame in self._frames:
-            missing = [c for c in self._extra if c not in frame.columns]
-            if missing:
-                frame = frame.assign(**{c: _object_array([None] * len(frame)) for c in missing})
-            frames.append(frame[columns])
-        df = frames[0].copy() if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        df = self._concat(self._frames)
         _reset_attrs(df, self._coerced, self._naive)
         return df
 

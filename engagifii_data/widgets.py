@@ -269,7 +269,8 @@ def _figure_png(df: pd.DataFrame, title: str) -> bytes:
 def _plain(text: str) -> str:
     import re
 
-    return html.unescape(re.sub(r"<[^>]+>", " ", text)).replace("  ", " ").strip()
+    text = re.sub(r"<br\s*/?>", "\n", text, flags=re.IGNORECASE)
+    return html.unescape(re.sub(r"<[^>]+>", " ", text)).replace("  ", " ").replace(" \n", "\n").strip()
 
 
 def _error_lines(exc: BaseException) -> list[str]:

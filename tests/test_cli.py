@@ -188,3 +188,35 @@ def test_debug_output_shows_requests_but_no_secrets_or_tokens(tmp_path: Path) ->
     assert "access token acquired for client sandbox-client" in result.stderr
     for leak in (sandbox.CLIENT_SECRET, "eyJ", "Bearer "):
         assert leak not in result.stderr and leak not in result.stdout, leak
+
+
+def test_a_tenant_named_twice_is_walked_once_and_the_cap_is_reported(tmp_path: Path) -> None:
+    report = tmp_path / "dup.csv"
+    code, out, err = run_cli(
+        "events", "--sandbox", "--tenant", "GLOBEX", "--tenant", "GLOBEX", "--page-size", "500",
+        "-o", str(report), "--no-progress",
+    )
+    assert code == 0, err
+    assert "wrote 36 rows for tenant GLOBEX" in out
+    frame = pd.read_csv(report, encoding="utf-8-sig", dtype=str)
+    assert len(frame) == 36 and frame["id"].is_unique
+    code, out, err = run_cli("events", "--sandbox", "--tenant", "ACME", "--page-size", "500",
+                             "-o", str(report), "--no-progress")
+    assert "the server capped the page size at 100" in out
+
+
+def test_empty_tenant_and_bad_port_are_usage_errors(tmp_path: Path) -> None:
+    code, _, err = run_cli("events", "--sandbox", "--tenant", "", "--no-progress")
+    assert code == 2 and "--tenant" in err
+    assert run_cli("sandbox", "--port", "80000")[0] == 2
+
+
+def test_a_long_retry_after_mid_walk_says_how_long_to_wait(sb: Any, tmp_path: Path) -> None:
+    sb.faults.rate_limit_every = 2
+    sb.faults.retry_after = "120"
+    path = env_file(tmp_path, sb)
+    code, _, err = run_cli("events", "--env-file", str(path), "--tenant", "ACME", "--workers", "1", "--no-progress")
+    assert code == 5
+    assert "the server asked to wait 120 s" in err
+    assert err.count("traceId") == 1
+    assert "page 2: page 2" not in err
