@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from tests.conftest import (
     replay_cassette,
     replay_settings_for,
 )
+from tests.helpers import SleepRecorder
 from tests.record_cassettes import (
     ACME_SEARCH,
     REAL_SCENARIOS,
@@ -48,17 +48,6 @@ from tests.record_cassettes import (
 SMALL, LARGE, EMPTY = "GLOBEX", "ACME", "INITECH"
 REPLAY_WORKERS = 4
 
-
-class SleepRecorder:
-    """Records the waits asked for and never sleeps (replays need no real backoff)."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, seconds: float) -> None:
-        with self._lock:
-            self.waits.append(seconds)
 
 
 def make_client(settings: Any) -> tuple[EngagifiiClient, SleepRecorder]:

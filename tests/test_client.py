@@ -20,21 +20,10 @@ from engagifii_data.exceptions import (
     TenantNotFoundError,
 )
 from engagifii_data.frames import EVENT_COLUMNS
+from tests.helpers import SleepRecorder
 
 LARGE, SMALL, EMPTY = "ACME", "GLOBEX", "INITECH"
 
-
-class SleepRecorder:
-    """Records requested waits and sleeps only a tiny bit (the waits are asserted, not timed)."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, seconds: float) -> None:
-        with self._lock:
-            self.waits.append(seconds)
-        time.sleep(min(seconds, 0.01))
 
 
 @pytest.fixture
@@ -44,7 +33,7 @@ def sb() -> Iterator[Any]:
 
 
 def client_for(server: Any, **overrides: Any) -> tuple[EngagifiiClient, SleepRecorder]:
-    sleep = SleepRecorder()
+    sleep = SleepRecorder(0.01)
     return EngagifiiClient(server.settings(**overrides), sleep=sleep), sleep
 
 

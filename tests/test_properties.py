@@ -60,6 +60,7 @@ from engagifii_data.exceptions import (
     TransportError,
 )
 from engagifii_data.sandbox import Faults
+from tests.helpers import SleepRecorder
 
 # -- hypothesis profiles ----------------------------------------------------------------------
 
@@ -102,19 +103,6 @@ MAX_PAGES = 10
 #: Documented errors a walk may raise (RateLimitError is an ApiError, IncompleteWalkError a PaginationError).
 DOCUMENTED = (IncompleteWalkError, PaginationError, ApiError, RateLimitError, TransportError, AuthenticationError)
 DEFAULT_FAULTS = Faults()
-
-
-class SleepRecorder:
-    """Records requested waits and sleeps only a tiny bit, so Retry-After and backoff cost nothing."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, seconds: float) -> None:
-        with self._lock:
-            self.waits.append(seconds)
-        time.sleep(min(seconds, 0.005))
 
 
 class Harness:
@@ -303,7 +291,7 @@ def walk(sb: Any, s: Schedule, *, checkpoint: Path | None = None) -> Outcome:
             sb.insert_events(s.tenant, s.insert_n)
             snapshots.append((time.monotonic(), tenant_ids(sb, s.tenant)))
 
-    client = EngagifiiClient(sb.settings(max_attempts=s.max_attempts), sleep=SleepRecorder())
+    client = EngagifiiClient(sb.settings(max_attempts=s.max_attempts), sleep=SleepRecorder(0.005))
     frame: pd.DataFrame | None = None
     error: BaseException | None = None
     try:
@@ -458,7 +446,7 @@ def lazy_walk(sb: Any, s: Schedule) -> tuple[list[str], BaseException | None, Ou
     faults.insert_after_first_page = s.insert_after_first_page
     before = tenant_ids(sb, s.tenant)
     snapshots: list[tuple[float, list[str]]] = [(-math.inf, before)]
-    client = EngagifiiClient(sb.settings(max_attempts=s.max_attempts), sleep=SleepRecorder())
+    client = EngagifiiClient(sb.settings(max_attempts=s.max_attempts), sleep=SleepRecorder(0.005))
     ids: list[str] = []
     error: BaseException | None = None
     try:
@@ -507,7 +495,7 @@ def test_the_lazy_walk_raises_after_its_last_page_when_the_listing_changed(harne
     sb = harness.fresh(pristine=True)
     harness.dirty = True
     sb.faults.insert_after_first_page = 5
-    client = EngagifiiClient(sb.settings(), sleep=SleepRecorder())
+    client = EngagifiiClient(sb.settings(), sleep=SleepRecorder(0.005))
     pages = []
     with pytest.raises(IncompleteWalkError, match=r"total counts \[100, 105\]") as info:
         for page in client.iter_pages("T100", page_size=10):
