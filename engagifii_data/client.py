@@ -619,9 +619,7 @@ class EngagifiiClient:
             return _WalkFailed(reason, cause, result, missing)
 
         pages = list(state.remaining_pages())
-        window = max(1, workers) * 2
-        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engagifii-page") if workers > 1 else None
-        pending: dict[int, Future[Page]] = {}
+        prefetch: _Prefetcher | None = None
 
         def get(number: int) -> Page:
             if number in saved:
@@ -645,27 +643,69 @@ class EngagifiiClient:
             bar.update(state, state.collected)
 
         try:
+            if workers > 1 and pages:
+                prefetch = _Prefetcher(get, pages, workers=workers, ahead=workers * 4)
             for index, number in enumerate(pages):
                 if cancel is not None and cancel.is_set():
                     raise failed("cancelled", None, pages[index:])
-                if executor is not None:
-                    for ahead in pages[index : index + window]:
-                        if ahead not in pending:
-                            pending[ahead] = executor.submit(get, ahead)
-                    take(number, pending.pop(number).result, pages[index:])
-                else:
-                    take(number, functools.partial(get, number), pages[index:])
+                fetch = functools.partial(prefetch.result, index) if prefetch else functools.partial(get, number)
+                take(number, fetch, pages[index:])
             if not state.done and state.planned_pages + 1 not in state.pages_done:
                 # the listing may have grown or shifted: one page past the plan, never more.
                 extra = state.planned_pages + 1
                 take(extra, functools.partial(get, extra), [extra])
         finally:
-            if executor is not None:
-                for fut in pending.values():
-                    fut.cancel()
-                executor.shutdown(wait=True, cancel_futures=True)
+            if prefetch is not None:
+                prefetch.close()
         result.frame = builder.build()
         return result
+
+
+class _Prefetcher:
+    """Fetches pages on worker threads, keeping up to ``ahead`` pages requested beyond the one consumed.
+
+    Finished requests top the window up from the worker threads themselves, so converting rows on
+    the caller's thread never leaves the connections idle; at most ``ahead`` pages of raw rows wait to
+    be consumed (bounded memory). Results are taken in page order with :meth:`result`.
+    """
+
+    def __init__(self, fetch: Callable[[int], Page], pages: Sequence[int], *, workers: int, ahead: int) -> None:
+        self._fetch = fetch
+        self._pages = list(pages)
+        self._ahead = max(1, ahead)
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engagifii-page")
+        self._futures: dict[int, Future[Page]] = {}
+        self._lock = threading.RLock()
+        self._next = 0
+        self._consumed = 0
+        self._closed = False
+        self._fill()
+
+    def _fill(self, _done: object = None) -> None:
+        with self._lock:
+            while not self._closed and self._next < len(self._pages) and self._next < self._consumed + self._ahead:
+                number = self._pages[self._next]
+                self._next += 1
+                future = self._executor.submit(self._fetch, number)
+                self._futures[number] = future
+                future.add_done_callback(self._fill)
+
+    def result(self, index: int) -> Page:
+        """The page at ``index`` of the plan (blocks until fetched; re-raises its error)."""
+        with self._lock:
+            self._consumed = index
+            self._fill()
+            future = self._futures.pop(self._pages[index])
+        return future.result()
+
+    def close(self) -> None:
+        """Cancel what has not started and wait for requests in flight."""
+        with self._lock:
+            self._closed = True
+            for future in self._futures.values():
+                future.cancel()
+            self._futures.clear()
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 class _BatchedFrames:

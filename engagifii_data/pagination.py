@@ -233,7 +233,7 @@ class WalkState:
         if self.pages_done and ids and ids == self._previous_ids:
             raise PaginationError(
                 page.number,
-                f"page {page.number} returned the same {len(ids)} ids as page {self.pages_done[-1]}: "
+                f"returned the same {len(ids)} ids as page {self.pages_done[-1]}: "
                 "the server appears to ignore the page number",
             )
         if page.total not in self.totals_seen:
