@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -52,6 +52,8 @@ from .exceptions import (
 )
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 #: HTTP statuses retried with backoff (the list POST included: it is read-only).
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -328,9 +330,13 @@ class Transport:
         wait = state.next_action.sleep if state.next_action else 0.0
         logger.info("retrying after %s (attempt %d, waiting %.2f s)", exc, state.attempt_number, wait)
 
-    def _retrying(self) -> Retrying:
-        """The retry policy: bounded attempts, Retry-After or exponential backoff with jitter."""
-        return Retrying(
+    def _with_retries(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Call ``fn`` under the retry policy: bounded attempts, Retry-After or backoff with jitter.
+
+        ``fn`` raises ``_Retry`` for a failure worth retrying; when attempts run out, the error it
+        carries is raised.
+        """
+        retrying = Retrying(
             stop=stop_after_attempt(self.settings.max_attempts),
             wait=self._wait,
             retry=retry_if_exception_type(_Retry),
@@ -338,10 +344,13 @@ class Transport:
             before_sleep=self._before_sleep,
             reraise=True,
         )
+        try:
+            return retrying(fn, *args)
+        except _Retry as exc:
+            raise exc.error from None
 
     def authenticate(self) -> AccessToken:
         """Get a valid access token, retrying identity-server failures like API requests."""
-        retrying = self._retrying()
 
         def attempt() -> AccessToken:
             try:
@@ -352,10 +361,7 @@ class Transport:
             assert token is not None
             return token
 
-        try:
-            return retrying(attempt)
-        except _Retry as exc:
-            raise exc.error from None
+        return self._with_retries(attempt)
 
     def request_json(
         self,
@@ -400,11 +406,7 @@ class Transport:
         TransportError
             Connection failures, timeouts or unparseable bodies through every attempt.
         """
-        retrying = self._retrying()
-        try:
-            return retrying(self._attempt, method, path, tenant, json_body, page, gate)
-        except _Retry as exc:
-            raise exc.error from None
+        return self._with_retries(self._attempt, method, path, tenant, json_body, page, gate)
 
     def _attempt(
         self,
