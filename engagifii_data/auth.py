@@ -27,9 +27,10 @@ from dataclasses import dataclass
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
+from urllib3.util.retry import Retry
 
 from .config import Settings
-from .exceptions import AuthenticationError, ServerError, TransportError
+from .exceptions import AuthenticationError, RateLimitError, ServerError, TransportError
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,30 @@ class AccessToken:
 
     def __repr__(self) -> str:
         return f"AccessToken(lifetime={self.lifetime}, value=<hidden>)"
+
+
+def _check_token_response(response: requests.Response) -> requests.Response:
+    """Turn a throttled or failing identity server into retryable errors before Authlib parses it.
+
+    A 429 or 5xx from the token endpoint says nothing about the credentials: it must be retried
+    (honouring ``Retry-After``), not reported as an authentication failure.
+    """
+    status = response.status_code
+    if status == 429:
+        retry_after = None
+        value = response.headers.get("Retry-After")
+        if value:
+            try:
+                retry_after = float(Retry().parse_retry_after(value.strip()))
+            except Exception:
+                retry_after = None
+        raise RateLimitError(
+            429, None, "the identity server is rate limiting token requests", None, "/connect/token",
+            retry_after=retry_after,
+        )
+    if status >= 500:
+        raise ServerError(status, None, "the identity server failed", None, "/connect/token")
+    return response
 
 
 def effective_margin(lifetime: float, margin: float) -> float:
@@ -115,6 +140,7 @@ class TokenManager:
             token_endpoint_auth_method="client_secret_post",
         )
         self._oauth.headers["User-Agent"] = "engagifii-data"
+        self._oauth.register_compliance_hook("access_token_response", _check_token_response)
 
     def __repr__(self) -> str:
         return f"TokenManager(client_id={self._settings.client_id!r}, token={'set' if self._token else 'none'})"

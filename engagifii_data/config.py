@@ -83,8 +83,11 @@ def check_header_value(name: str, value: str) -> str:
     return value
 
 
-def _check_url(name: str, url: str) -> str:
+def _check_url(name: str, url: str, *, drop_suffix: str = "") -> str:
     url = url.strip().rstrip("/")
+    if drop_suffix and url.lower().endswith(drop_suffix):
+        # a common slip: the token endpoint or the versioned API path pasted instead of the base
+        url = url[: -len(drop_suffix)].rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"{name} must be an http(s) URL with a host, got {url!r}")
@@ -111,9 +114,10 @@ class Settings:
     tenant_codes : tuple of str
         Tenant codes this client may use; the first is the default tenant.
     identity_url : str
-        IdentityServer4 base URL; the token endpoint is ``{identity_url}/connect/token``.
+        IdentityServer4 base URL; the token endpoint is ``{identity_url}/connect/token`` (a pasted
+        ``.../connect/token`` is reduced to the base).
     api_base_url : str
-        Events API base URL (default: production).
+        Events API base URL (default: production; a pasted ``.../api/1.0`` is reduced to the base).
     api_version : str
         ``api-version`` header value (default ``"1.0"``).
     scope : str
@@ -174,10 +178,14 @@ class Settings:
         object.__setattr__(self, "tenant_codes", codes)
         object.__setattr__(self, "client_id", str(self.client_id).strip())
         object.__setattr__(
-            self, "identity_url", _check_url("ENGAGIFII_IDENTITY_SERVER_URL (identity_url)", self.identity_url)
+            self, "identity_url", _check_url(
+                "ENGAGIFII_IDENTITY_SERVER_URL (identity_url)", self.identity_url, drop_suffix="/connect/token"
+            )
         )
         object.__setattr__(
-            self, "api_base_url", _check_url("ENGAGIFII_API_BASE_URL (api_base_url)", self.api_base_url)
+            self,
+            "api_base_url",
+            _check_url("ENGAGIFII_API_BASE_URL (api_base_url)", self.api_base_url, drop_suffix="/api/1.0"),
         )
         for name in ("connect_timeout", "read_timeout", "backoff", "backoff_max", "retry_after_cap"):
             value = getattr(self, name)

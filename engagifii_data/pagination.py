@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from .exceptions import PaginationError
 
@@ -135,10 +135,11 @@ def effective_page_size(first: Page, requested: int) -> int:
     """The page size the server actually uses, learnt from page 1.
 
     A first page shorter than requested while the total is larger means the server capped the page
-    size silently (engagifii-api.md: servers of this family cap at 100 or 200).
+    size silently (engagifii-api.md: servers of this family cap at 100 or 200). A first page *longer*
+    than requested means the server uses its own, larger size; the plan follows the server either way.
     """
     n = len(first.rows)
-    if 0 < n < requested and first.total > n:
+    if n > 0 and n != requested and (first.total > n or n > requested):
         return n
     return requested
 
@@ -188,6 +189,10 @@ class WalkState:
     _seen: set[str] = field(default_factory=set, repr=False)
     _previous_ids: list[str] = field(default_factory=list, repr=False)
     _unkeyed: int = 0
+    _empty_run: int = 0
+
+    #: Consecutive empty pages, before the total is reached, that stop a walk (a total that is wrong).
+    MAX_EMPTY_RUN: ClassVar[int] = 2
 
     def __post_init__(self) -> None:
         self.total = self.first.total
@@ -238,6 +243,14 @@ class WalkState:
             )
         if page.total not in self.totals_seen:
             self.totals_seen.append(page.total)
+        self._empty_run = self._empty_run + 1 if not page.rows else 0
+        if self._empty_run >= self.MAX_EMPTY_RUN and not self.done:
+            raise PaginationError(
+                page.number,
+                f"{self._empty_run} pages in a row came back empty with {self.collected} of the "
+                f"{page.total} events reported collected: the total count looks wrong; stopping instead of "
+                f"walking the remaining {max(0, self.planned_pages - page.number)} planned pages",
+            )
         fresh: list[dict[str, Any]] = []
         for row in page.rows:
             rid = row.get("id")

@@ -353,10 +353,7 @@ class Transport:
         """Get a valid access token, retrying identity-server failures like API requests."""
 
         def attempt() -> AccessToken:
-            try:
-                self.tokens.get()
-            except (ServerError, TransportError) as exc:
-                raise _Retry(exc) from None
+            self._token()
             token = self.tokens.current
             assert token is not None
             return token
@@ -408,6 +405,17 @@ class Transport:
         """
         return self._with_retries(self._attempt, method, path, tenant, json_body, page, gate)
 
+    def _token(self) -> str:
+        """The access token for the next attempt; identity-server throttling and failures are retried."""
+        try:
+            return self.tokens.get()
+        except RateLimitError as exc:
+            if exc.retry_after is not None and exc.retry_after > self.settings.retry_after_cap:
+                raise
+            raise _Retry(exc, retry_after=exc.retry_after) from None
+        except (ServerError, TransportError) as exc:
+            raise _Retry(exc) from None
+
     def _attempt(
         self,
         method: str,
@@ -417,17 +425,11 @@ class Transport:
         page: int | None,
         gate: AdaptiveConcurrency | None,
     ) -> Any:
-        try:
-            token = self.tokens.get()
-        except (ServerError, TransportError) as exc:
-            raise _Retry(exc) from None
+        token = self._token()
         response = self._send(method, path, tenant, json_body, page, token, gate)
         if response.status_code == 401:
             self.tokens.invalidate(token)
-            try:
-                token = self.tokens.get()
-            except (ServerError, TransportError) as exc:
-                raise _Retry(exc) from None
+            token = self._token()
             response = self._send(method, path, tenant, json_body, page, token, gate)
             if response.status_code == 401:
                 info = parse_error_body(response)

@@ -109,3 +109,10 @@ def test_dotenv_values_are_literal(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert Settings.from_env(env_file, environ={"HOME": "/root"}).client_secret == "xY9#mK2$pL8@nQ5${HOME}"
+
+
+def test_pasted_endpoint_paths_are_reduced_to_the_base() -> None:
+    s = make(identity_url="https://id.example.test/connect/token", api_base_url="https://api.example.test/api/1.0/")
+    assert s.identity_url == "https://id.example.test"
+    assert s.token_url == "https://id.example.test/connect/token"
+    assert s.api_base_url == "https://api.example.test"

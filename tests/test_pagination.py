@@ -99,3 +99,19 @@ def test_walk_state_deduplicates_and_notices_a_changed_total() -> None:
 def test_walk_state_rejects_an_empty_first_page_with_a_positive_total() -> None:
     with pytest.raises(PaginationError, match="page 1 is empty"):
         WalkState(Page(1, [], 5), 10)
+
+
+def test_a_server_page_size_larger_than_requested_is_followed() -> None:
+    first = Page(1, rows(0, 200), 450)
+    state = WalkState(first, 100)
+    assert state.page_size == 200
+    assert state.planned_pages == 3
+
+
+def test_empty_pages_before_the_total_stop_a_runaway_walk() -> None:
+    first = Page(1, rows(0, 10), 1_000_000)
+    state = WalkState(first, 10)
+    state.accept(first)
+    state.accept(Page(2, [], 1_000_000))
+    with pytest.raises(PaginationError, match="2 pages in a row came back empty"):
+        state.accept(Page(3, [], 1_000_000))

@@ -121,3 +121,51 @@ def test_rate_limiter_spaces_requests() -> None:
 @pytest.mark.parametrize(("lifetime", "margin", "expected"), [(3600, 300, 300), (60, 300, 15), (10, 300, 2.5)])
 def test_renewal_margin_is_clamped_for_short_tokens(lifetime: float, margin: float, expected: float) -> None:
     assert effective_margin(lifetime, margin) == expected
+
+
+def test_a_throttled_or_failing_token_endpoint_is_retryable_not_an_auth_failure() -> None:
+    from engagifii_data.auth import _check_token_response
+
+    with pytest.raises(RateLimitError) as info:
+        _check_token_response(response(429, "slow down", "text/plain", **{"Retry-After": "4"}))
+    assert info.value.retry_after == 4
+    with pytest.raises(ServerError):
+        _check_token_response(response(503, "<html><title>503</title></html>", "text/html"))
+    ok = response(400, {"error": "invalid_client"})
+    assert _check_token_response(ok) is ok
+
+
+def test_token_throttling_is_waited_out_under_the_retry_policy() -> None:
+    from engagifii_data.config import Settings
+    from engagifii_data.transport import Stats, Transport
+
+    class Tokens:
+        def __init__(self) -> None:
+            self.calls = 0
+            self.current = None
+
+        def get(self) -> str:
+            self.calls += 1
+            if self.calls == 1:
+                raise RateLimitError(429, None, "busy", None, "/connect/token", retry_after=3)
+            if self.calls == 2:
+                raise ServerError(503, None, "down", None, "/connect/token")
+            return "token"
+
+        def close(self) -> None:
+            pass
+
+    waits: list[float] = []
+    settings = Settings(client_id="c", client_secret="s", tenant_codes=("T",),
+                        identity_url="http://127.0.0.1:1", api_base_url="http://127.0.0.1:1")
+    tokens = Tokens()
+    transport = Transport(settings, tokens, Stats(), sleep=waits.append)  # type: ignore[arg-type]
+    assert transport._with_retries(transport._token) == "token"
+    assert tokens.calls == 3
+    assert waits[0] == 3 and len(waits) == 2
+    tokens.calls = 0
+    capped = Settings(client_id="c", client_secret="s", tenant_codes=("T",), retry_after_cap=2,
+                      identity_url="http://127.0.0.1:1", api_base_url="http://127.0.0.1:1")
+    transport = Transport(capped, tokens, Stats(), sleep=waits.append)  # type: ignore[arg-type]
+    with pytest.raises(RateLimitError):
+        transport._with_retries(transport._token)
