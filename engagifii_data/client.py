@@ -177,7 +177,20 @@ class EngagifiiClient:
 
     @classmethod
     def from_env(cls, env_file: str | os.PathLike[str] | None = None, **overrides: Any) -> EngagifiiClient:
-        """Build a client from ``ENGAGIFII_*`` variables and ``.env`` (see :meth:`Settings.from_env`)."""
+        """Build a client from ``ENGAGIFII_*`` variables and ``.env``.
+
+        Parameters
+        ----------
+        env_file : path, optional
+            Explicit ``.env`` file (search order in :meth:`Settings.from_env`).
+        **overrides
+            :class:`Settings` fields that win over the environment (e.g. ``max_requests_per_minute=100``).
+
+        Raises
+        ------
+        ConfigurationError
+            A required variable is missing or a value is invalid.
+        """
         return cls(Settings.from_env(env_file, **overrides))
 
     def __repr__(self) -> str:
@@ -288,6 +301,21 @@ class EngagifiiClient:
         unique rows do not match it, :class:`IncompleteWalkError` is raised after the last page
         (``.partial`` is None: the rows were yielded; :meth:`events` re-reads such a listing).
 
+        Parameters
+        ----------
+        tenant : str, optional
+            Tenant code (default: the first configured).
+        only_upcoming, search
+            Server-side filters, as in :meth:`events`.
+        page_size : int
+            Rows requested per page (default 100; a silent server cap is followed).
+
+        Yields
+        ------
+        Page
+            ``number`` (1-based), ``rows`` (dicts as sent, not seen on an earlier page) and the
+            ``total`` that page reported.
+
         Raises
         ------
         PaginationError
@@ -321,6 +349,13 @@ class EngagifiiClient:
     def event(self, event_id: str, *, tenant: str | None = None) -> dict[str, Any]:
         """Fetch one event (``GET /api/1.0/event/{id}``, more detail than the listing).
 
+        Parameters
+        ----------
+        event_id : str
+            The event's GUID.
+        tenant : str, optional
+            Tenant code (default: the first configured).
+
         Returns
         -------
         dict
@@ -330,6 +365,8 @@ class EngagifiiClient:
         ------
         NotFoundError
             No such event in this tenant.
+        ValueError
+            An empty id or one containing ``/``.
         """
         code = self._tenant(tenant)
         eid = str(event_id).strip()

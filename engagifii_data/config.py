@@ -217,7 +217,18 @@ class Settings:
         return (self.connect_timeout, self.read_timeout)
 
     def replace(self, **changes: Any) -> Settings:
-        """Return a copy with some fields changed (validated again)."""
+        """Return a copy with some fields changed.
+
+        Parameters
+        ----------
+        **changes
+            Field values, e.g. ``read_timeout=120``.
+
+        Raises
+        ------
+        ConfigurationError
+            A changed value is invalid (the copy is validated like a new object).
+        """
         return replace(self, **changes)
 
     @classmethod

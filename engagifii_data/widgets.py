@@ -152,6 +152,15 @@ def describe_filters(
 ) -> str:
     """Say which filters the server applies and which are applied to the frame.
 
+    Parameters
+    ----------
+    only_upcoming, search
+        Server-side filters (the API's ``onlyUpcoming`` and name search).
+    start, end : date, optional
+        Client-side range on ``startDateTime`` (UTC, both ends inclusive).
+    status : list of str, optional
+        Client-side ``eventStatus`` values.
+
     Returns
     -------
     str
