@@ -13,9 +13,10 @@ Rules:
 
 - A checkpoint made for another tenant, other server-side filters or another page size is refused
   with :class:`~engagifii_data.exceptions.ConfigurationError` (its pages would not fit this walk).
-- On resume page 1 is always fetched again to re-check the total. The same total: saved pages are
-  reused and only missing pages are fetched. A different total: the listing changed, so the saved
-  pages are discarded and the walk starts over.
+- On resume page 1 is always fetched again to re-check the listing. The same total and the same
+  ids on page 1: saved pages are reused and only missing pages are fetched. Otherwise the listing
+  changed, so the saved pages are discarded and the walk starts over. A file of another format
+  version is refused; a damaged line (an interrupted write) is ignored and its page fetched again.
 - When the walk completes the checkpoint file is deleted, so the next scheduled run reads fresh
   data instead of yesterday's pages.
 """
@@ -82,6 +83,8 @@ class Checkpoint:
             "total": None,
         }
         pages: dict[int, Page] = {}
+        if p.exists() and not p.is_file():
+            raise ConfigurationError(f"checkpoint {p} is not a file; give a file path")
         if p.exists():
             saved_header, pages = _read(p)
             for key, label in (("tenant", "tenant"), ("filters", "filters"), ("page_size", "page size")):
@@ -105,16 +108,19 @@ class Checkpoint:
     def start(self, first: Page) -> dict[int, Page]:
         """Record a fresh page 1 and return the saved pages still valid for its total."""
         with self._lock:
-            if self.header.get("total") == first.total and self._pages:
+            saved_first = self._pages.get(1)
+            same_front = saved_first is not None and saved_first.ids == first.ids
+            if self.header.get("total") == first.total and same_front:
                 reusable = {n: p for n, p in self._pages.items() if n != 1 and p.total == first.total}
                 logger.info("checkpoint %s: resuming with %d saved pages", self.path, len(reusable))
             else:
                 if self._pages:
                     logger.info(
-                        "checkpoint %s: total changed from %s to %s, starting over",
+                        "checkpoint %s: the listing changed (total %s -> %s%s), starting over",
                         self.path,
                         self.header.get("total"),
                         first.total,
+                        "" if same_front else ", page 1 differs",
                     )
                 reusable = {}
             self.header["total"] = first.total
@@ -160,19 +166,30 @@ def _page_line(page: Page) -> str:
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[int, Page]]:
-    with path.open(encoding="utf-8") as fh:
-        lines = fh.read().splitlines()
+    try:
+        with path.open(encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{path} is not an engagifii-data checkpoint (not UTF-8 text)") from None
     try:
         header = json.loads(lines[0]) if lines else {}
     except json.JSONDecodeError:
         header = {}
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ConfigurationError(f"{path} is not an engagifii-data checkpoint; choose another path")
+    if header.get("version") != VERSION:
+        raise ConfigurationError(
+            f"checkpoint {path} has format version {header.get('version')!r}, this version reads {VERSION}; "
+            "delete it to start the walk over"
+        )
     pages: dict[int, Page] = {}
     for line in lines[1:]:
         try:
             item = json.loads(line)
-            pages[int(item["page"])] = Page(int(item["page"]), list(item["rows"]), int(item["total"]))
+            rows = item["rows"]
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                raise TypeError("rows must be a list of objects")
+            pages[int(item["page"])] = Page(int(item["page"]), rows, int(item["total"]))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             logger.warning("checkpoint %s: ignoring a damaged line (an interrupted write)", path)
     return header, pages
