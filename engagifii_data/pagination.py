@@ -190,6 +190,7 @@ class WalkState:
     _previous_ids: list[str] = field(default_factory=list, repr=False)
     _unkeyed: int = 0
     _empty_run: int = 0
+    _previous_total: int = -1
 
     #: Consecutive empty pages, before the total is reached, that stop a walk (a total that is wrong).
     MAX_EMPTY_RUN: ClassVar[int] = 2
@@ -235,7 +236,10 @@ class WalkState:
                 f"walk went past the planned {self.planned_pages} pages (+1); stopping instead of looping",
             )
         ids = page.ids
-        if self.pages_done and ids and ids == self._previous_ids:
+        # the same ids as the previous page under the same total: the server ignores the page number.
+        # Under a changed total it is a listing that shifted by a whole page: de-duplication and
+        # the re-read handle that.
+        if self.pages_done and ids and ids == self._previous_ids and page.total == self._previous_total:
             raise PaginationError(
                 page.number,
                 f"returned the same {len(ids)} ids as page {self.pages_done[-1]}: "
@@ -265,6 +269,7 @@ class WalkState:
             self._seen.add(key)
             fresh.append(row)
         self._previous_ids = ids
+        self._previous_total = page.total
         self.pages_done.append(page.number)
         return fresh
 

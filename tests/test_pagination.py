@@ -115,3 +115,12 @@ def test_empty_pages_before_the_total_stop_a_runaway_walk() -> None:
     state.accept(Page(2, [], 1_000_000))
     with pytest.raises(PaginationError, match="2 pages in a row came back empty"):
         state.accept(Page(3, [], 1_000_000))
+
+
+def test_a_page_repeated_under_a_changed_total_is_a_shift_not_a_broken_server() -> None:
+    first = Page(1, rows(0, 1), 5)
+    state = WalkState(first, 1)
+    state.accept(first)
+    assert state.accept(Page(2, rows(0, 1), 6)) == []  # one event inserted in front: page 2 = old page 1
+    assert state.duplicates == 1
+    assert not state.settled  # the client re-reads the listing
