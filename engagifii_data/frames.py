@@ -128,6 +128,7 @@ import math
 import os
 import re
 import tempfile
+import unicodedata
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -876,7 +877,19 @@ _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _neutralize(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """Prefix ``'`` to a text cell a spreadsheet could read as a formula (OWASP CSV injection).
+
+    Besides a first character in ``= + - @ TAB CR``, some importers skip leading spaces and line
+    breaks, and Excel in East Asian locales reads full-width ``＝ ＋ － ＠``: the check is made on the
+    NFKC form of the text with leading whitespace removed.
+    """
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    if text[:1].isspace() or (text and not text[0].isascii()):
+        probe = unicodedata.normalize("NFKC", text[:8]).lstrip()
+        if probe.startswith(_FORMULA_START):
+            return "'" + text
+    return text
 
 
 def _list_text(items: Iterable[Any], separator: str, datetime_format: str) -> str:

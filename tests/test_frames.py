@@ -675,3 +675,17 @@ def test_numpy_array_cells_export(tmp_path: Path) -> None:
     df = pd.DataFrame({"tags": pd.Series([np.array(["a", "b"], dtype=object), None], dtype=object)})
     rows = read_csv_module(export_csv(df, tmp_path / "np.csv"))
     assert rows == [["tags"], ["a; b"], [""]]
+
+
+@pytest.mark.parametrize("text", [" =1+1", "\u3000=1+1", "＝1+1", "\n=1+1", "＋1", " -1+2", "\r\n@SUM(A1)"])
+def test_formulas_hidden_behind_whitespace_or_full_width_signs_are_neutralised(tmp_path: Path, text: str) -> None:
+    path = export_csv(events_frame([{"id": "a", "name": text}]), tmp_path / "f.csv")
+    frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert frame.loc[0, "name"] == "'" + text
+
+
+@pytest.mark.parametrize("text", ["Café", "  hello", "🎉 Gala", "Ünïcode"])
+def test_ordinary_text_is_left_alone(tmp_path: Path, text: str) -> None:
+    path = export_csv(events_frame([{"id": "a", "name": text}]), tmp_path / "f.csv")
+    frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert frame.loc[0, "name"] == text
