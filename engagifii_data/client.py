@@ -28,7 +28,7 @@ from .config import Settings, check_header_value
 from .exceptions import ConfigurationError, EngagifiiError, IncompleteWalkError, PaginationError
 from .frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR, FrameBuilder, empty_events_frame
 from .pagination import Page, WalkState, parse_page
-from .transport import AdaptiveConcurrency, Stats, Transport
+from .transport import AdaptiveConcurrency, Stats, StopRequested, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +253,7 @@ class EngagifiiClient:
         only_upcoming: bool = False,
         search: str | None = None,
         _gate: AdaptiveConcurrency | None = None,
+        _stop: Callable[[], bool] | None = None,
     ) -> Page:
         """Fetch one page of the event listing.
 
@@ -279,7 +280,7 @@ class EngagifiiClient:
         code = self._tenant(tenant)
         body = build_list_body(page_number, page_size, only_upcoming=only_upcoming, search=search)
         data = self._transport.request_json(
-            "POST", LIST_PATH, tenant=code, json_body=body, page=page_number, gate=_gate
+            "POST", LIST_PATH, tenant=code, json_body=body, page=page_number, gate=_gate, stop=_stop
         )
         page = parse_page(data, page_number)
         self._stats.add("pages")
@@ -487,6 +488,7 @@ class EngagifiiClient:
             ]
             return _concat_tenants(codes, frames)
         code = self._tenant(tenant)
+        self._transport.ensure_pool(workers + 1)
         server_filters = {"only_upcoming": bool(only_upcoming), "search": search}
         client_filters = {
             "start": lo.isoformat() if lo is not None else None,
@@ -618,6 +620,7 @@ class EngagifiiClient:
         page_size: int,
         number: int,
         gate: AdaptiveConcurrency | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> Page:
         return self.list_page(
             number,
@@ -626,6 +629,7 @@ class EngagifiiClient:
             only_upcoming=bool(filters["only_upcoming"]),
             search=filters["search"],
             _gate=gate,
+            _stop=stop,
         )
 
     def _walk(
@@ -657,11 +661,17 @@ class EngagifiiClient:
 
         pages = list(state.remaining_pages())
         prefetch: _Prefetcher | None = None
+        # set when the walk ends for any reason (an error, Ctrl-C): requests still in flight skip
+        # their remaining retries instead of keeping the caller waiting for their backoff
+        abort = threading.Event()
+
+        def stop() -> bool:
+            return abort.is_set() or (cancel is not None and cancel.is_set())
 
         def get(number: int) -> Page:
             if number in saved:
                 return saved[number]
-            page = self._fetch_page(code, filters, page_size, number, gate)
+            page = self._fetch_page(code, filters, page_size, number, gate, stop)
             if store is not None:
                 store.save(page)
             return page
@@ -670,6 +680,8 @@ class EngagifiiClient:
             """Fetch page ``number`` and accept it in page order; failures keep the rows so far."""
             try:
                 page = fetch()
+            except StopRequested:
+                raise failed("cancelled", None, missing) from None
             except EngagifiiError as exc:
                 raise failed(f"page {number} could not be fetched: {exc}", exc, missing) from exc
             try:
@@ -692,6 +704,7 @@ class EngagifiiClient:
                 extra = state.planned_pages + 1
                 take(extra, functools.partial(get, extra), [extra])
         finally:
+            abort.set()
             if prefetch is not None:
                 prefetch.close()
         result.frame = builder.build()
@@ -853,6 +866,8 @@ def _concat_tenants(codes: Sequence[str], frames: Sequence[pd.DataFrame]) -> pd.
     parts = []
     for code, frame in zip(codes, frames, strict=True):
         part = frame.copy()
+        if "tenant" in part.columns:  # a field the API itself calls "tenant" is kept, renamed
+            part = part.rename(columns={"tenant": "record.tenant"})
         part.insert(0, "tenant", pd.Series([code] * len(part), dtype="string", index=part.index))
         parts.append(part)
     if parts:

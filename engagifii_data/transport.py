@@ -129,7 +129,8 @@ class AdaptiveConcurrency:
     """Concurrency limit for one walk that backs off after a 429 and recovers slowly (AIMD).
 
     After a 429 the limit halves (at least 1) and its ceiling becomes one below the concurrency
-    that provoked it, so the request rate never grows past what the server last accepted. Every
+    that provoked it, so the request rate never grows past what the server last accepted (a 429
+    with a single request in flight, e.g. on page 1, lowers the limit but not the ceiling). Every
     ``4 x limit`` consecutive successful answers raise the limit by one, up to that ceiling.
 
     Parameters
@@ -164,7 +165,8 @@ class AdaptiveConcurrency:
             if status == 429:
                 self.throttled += 1
                 in_flight = self.active + 1
-                self.ceiling = max(1, min(self.ceiling, in_flight - 1 if in_flight > 1 else 1))
+                if in_flight > 1:  # refused at this concurrency: never go back to it
+                    self.ceiling = max(1, min(self.ceiling, in_flight - 1))
                 self.limit = max(1, min(self.limit // 2, self.ceiling))
                 self._successes = 0
                 logger.info("throttled (429): concurrency lowered to %d (ceiling %d)", self.limit, self.ceiling)
@@ -174,6 +176,14 @@ class AdaptiveConcurrency:
                     self.limit += 1
                     self._successes = 0
             self._cond.notify_all()
+
+
+class StopRequested(Exception):
+    """Raised instead of sending or retrying a request once the caller asked the walk to stop.
+
+    Not an :class:`~engagifii_data.exceptions.EngagifiiError`: the walk turns it into a cancelled
+    :class:`~engagifii_data.exceptions.IncompleteWalkError` (or lets a KeyboardInterrupt finish fast).
+    """
 
 
 class _Retry(Exception):
@@ -304,13 +314,23 @@ class Transport:
         self.stats = stats
         self._sleep = sleep
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        self.pool_size = 0
+        self._pool_lock = threading.Lock()
+        self.ensure_pool(pool_size)
         self.session.headers.update({"User-Agent": "engagifii-data", "Accept": "application/json"})
         self.limiter = (
             RateLimiter(settings.max_requests_per_minute) if settings.max_requests_per_minute else None
         )
+
+    def ensure_pool(self, size: int) -> None:
+        """Keep at least ``size`` pooled connections per host (one per worker), so none is discarded."""
+        with self._pool_lock:
+            if size <= self.pool_size:
+                return
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=size, max_retries=0)
+            self.session.mount("https://", adapter)
+            self.session.mount("http://", adapter)
+            self.pool_size = size
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -330,17 +350,18 @@ class Transport:
         wait = state.next_action.sleep if state.next_action else 0.0
         logger.info("retrying after %s (attempt %d, waiting %.2f s)", exc, state.attempt_number, wait)
 
-    def _with_retries(self, fn: Callable[..., _T], *args: Any) -> _T:
+    def _with_retries(self, fn: Callable[..., _T], *args: Any, stop: Callable[[], bool] | None = None) -> _T:
         """Call ``fn`` under the retry policy: bounded attempts, Retry-After or backoff with jitter.
 
         ``fn`` raises ``_Retry`` for a failure worth retrying; when attempts run out, the error it
-        carries is raised.
+        carries is raised. ``stop`` (optional) is polled during waits: once it returns True the wait
+        ends and :class:`StopRequested` is raised, so a cancel or Ctrl-C never waits out a backoff.
         """
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.max_attempts),
             wait=self._wait,
             retry=retry_if_exception_type(_Retry),
-            sleep=self._sleep,
+            sleep=self._stoppable_sleep(stop),
             before_sleep=self._before_sleep,
             reraise=True,
         )
@@ -348,6 +369,24 @@ class Transport:
             return retrying(fn, *args)
         except _Retry as exc:
             raise exc.error from None
+
+    def _stoppable_sleep(self, stop: Callable[[], bool] | None) -> Callable[[float], None]:
+        if stop is None:
+            return self._sleep
+
+        def sleep(seconds: float) -> None:
+            if stop():
+                raise StopRequested()
+            if self._sleep is not time.sleep:  # an injected sleep (tests): call it as it is
+                self._sleep(seconds)
+                return
+            deadline = time.monotonic() + seconds
+            while (remaining := deadline - time.monotonic()) > 0:
+                time.sleep(min(0.1, remaining))
+                if stop():
+                    raise StopRequested()
+
+        return sleep
 
     def authenticate(self) -> AccessToken:
         """Get a valid access token, retrying identity-server failures like API requests."""
@@ -369,6 +408,7 @@ class Transport:
         json_body: Mapping[str, Any] | None = None,
         page: int | None = None,
         gate: AdaptiveConcurrency | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> Any:
         """Send one API request (with retries) and return its parsed JSON body.
 
@@ -386,6 +426,8 @@ class Transport:
             Page number, for logs only.
         gate : AdaptiveConcurrency, optional
             The walk's concurrency limit; every attempt holds a slot while in flight.
+        stop : callable, optional
+            Polled before every attempt and during waits; True raises :class:`StopRequested`.
 
         Returns
         -------
@@ -403,7 +445,7 @@ class Transport:
         TransportError
             Connection failures, timeouts or unparseable bodies through every attempt.
         """
-        return self._with_retries(self._attempt, method, path, tenant, json_body, page, gate)
+        return self._with_retries(self._attempt, method, path, tenant, json_body, page, gate, stop, stop=stop)
 
     def _token(self) -> str:
         """The access token for the next attempt; identity-server throttling and failures are retried."""
@@ -424,7 +466,10 @@ class Transport:
         json_body: Mapping[str, Any] | None,
         page: int | None,
         gate: AdaptiveConcurrency | None,
+        stop: Callable[[], bool] | None,
     ) -> Any:
+        if stop is not None and stop():
+            raise StopRequested()
         token = self._token()
         response = self._send(method, path, tenant, json_body, page, token, gate)
         if response.status_code == 401:

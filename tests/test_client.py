@@ -421,3 +421,78 @@ def test_logs_never_carry_secrets_or_tokens(sb: Any, caplog: pytest.LogCaptureFi
     with pytest.raises(AuthenticationError):
         wrong.list_page(1, tenant=SMALL)
     assert "wrong-CANARY-secret" not in caplog.text
+
+
+def test_damaged_foreign_or_directory_checkpoints_are_handled(sb: Any, tmp_path: Any) -> None:
+    import json
+
+    from engagifii_data.exceptions import ConfigurationError
+
+    client, _ = client_for(sb)
+    with pytest.raises(ConfigurationError, match="not a file"):
+        client.events(SMALL, checkpoint=tmp_path, progress=False)
+    foreign = tmp_path / "v99.jsonl"
+    header = {"format": "engagifii-checkpoint", "version": 99, "tenant": SMALL,
+              "filters": {"only_upcoming": False, "search": None}, "page_size": 10, "total": 36}
+    foreign.write_text(json.dumps(header) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="format version 99"):
+        client.events(SMALL, page_size=10, checkpoint=foreign, progress=False)
+    damaged = tmp_path / "damaged.jsonl"
+    header["version"] = 1
+    damaged.write_text(
+        json.dumps(header) + "\n" + json.dumps({"page": 2, "total": 36, "rows": {"id": "a"}}) + "\n",
+        encoding="utf-8",
+    )
+    df = client.events(SMALL, page_size=10, checkpoint=damaged, progress=False)
+    assert df["id"].tolist() == ids(sb, SMALL)
+
+
+def test_a_checkpoint_whose_first_page_changed_starts_over(sb: Any, tmp_path: Any) -> None:
+    checkpoint = tmp_path / "cp.jsonl"
+    sb.faults.fail_from_page = 3
+    client, _ = client_for(sb, max_attempts=1)
+    with pytest.raises(IncompleteWalkError):
+        client.events(SMALL, page_size=10, workers=1, checkpoint=checkpoint, progress=False)
+    sb.faults.fail_from_page = None
+    sb.insert_events(SMALL, 1)  # the listing changes; here the total changes too
+    sb.reset_log()
+    df = client.events(SMALL, page_size=10, workers=1, checkpoint=checkpoint, progress=False)
+    assert df["id"].tolist() == ids(sb, SMALL)
+    assert sorted(r["page"] for r in api_log(sb)) == [1, 2, 3, 4]
+
+
+def test_an_api_field_named_tenant_survives_a_multi_tenant_frame(sb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engagifii_data.client as client_module
+
+    original = client_module.parse_page
+
+    def with_tenant_field(body: Any, number: int) -> Any:
+        page = original(body, number)
+        for row in page.rows:
+            row["tenant"] = "from-api"
+        return page
+
+    monkeypatch.setattr(client_module, "parse_page", with_tenant_field)
+    client, _ = client_for(sb)
+    df = client.events([SMALL, EMPTY], progress=False)
+    assert df.columns[0] == "tenant"
+    assert set(df["tenant"]) == {SMALL}
+    assert set(df["record.tenant"]) == {"from-api"}
+
+
+def test_cancel_does_not_wait_out_the_retries_of_pages_in_flight(sb: Any) -> None:
+    sb.faults.fail_from_page = 3
+    client = EngagifiiClient(sb.settings(backoff=2.0, backoff_max=2.0, max_attempts=6))  # real sleeps
+    cancel = threading.Event()
+
+    def cancel_after_page_2(p: WalkProgress) -> None:
+        if p.pages_done == 2:
+            cancel.set()
+
+    started = time.monotonic()
+    with pytest.raises(IncompleteWalkError) as info:
+        client.events(LARGE, workers=2, progress=cancel_after_page_2, cancel=cancel)
+    assert info.value.reason == "cancelled"
+    attempts = [r for r in api_log(sb) if r["page"] is not None and r["page"] >= 3]
+    assert len(attempts) <= 4  # 2 workers: their first attempts (+ at most one retry each), not 6 each
+    assert time.monotonic() - started < 30  # a hang guard, not a timing test: 6 attempts would take > 60 s

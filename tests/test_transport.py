@@ -101,8 +101,8 @@ def test_adaptive_concurrency_halves_after_429_and_recovers_up_to_the_ceiling() 
         gate.release(200)
     assert gate.limit == 7  # grew back, but never past one below what was refused
     gate.acquire()
-    gate.release(429)  # throttled with a single request in flight: stay at one
-    assert (gate.limit, gate.ceiling, gate.throttled) == (1, 1, 2)
+    gate.release(429)  # throttled with a single request in flight: halve, keep the ceiling
+    assert (gate.limit, gate.ceiling, gate.throttled) == (3, 7, 2)
 
 
 def test_rate_limiter_spaces_requests() -> None:
