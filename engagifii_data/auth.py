@@ -222,8 +222,9 @@ class TokenManager:
         value = data.get("access_token")
         if not value:
             raise AuthenticationError("invalid_response", "the token response has no access_token")
+        raw = data.get("expires_in")
         try:
-            lifetime = float(data.get("expires_in") or 3600)
+            lifetime = max(0.0, float(raw)) if raw is not None else 3600.0  # absent: the documented default
         except (TypeError, ValueError):
             lifetime = 3600.0
         margin = effective_margin(lifetime, settings.renew_margin)

@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -19,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -373,7 +375,7 @@ class EngagifiiClient:
         eid = str(event_id).strip()
         if not eid or "/" in eid:
             raise ValueError(f"invalid event id {event_id!r}")
-        data = self._transport.request_json("GET", EVENT_PATH.format(id=eid), tenant=code)
+        data = self._transport.request_json("GET", EVENT_PATH.format(id=quote(eid, safe="")), tenant=code)
         if isinstance(data, dict) and isinstance(data.get("data"), dict) and "id" not in data:
             data = data["data"]
         if not isinstance(data, dict):
@@ -814,16 +816,21 @@ def _normalise_status(status: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+_ISO_BOUND = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+
+
 def _to_utc(value: dt.date | dt.datetime | str) -> tuple[pd.Timestamp, bool]:
     """Parse a bound; returns (UTC timestamp, was_date_only)."""
     date_only = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
     if isinstance(value, str):
         text = value.strip()
+        if not _ISO_BOUND.match(text):
+            raise ValueError(f"invalid date {value!r}; use YYYY-MM-DD or an ISO 8601 datetime")
         date_only = len(text) == 10
         try:
             ts = pd.Timestamp(text)
         except ValueError:
-            raise ValueError(f"invalid date {value!r}; use YYYY-MM-DD or an ISO datetime") from None
+            raise ValueError(f"invalid date {value!r}; use YYYY-MM-DD or an ISO 8601 datetime") from None
     else:
         ts = pd.Timestamp(value)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

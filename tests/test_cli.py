@@ -152,6 +152,8 @@ def test_usage_errors_exit_2() -> None:
     assert run_cli("events", "--page-size", "zero")[0] == 2
     assert run_cli("events", "--sandbox", "--page-size", "0")[0] == 2
     assert run_cli("events", "--sandbox", "--status", "Bogus", "--no-progress")[0] == 2
+    for bad_date in ("now", "2026", "20261101", "01/02/2026"):
+        assert run_cli("events", "--sandbox", "--from", bad_date, "--no-progress")[0] == 2, bad_date
     assert run_cli("nonsense")[0] == 2
 
 
