@@ -94,7 +94,8 @@ Standard Time"``), 7 fractional digits (``.8257013``, as .NET writes) and ``0001
    ``tzlocal.windows_tz.win_tz``) or an IANA name: localised in that zone, then converted to UTC (the
    same instant). An ambiguous wall-clock time (the repeated autumn hour) takes the first (daylight)
    instant, as ``zoneinfo`` does with ``fold=0``; a wall-clock time that does not exist (the skipped
-   spring hour) becomes NaT and is counted as coerced;
+   spring hour) is read with the offset in force before the gap (``02:30`` on a New York spring-forward
+   day is ``02:30 EST`` = ``07:30Z``), never dropped;
 3. naive with no recognised zone: taken as UTC **keeping its wall-clock digits** (never the machine's
    local zone) and counted per column in ``df.attrs["engagifii_naive_datetimes"]``
    (``{column: count}``, non-zero entries only) so callers can tell such values apart;
@@ -611,7 +612,7 @@ def _parse_datetimes(values: list[Any], zones: list[Any]) -> tuple[np.ndarray, i
             naive_count += len(positions)  # wall-clock digits kept, taken as UTC
             continue
         local = pd.DatetimeIndex(wall[positions]).tz_localize(
-            zone, ambiguous=np.ones(len(positions), dtype=bool), nonexistent="NaT"
+            zone, ambiguous=np.ones(len(positions), dtype=bool), nonexistent=pd.Timedelta(hours=1)
         )
         instants = local.tz_convert("UTC").tz_localize(None).as_unit("ns").to_numpy()
         coerced += int(np.isnat(instants).sum())

@@ -368,8 +368,8 @@ def test_datetime_mixed_naive_and_aware_in_one_column_does_not_raise() -> None:
 def test_datetime_dst_edges() -> None:
     df = dt_frame("2023-11-05T01:30:00", "2023-03-12T02:30:00", zone="America/New_York")
     assert df.loc[0, "startDateTime"] == ts("2023-11-05 05:30:00")  # ambiguous: first (EDT) instant
-    assert pd.isna(df.loc[1, "startDateTime"])  # does not exist in New York
-    assert df.attrs["engagifii_coerced"] == {"startDateTime": 1}
+    assert df.loc[1, "startDateTime"] == ts("2023-03-12 07:30:00")  # skipped hour: read as 02:30 EST
+    assert df.attrs["engagifii_coerced"] == {}
 
 
 def test_datetime_python_objects_accepted() -> None:
