@@ -91,7 +91,8 @@ def describe_error(exc: BaseException) -> list[str]:
         return [f"error: the API refused the request: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),
                 "if it persists, quote the traceId to Engagifii support"]
     if isinstance(exc, TransportError):
-        return [f"error: network: {exc}", "check the network and ENGAGIFII_API_BASE_URL; retries were exhausted"]
+        variable = "ENGAGIFII_IDENTITY_SERVER_URL" if exc.path == "/connect/token" else "ENGAGIFII_API_BASE_URL"
+        return [f"error: network: {exc}", f"check the network and {variable}; retries were exhausted"]
     if isinstance(exc, PaginationError):
         return [f"error: the walk stopped: {exc}", "no report was written; the listing could not be read safely"]
     if isinstance(exc, ConfigurationError):
@@ -213,6 +214,9 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
         raise ConfigurationError("--page-size must be >= 1")
     if args.workers < 1:
         raise ConfigurationError("--workers must be >= 1")
+    if args.workers > 16:
+        print(f"warning: --workers {args.workers} is rarely faster than 8 and invites rate limiting (429)",
+              file=sys.stderr)
     fmt = args.format
     parquet_name = bool(args.output) and args.output.lower().endswith((".parquet", ".pq"))
     if fmt is None:
@@ -222,6 +226,7 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
     with _settings_for(args) as (settings, tenants):
         target: str | list[str] = tenants if len(tenants) > 1 else tenants[0]
         path = Path(args.output) if args.output else default_report_path(target, fmt)
+        _check_writable(path)  # before the walk: a long walk must not end in "cannot write"
         started = time.monotonic()
         with EngagifiiClient(settings) as client:
             df = client.events(
@@ -236,20 +241,27 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
                 progress=False if args.no_progress else None,
                 checkpoint=args.checkpoint,
             )
-            if fmt == "parquet":
-                written = export_parquet(df, path)
-            else:
-                written = export_csv(df, path, neutralize_formulas=not args.no_formula_escape)
+            try:
+                if fmt == "parquet":
+                    written = export_parquet(df, path)
+                else:
+                    written = export_csv(df, path, neutralize_formulas=not args.no_formula_escape)
+            except OSError as exc:
+                raise ReportNotWritable(f"cannot write the report to {path}: {exc.strerror or exc}") from None
             stats = client.stats.snapshot()
         meta = df.attrs.get("engagifii", {})
         seconds = time.monotonic() - started
         label = ("tenant " if len(tenants) == 1 else "tenants ") + ", ".join(tenants)
         total = meta.get("total_count")
-        print(f"wrote {len(df):,} rows for {label} to {written}", file=out)
+        print(f"wrote {len(df):,} row{'' if len(df) == 1 else 's'} for {label} to {written}", file=out)
         notes = ""
-        if len(tenants) == 1 and len(df) != meta.get("rows_fetched", len(df)):
-            notes += f" ({meta.get('rows_fetched'):,} fetched before client-side filters)"
         metas = list(meta.get("tenants", {}).values()) if len(tenants) > 1 else [meta]
+        fetched = sum(int(m.get("rows_fetched", 0)) for m in metas)
+        if len(df) != fetched:
+            applied = ", ".join(
+                f"{k} {v}" for k, v in (metas[0].get("client_filters") or {}).items() if v is not None
+            )
+            notes += f" ({fetched:,} fetched before the client-side filters: {applied})"
         sizes = {m.get("page_size") for m in metas if m.get("pages")}
         if sizes and max(s for s in sizes if s) < args.page_size:
             notes += f"; the server capped the page size at {max(s for s in sizes if s)}"
@@ -259,6 +271,24 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
     return EXIT_OK
+
+
+def _check_writable(path: Path) -> None:
+    """Create the report's folder and prove a file can be written there (then remove the probe)."""
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a directory")
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise ReportNotWritable(f"cannot write the report to {path}: {exc.strerror or exc}") from None
+
+
+class ReportNotWritable(OSError):
+    """The report's destination cannot be written (exit code 1)."""
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
@@ -271,8 +301,8 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         t0 = time.perf_counter()
         try:
             token = client.authenticate()
-        except EngagifiiError as exc:
-            print(f"token     FAIL  {exc}", file=out)
+        except EngagifiiError:
+            print("token     FAIL  (see below)", file=out)
             raise
         lifetime = f"lifetime {token.lifetime:.0f} s, "
         print(f"token     OK    client {settings.client_id} ({lifetime}{(time.perf_counter() - t0) * 1000:.0f} ms)",
@@ -298,6 +328,16 @@ def _cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
     from . import sandbox
 
     stop = threading.Event()
+    if args.port:
+        import socket
+
+        with socket.socket() as probe:  # werkzeug would print its own message and sys.exit(1)
+            try:
+                probe.bind(("127.0.0.1", args.port))
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port"
+                ) from None
     try:
         server = sandbox.run(
             port=args.port, latency=args.latency, envelope=args.envelope, token_lifetime=args.token_lifetime
@@ -377,7 +417,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except OSError as exc:
         if getattr(args, "debug", False):
             raise
-        print(f"error: cannot write the report: {exc}", file=err)
+        text = str(exc) if isinstance(exc, ReportNotWritable) else f"cannot write the report: {exc}"
+        print(f"error: {text}", file=err)
+        print("no report was written; choose another -o path or free some space", file=err)
         return 1
 
 

@@ -346,8 +346,7 @@ class EngagifiiClient:
                 f"the walk could not be verified: total counts {state.totals_seen} reported during the walk, "
                 f"{state.collected} unique events yielded (the listing changed; events() re-reads it)"
             )
-            logger.warning("tenant %s: %s", code, reason)
-            raise IncompleteWalkError(None, reason)
+            raise IncompleteWalkError(None, f"tenant {code}: {reason}")
 
     def event(self, event_id: str, *, tenant: str | None = None) -> dict[str, Any]:
         """Fetch one event (``GET /api/1.0/event/{id}``, more detail than the listing).
@@ -434,7 +433,8 @@ class EngagifiiClient:
             :class:`IncompleteWalkError` carrying the rows so far.
         checkpoint : path, optional
             A file where every page is saved as it arrives; a rerun with the same path fetches only
-            the missing pages (see :mod:`engagifii_data.checkpoint`).
+            the missing pages (see :mod:`engagifii_data.checkpoint`). With several tenants each gets
+            its own file beside it (``walk.jsonl`` -> ``walk.ACME.jsonl``).
         allow_incomplete : bool
             Return a frame marked ``complete=False`` instead of raising when the walk could not be
             completed or verified (default False).
@@ -469,25 +469,35 @@ class EngagifiiClient:
             codes = list(dict.fromkeys(given))  # a tenant named twice is walked once
             if len(codes) < len(given):
                 logger.warning("tenant codes given more than once are walked once: %s", ", ".join(codes))
-            if checkpoint is not None and len(codes) > 1:
-                raise ConfigurationError("a checkpoint belongs to one tenant: walk tenants one at a time")
-            frames = [
-                self.events(
-                    code,
-                    only_upcoming=only_upcoming,
-                    search=search,
-                    start=start,
-                    end=end,
-                    status=status,
-                    page_size=page_size,
-                    workers=workers,
-                    progress=progress,
-                    cancel=cancel,
-                    checkpoint=checkpoint,
-                    allow_incomplete=allow_incomplete,
-                )
-                for code in codes
-            ]
+            frames = []
+            for code in codes:
+                try:
+                    frames.append(
+                        self.events(
+                            code,
+                            only_upcoming=only_upcoming,
+                            search=search,
+                            start=start,
+                            end=end,
+                            status=status,
+                            page_size=page_size,
+                            workers=workers,
+                            progress=progress,
+                            cancel=cancel,
+                            checkpoint=tenant_checkpoint(checkpoint, code) if len(codes) > 1 else checkpoint,
+                            allow_incomplete=allow_incomplete,
+                        )
+                    )
+                except IncompleteWalkError as exc:
+                    done = f" (tenants {', '.join(codes[: len(frames)])} completed)" if frames else ""
+                    raise IncompleteWalkError(
+                        exc.page,
+                        f"tenant {code}: {exc.reason}{done}",
+                        partial=exc.partial,
+                        cause=exc.cause,
+                        missing_pages=exc.missing_pages,
+                        checkpoint=exc.checkpoint,
+                    ) from exc
             return _concat_tenants(codes, frames)
         code = self._tenant(tenant)
         self._transport.ensure_pool(workers + 1)
@@ -795,6 +805,14 @@ class _WalkFailed(Exception):
         self.cause = cause
         self.result = result
         self.missing = missing
+
+
+def tenant_checkpoint(path: str | os.PathLike[str] | None, tenant: str) -> Path | None:
+    """The checkpoint file of one tenant in a multi-tenant walk: ``walk.jsonl`` -> ``walk.ACME.jsonl``."""
+    if path is None:
+        return None
+    p = Path(path)
+    return p.with_name(f"{p.stem}.{tenant}{p.suffix}")
 
 
 def _check_page_size(page_size: int) -> None:

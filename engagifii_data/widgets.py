@@ -279,7 +279,8 @@ def _plain(text: str) -> str:
     import re
 
     text = re.sub(r"<br\s*/?>", "\n", text, flags=re.IGNORECASE)
-    return html.unescape(re.sub(r"<[^>]+>", " ", text)).replace("  ", " ").replace(" \n", "\n").strip()
+    text = html.unescape(re.sub(r"<[^>]+>", " ", text)).replace("  ", " ")
+    return re.sub(r" *\n *", "\n", text).strip()
 
 
 def _error_lines(exc: BaseException) -> list[str]:

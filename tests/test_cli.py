@@ -222,3 +222,34 @@ def test_a_long_retry_after_mid_walk_says_how_long_to_wait(sb: Any, tmp_path: Pa
     assert "the server asked to wait 120 s" in err
     assert err.count("traceId") == 1
     assert "page 2: page 2" not in err
+
+
+def test_an_unwritable_report_fails_before_the_walk(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    code, out, err = run_cli("events", "--sandbox", "--tenant", "GLOBEX", "-o", str(blocker / "r.csv"),
+                             "--no-progress")
+    assert code == 1
+    assert f"cannot write the report to {blocker / 'r.csv'}" in err
+    assert "wrote" not in out
+    code, _, err = run_cli("events", "--sandbox", "--tenant", "GLOBEX", "-o", str(tmp_path), "--no-progress")
+    assert code == 1 and "is a directory" in err
+
+
+def test_multi_tenant_checkpoints_and_failures_name_the_tenant(sb: Any, tmp_path: Path) -> None:
+    sb.faults.fail_from_page = 3
+    path = env_file(tmp_path, sb)
+    checkpoint = tmp_path / "walk.jsonl"
+    args = ("events", "--env-file", str(path), "--tenant", "INITECH", "--tenant", "GLOBEX", "--page-size", "10",
+            "--workers", "1", "--checkpoint", str(checkpoint), "-o", str(tmp_path / "m.csv"), "--no-progress")
+    code, _, err = run_cli(*args)
+    assert code == 5
+    assert "tenant GLOBEX:" in err and "(tenants INITECH completed)" in err
+    assert "rerun the same command to resume" in err
+    assert (tmp_path / "walk.GLOBEX.jsonl").exists()
+    sb.faults.fail_from_page = None
+    sb.reset_log()
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    assert "wrote 36 rows for tenants INITECH, GLOBEX" in out
+    assert sorted(r["page"] for r in sb.log if r["kind"] == "api" and r["tenant"] == "GLOBEX") == [1, 3, 4]
