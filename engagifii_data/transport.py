@@ -451,12 +451,20 @@ class Transport:
         """The access token for the next attempt; identity-server throttling and failures are retried."""
         try:
             return self.tokens.get()
-        except RateLimitError as exc:
-            if exc.retry_after is not None and exc.retry_after > self.settings.retry_after_cap:
-                raise
-            raise _Retry(exc, retry_after=exc.retry_after) from None
-        except (ServerError, TransportError) as exc:
-            raise _Retry(exc) from None
+        except (RateLimitError, ServerError, TransportError) as exc:
+            raise self._retryable(exc) from None
+
+    def _retryable(self, error: Exception) -> Exception:
+        """``error`` wrapped for another attempt, or as it is when waiting is not an option.
+
+        A 429 whose ``Retry-After`` exceeds ``retry_after_cap`` is not retried: the
+        :class:`RateLimitError` itself is raised, carrying the delay the server asked for.
+        """
+        if isinstance(error, RateLimitError) and error.retry_after is not None:
+            if error.retry_after > self.settings.retry_after_cap:
+                return error
+            return _Retry(error, retry_after=error.retry_after)
+        return _Retry(error)
 
     def _attempt(
         self,
@@ -487,13 +495,7 @@ class Transport:
         status = response.status_code
         if status >= 400:
             error = error_from_response(response, path, tenant)
-            if status in RETRY_STATUSES:
-                if isinstance(error, RateLimitError) and error.retry_after is not None:
-                    if error.retry_after > self.settings.retry_after_cap:
-                        raise error
-                    raise _Retry(error, retry_after=error.retry_after)
-                raise _Retry(error)
-            raise error
+            raise self._retryable(error) if status in RETRY_STATUSES else error
         try:
             return response.json()
         except ValueError:
