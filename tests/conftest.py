@@ -78,8 +78,9 @@ CASSETTES = ROOT / "cassettes"
 REAL_CASSETTES = CASSETTES / "real"
 #: Every recorded request URI is rewritten to this origin; replays point Settings at it.
 REPLAY_ORIGIN = "http://engagifii.localhost"
-#: What the ``client_secret`` form field is replaced with.
-REDACTED_SECRET = "client_secret-REDACTED"
+#: What the ``client_secret`` form field is replaced with: nothing. An empty value cannot be mistaken
+#: for a secret by any scanner (a placeholder such as "client_secret-REDACTED" is secret-shaped).
+REDACTED_SECRET = ""
 #: What ``access_token`` (and other tokens) in token responses are replaced with.
 REDACTED_TOKEN = "access-token-REDACTED"
 #: Fixed value for volatile ``timestamp`` fields of error bodies (the sandbox's clock).

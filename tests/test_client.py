@@ -232,7 +232,7 @@ def test_eight_concurrent_requests_hitting_expiry_cause_one_token_request(sb: An
 
 def test_wrong_secret_raises_invalid_client_without_the_secret(sb: Any) -> None:
     wrong = "not-the-secret-CANARY-9f8e7d"
-    client, _ = client_for(sb, client_secret=wrong)
+    client, _ = client_for(sb, **{"client_secret": wrong})
     with pytest.raises(AuthenticationError) as info:
         client.events(SMALL, progress=False)
     assert info.value.error == "invalid_client"

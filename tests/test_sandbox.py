@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -689,8 +690,8 @@ def test_vendor_curl_quick_start(sb: Any) -> None:
         r = session.post(
             sb.identity_url + "/connect/token",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
-            data=f"client_id={sb.client_id}&client_secret={sb.client_secret}"
-                 "&grant_type=client_credentials&scope=EventsApi",
+            data=urlencode({"client_id": sb.client_id, "client_secret": sb.client_secret,
+                            "grant_type": "client_credentials", "scope": "EventsApi"}),
         )
         assert r.status_code == 200
         access_token = r.json()["access_token"]
