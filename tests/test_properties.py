@@ -263,8 +263,8 @@ class Outcome:
     records: list[dict[str, Any]]
 
 
-def walk(sb: Any, s: Schedule, *, checkpoint: Path | None = None) -> Outcome:
-    """Apply *s* to the sandbox, walk its tenant once, and record what happened."""
+def apply_faults(sb: Any, s: Schedule) -> None:
+    """Switch the sandbox's faults to those of schedule *s*."""
     faults = sb.faults
     faults.max_page_size = s.max_page_size
     faults.envelope = s.envelope
@@ -275,6 +275,11 @@ def walk(sb: Any, s: Schedule, *, checkpoint: Path | None = None) -> Outcome:
     faults.ignore_page_number = s.ignore_page_number
     faults.token_lifetime = s.token_lifetime
     faults.insert_after_first_page = s.insert_after_first_page
+
+
+def walk(sb: Any, s: Schedule, *, checkpoint: Path | None = None) -> Outcome:
+    """Apply *s* to the sandbox, walk its tenant once, and record what happened."""
+    apply_faults(sb, s)
     before = tenant_ids(sb, s.tenant)
     snapshots: list[tuple[float, list[str]]] = [(-math.inf, before)]
     revoked = False
@@ -434,16 +439,7 @@ def test_a_walk_returns_every_id_once_or_raises_a_documented_error(harness: Harn
 
 def lazy_walk(sb: Any, s: Schedule) -> tuple[list[str], BaseException | None, Outcome]:
     """Consume ``iter_pages`` under schedule *s* (sequential: workers, cancel and allow_incomplete unused)."""
-    faults = sb.faults
-    faults.max_page_size = s.max_page_size
-    faults.envelope = s.envelope
-    faults.rate_limit_every = s.rate_limit_every
-    faults.retry_after = s.retry_after
-    faults.page_faults = dict(s.page_faults)
-    faults.fail_from_page = s.fail_from_page
-    faults.ignore_page_number = s.ignore_page_number
-    faults.token_lifetime = s.token_lifetime
-    faults.insert_after_first_page = s.insert_after_first_page
+    apply_faults(sb, s)
     before = tenant_ids(sb, s.tenant)
     snapshots: list[tuple[float, list[str]]] = [(-math.inf, before)]
     client = EngagifiiClient(sb.settings(max_attempts=s.max_attempts), sleep=SleepRecorder(0.005))
