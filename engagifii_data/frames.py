@@ -105,10 +105,16 @@ Standard Time"``), 7 fractional digits (``.8257013``, as .NET writes) and ``0001
    counted as coerced.
 
 Fractions are kept to the nanosecond (the 7th digit survives in the frame; digits past the 9th are
-dropped). Each value's offset is split off first and the wall-clock texts of a whole column of a batch
-are parsed in one C-level numpy call; zones are applied with one ``tz_localize`` per distinct zone per
-batch. Naive and aware values never meet in one parse, so mixed columns never raise "Mixed timezones
-detected" (as ``pandas.to_datetime`` does).
+dropped). A column of a batch whose values are all in the wire's canonical form
+(``2023-04-26T17:00:00.8257013Z``, ``...+05:30`` or naive) is parsed by a few Arrow calls; any other
+column value by value (its offset split off, the wall-clock texts parsed in one numpy call). Both give
+the same instants (``tests/test_fast_paths.py``). Zones are applied with one ``tz_localize`` per
+distinct zone per batch, over every datetime column at once. Naive and aware values never meet in one
+parse, so mixed columns never raise "Mixed timezones detected" (as ``pandas.to_datetime`` does).
+
+Speed (issue 7): string, count, money and flag columns whose values already have the wire type are
+built by Arrow in one pass; other values take the converting path. A frame never depends on which
+path ran (``tests/test_fast_paths.py`` compares both on every seeded sandbox tenant).
 
 Attributes
 ----------
@@ -134,12 +140,14 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import repeat
 from pathlib import Path
 from typing import IO, Any, Final
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tzlocal.windows_tz import win_tz
 
@@ -252,6 +260,8 @@ _BAD: Final = object()  # sentinel: "this value does not fit the column"
 
 
 _PLAIN: Final = frozenset({str, int, float, bool, list, type(None)})  # JSON types that are not objects
+_DICT_OR_NONE: Final = frozenset({dict, type(None)})
+_LIST_OR_NONE: Final = frozenset({list, type(None)})
 
 
 def _flatten_into(out: dict[str, Any], obj: Mapping[str, Any], prefix: str) -> None:
@@ -296,6 +306,7 @@ def _columns(records: Sequence[Any]) -> tuple[dict[str, list[Any]], dict[str, No
         if type(record) is not dict:
             return None
     plain = _PLAIN.issuperset
+    get: Callable[[dict[str, Any], str], Any] = dict.get
     columns: dict[str, list[Any]] = {}
     extra: dict[str, None] = {}
     if not _TOP_KEYS.issuperset(set().union(*records)):
@@ -311,20 +322,20 @@ def _columns(records: Sequence[Any]) -> tuple[dict[str, list[Any]], dict[str, No
                 return None
             columns[key] = values
     for column in _TOP_LEAVES:
-        values = [r.get(column) for r in records]
+        values = list(map(get, records, repeat(column)))
         if not plain(map(type, values)):
             return None
         columns[column] = values
+    empty: dict[str, Any] = {}
     for prefix, subs in _NESTED.items():
-        objects = [r.get(prefix) for r in records]
-        present = [o for o in objects if o is not None]
-        for obj in present:
-            if type(obj) is not dict:
-                return None
-        if not _NESTED_KEYS[prefix].issuperset(set().union(*present)):
+        objects = list(map(get, records, repeat(prefix)))
+        if not _DICT_OR_NONE.issuperset(map(type, objects)):
+            return None
+        objects = [empty if o is None else o for o in objects]  # a null object: every sub-field NA
+        if not _NESTED_KEYS[prefix].issuperset(set().union(*objects)):
             return None
         for sub in subs:
-            values = [None if o is None else o.get(sub) for o in objects]
+            values = list(map(get, objects, repeat(sub)))
             if not plain(map(type, values)):
                 return None
             columns[f"{prefix}.{sub}"] = values
@@ -430,12 +441,21 @@ _CONVERTERS: Final[dict[str, tuple[Callable[[Any], Any], tuple[type, ...]]]] = {
 }
 
 
-def _convert(values: list[Any], dtype: str) -> tuple[list[Any], int]:
-    """Convert one column's raw values; returns (values with None for NA, number coerced)."""
+#: dtype -> the exact value types that need no conversion, and None.
+_READY_OR_NONE: Final[dict[str, frozenset[type]]] = {
+    dtype: frozenset({*ready, type(None)}) for dtype, (_, ready) in _CONVERTERS.items()
+}
+
+
+def _convert(values: list[Any], dtype: str, *, copy: bool = True) -> tuple[list[Any], int]:
+    """Convert one column's raw values; returns (values with None for NA, number coerced).
+
+    ``copy=False`` keeps wire lists as they are instead of copying them (the caller owns the records).
+    """
     converter, ready = _CONVERTERS[dtype]
-    if dtype == _O and all(v is None or type(v) is list for v in values):
-        return [None if v is None else v.copy() for v in values], 0
-    if ready and all(v is None or (type(v) in ready) for v in values):
+    if dtype == _O and _LIST_OR_NONE.issuperset(map(type, values)):
+        return ([None if v is None else v.copy() for v in values] if copy else values), 0
+    if ready and _READY_OR_NONE[dtype].issuperset(map(type, values)):
         if dtype == _I and not all(v is None or -(2**63) <= v < 2**63 for v in values):
             pass  # an int64 overflow: take the slow path below
         else:
@@ -545,6 +565,19 @@ def _parse_datetimes(values: list[Any], zones: list[Any]) -> tuple[np.ndarray, i
         UTC instants as a naive ``M8[ns]`` array of ``len(values)``, the number of values coerced to
         NaT, and the number of naive values with no known zone taken as UTC.
     """
+    parsed = _arrow_read_datetimes(values) or _read_datetimes(values)
+    (coerced, naive_count), = _localize([parsed[:2]], zones)
+    return parsed[0], parsed[2] + coerced, naive_count
+
+
+#: A parsed datetime column before zones are applied: (``M8[ns]`` values -- UTC instants for values
+#: with ``Z``/an offset, wall-clock times for naive ones --, row numbers of the naive values, count of
+#: values coerced to NaT).
+_Read = tuple[np.ndarray, np.ndarray, int]
+
+
+def _read_datetimes(values: list[Any]) -> _Read:
+    """The general path of :func:`_parse_datetimes`, value by value (any wire form)."""
     result = np.full(len(values), _NAT)
     rows: list[int] = []  # rows with a parseable value
     parts: list[str] = []  # their wall-clock text, offset removed
@@ -598,27 +631,116 @@ def _parse_datetimes(values: list[Any], zones: list[Any]) -> tuple[np.ndarray, i
             offsets.append(-minutes if match["sign"] == "-" else minutes)
             aware.append(True)
     if not rows:
-        return result, coerced, 0
+        return result, np.empty(0, dtype=np.intp), coerced
     wall, bad = _parse_iso(parts)
     coerced += bad
-    utc = wall - np.array(offsets, dtype="m8[m]").astype("m8[ns]")
-    naive_count = 0
-    by_zone: dict[str | None, list[int]] = {}
-    for pos in np.flatnonzero(~np.array(aware, dtype=bool) & ~np.isnat(wall)).tolist():
-        zone = zones[rows[pos]]
-        by_zone.setdefault(_iana_zone(zone) if isinstance(zone, str) else None, []).append(pos)
-    for zone, positions in by_zone.items():
-        if zone is None:
-            naive_count += len(positions)  # wall-clock digits kept, taken as UTC
+    result[rows] = wall - np.array(offsets, dtype="m8[m]").astype("m8[ns]")
+    naive = np.array(rows, dtype=np.intp)[~np.array(aware, dtype=bool) & ~np.isnat(wall)]
+    return result, naive, coerced
+
+
+def _localize(columns: Sequence[tuple[np.ndarray, np.ndarray]], zones: list[Any]) -> list[tuple[int, int]]:
+    """Apply the rows' time zones to the naive values of one batch's datetime columns (in place).
+
+    Parameters
+    ----------
+    columns : sequence of (numpy.ndarray, numpy.ndarray)
+        Per column: its ``M8[ns]`` values and the row numbers holding naive wall-clock times (as
+        :func:`_read_datetimes` gives them). Those values are replaced by their UTC instants.
+    zones : list
+        The batch's raw ``timeZone`` values, one per row.
+
+    Returns
+    -------
+    list of (int, int)
+        Per column: values coerced to NaT (none in practice: a skipped spring hour is shifted, never
+        dropped), and naive values with no known zone (their digits are kept as UTC).
+
+    Notes
+    -----
+    One ``tz_localize`` per distinct zone per batch, over the naive values of every column at once:
+    the per-call cost dominated when it ran per column (issue 7).
+    """
+    out = [(0, 0)] * len(columns)
+    if not any(len(naive) for _, naive in columns):
+        return out
+    names: dict[str, int] = {}  # IANA name -> code
+    raw_codes: dict[str, int] = {}  # raw timeZone text -> code (-1: unknown)
+
+    def code(zone: Any) -> int:
+        if not isinstance(zone, str):
+            return -1
+        found = raw_codes.get(zone)
+        if found is None:
+            iana = _iana_zone(zone)
+            found = raw_codes[zone] = -1 if iana is None else names.setdefault(iana, len(names))
+        return found
+
+    codes = np.fromiter(map(code, zones), dtype=np.intp, count=len(zones))
+    column_codes = [codes[naive] for _, naive in columns]
+    coerced = [0] * len(columns)
+    for name, k in names.items():
+        groups = [naive[c == k] for (_, naive), c in zip(columns, column_codes, strict=True)]
+        sizes = [len(g) for g in groups]
+        if not sum(sizes):
             continue
-        local = pd.DatetimeIndex(wall[positions]).tz_localize(
-            zone, ambiguous=np.ones(len(positions), dtype=bool), nonexistent=pd.Timedelta(hours=1)
+        wall = np.concatenate([values[g] for (values, _), g in zip(columns, groups, strict=True)])
+        local = pd.DatetimeIndex(wall).tz_localize(
+            name, ambiguous=np.ones(len(wall), dtype=bool), nonexistent=pd.Timedelta(hours=1)
         )
         instants = local.tz_convert("UTC").tz_localize(None).as_unit("ns").to_numpy()
-        coerced += int(np.isnat(instants).sum())
-        utc[positions] = instants
-    result[rows] = utc
-    return result, coerced, naive_count
+        at = 0
+        for i, ((values, _), g, size) in enumerate(zip(columns, groups, sizes, strict=True)):
+            part = instants[at : at + size]
+            values[g] = part
+            coerced[i] += int(np.isnat(part).sum())
+            at += size
+    return [(coerced[i], int((c == -1).sum())) for i, c in enumerate(column_codes)]
+
+
+#: ``_CANONICAL_ISO_RE`` for Arrow (RE2), and its zone suffix.
+_ARROW_AWARE: Final = r"(Z|[+-][0-9]{2}:[0-9]{2})$"
+_ARROW_CANONICAL: Final = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+)
+_ARROW_NULL: Final = pa.scalar(None, pa.string())
+
+
+def _arrow_read_datetimes(values: list[Any]) -> _Read | None:
+    """:func:`_read_datetimes` in a few Arrow calls, for a column whose values are all canonical.
+
+    Applies when every value is None or a canonical ISO text (``_CANONICAL_ISO_RE``: the wire's usual
+    ``2023-04-26T17:00:00.8257013Z`` / ``+05:30`` / naive form) with a year of 1 or within 1678-2261,
+    and Arrow parses each one (it refuses February 30, hour 24, an offset of ``+24:00``...). Otherwise
+    returns None and the caller takes the general path, so results never depend on which path ran
+    (``tests/test_frames.py`` checks both give the same instants). About 10x faster per value than the
+    general path (issue 7).
+    """
+    try:
+        texts = pa.array(values, type=pa.string())
+    except (pa.ArrowException, TypeError, ValueError, UnicodeError):
+        return None
+    n = len(texts)
+    if texts.null_count == n:
+        return None
+    if not pc.all(pc.match_substring_regex(texts, _ARROW_CANONICAL)).as_py():
+        return None
+    years = pc.cast(pc.utf8_slice_codeunits(texts, 0, 4), pa.int32())
+    unset = pc.equal(years, 1)  # .NET DateTime.MinValue: "not set", NaT and not counted
+    if not pc.all(pc.or_(unset, pc.and_(pc.greater_equal(years, _NS_YEARS.start),
+                                        pc.less(years, _NS_YEARS.stop)))).as_py():
+        return None  # a year outside datetime64[ns]: the general path counts it
+    aware = pc.match_substring_regex(texts, _ARROW_AWARE)
+    kept = pc.invert(unset)
+    try:
+        instants = pc.if_else(pc.and_(aware, kept), texts, _ARROW_NULL).cast(pa.timestamp("ns", "UTC"))
+        walls = pc.if_else(pc.and_(pc.invert(aware), kept), texts, _ARROW_NULL).cast(pa.timestamp("ns"))
+    except pa.ArrowException:
+        return None  # e.g. February 30: the general path finds and counts it
+    is_aware = aware.to_numpy(zero_copy_only=False).astype(bool)
+    wall = walls.to_numpy(zero_copy_only=False).astype("M8[ns]")
+    result = np.where(is_aware, instants.to_numpy(zero_copy_only=False).astype("M8[ns]"), wall)
+    return result, np.flatnonzero(~np.isnat(wall)), 0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -626,12 +748,41 @@ def _parse_datetimes(values: list[Any], zones: list[Any]) -> tuple[np.ndarray, i
 # --------------------------------------------------------------------------------------------------
 
 
+def _arrow_strings(values: list[Any]) -> Any:
+    """A ``string`` array built by Arrow in one C-level pass, or None when a value is not ``str``/None.
+
+    Equal to ``pd.array(values, dtype="string")`` for such values; anything else (numbers, booleans,
+    NaN, lone surrogates) returns None so the caller takes the converting path.
+    """
+    if _STRING_DTYPE.storage != "pyarrow":
+        return None
+    try:
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
+    except (pa.ArrowException, TypeError, ValueError, UnicodeError):
+        return None
+
+
+#: Arrow types of the masked numeric dtypes, for :func:`_typed_array`.
+_ARROW_TYPES: Final[dict[str, pa.DataType]] = {_I: pa.int64(), _F: pa.float64(), _B: pa.bool_()}
+
+
 def _typed_array(values: list[Any], dtype: str) -> Any:
+    """The pandas array of converted ``values`` (None for NA) in the column's declared ``dtype``.
+
+    Numeric and boolean columns go through Arrow (one C-level pass, NaN as NA like ``pd.array``)
+    and the dtype's ``__from_arrow__``, about 3x faster than ``pd.array`` on a list.
+    """
     if dtype == _S:
         return pd.array(values, dtype=_STRING_DTYPE)
     if dtype == _O:
         return _object_array(values)
     extension_dtype: Any = pd.api.types.pandas_dtype(dtype)
+    arrow_type = _ARROW_TYPES.get(dtype)
+    if arrow_type is not None:
+        try:
+            return extension_dtype.__from_arrow__(pa.array(values, type=arrow_type, from_pandas=True))
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            pass
     return pd.array(values, dtype=extension_dtype)
 
 
@@ -681,6 +832,10 @@ class FrameBuilder:
     ----------
     tenant : str, optional
         When given, every row gets a leading ``tenant`` column (``string``) with this value.
+    copy_lists : bool
+        Default True: list cells are copies of the wire lists, so later changes to the records do not
+        reach the frame. False keeps the records' own lists (no copy; for a caller that owns the
+        decoded JSON and drops it, as the page walk does).
 
     Examples
     --------
@@ -691,8 +846,9 @@ class FrameBuilder:
     (2, 45)
     """
 
-    def __init__(self, *, tenant: str | None = None) -> None:
+    def __init__(self, *, tenant: str | None = None, copy_lists: bool = True) -> None:
         self._tenant = tenant
+        self._copy = copy_lists
         self._frames: list[pd.DataFrame] = []
         self._extra: dict[str, None] = {}  # unknown columns, in order of first appearance
         self._coerced: dict[str, int] = {}
@@ -743,17 +899,27 @@ class FrameBuilder:
         data: dict[str, Any] = {}
         if self._tenant is not None:
             data[_TENANT] = pd.array([self._tenant] * n, dtype=_STRING_DTYPE)
-        zones = raw_column(_TZ_COLUMN)
+        read: dict[str, _Read] = {}
         for column, dtype in EVENT_COLUMNS.items():
             raw = raw_column(column)
+            bad = 0
             if dtype == _D:
-                parsed, bad, naive = _parse_datetimes(raw, zones)
-                data[column] = pd.array(parsed).tz_localize("UTC")
-                self._naive[column] = self._naive.get(column, 0) + naive
+                read[column] = _arrow_read_datetimes(raw) or _read_datetimes(raw)
+                data[column] = None  # placeholder: keeps the column order; filled below
+                self._coerced.setdefault(column, 0)
+                continue
+            if dtype == _S and (strings := _arrow_strings(raw)) is not None:
+                data[column] = strings
             else:
-                converted, bad = _convert(raw, dtype)
+                converted, bad = _convert(raw, dtype, copy=self._copy)
                 data[column] = _typed_array(converted, dtype)
             self._coerced[column] = self._coerced.get(column, 0) + bad
+        localized = _localize([r[:2] for r in read.values()], raw_column(_TZ_COLUMN))
+        for (column, (values, _, bad)), (more, naive) in zip(read.items(), localized, strict=True):
+            instants: Any = pd.array(values)  # a DatetimeArray (M8[ns] input)
+            data[column] = instants.tz_localize("UTC")
+            self._coerced[column] = self._coerced.get(column, 0) + bad + more
+            self._naive[column] = self._naive.get(column, 0) + naive
         for key in extra:
             name = f"record.{key}" if key == _TENANT and self._tenant is not None else key
             data[name] = _object_array(raw_column(key))
@@ -774,7 +940,9 @@ class FrameBuilder:
             missing = [c for c in self._extra if c not in frame.columns]
             if missing:
                 frame = frame.assign(**{c: _object_array([None] * len(frame)) for c in missing})
-            frames.append(frame[columns])
+            if frame.columns.tolist() != columns:  # reordering costs a copy: only when needed
+                frame = frame[columns]
+            frames.append(frame)
         return frames[0].copy() if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
     def build(self) -> pd.DataFrame:
