@@ -148,7 +148,7 @@ class _Progress:
 @dataclass
 class _WalkResult:
     state: WalkState
-    frame: pd.DataFrame
+    frame: pd.DataFrame | None  # None until the walk ends (or fails)
     gate: AdaptiveConcurrency
 
 
@@ -586,6 +586,7 @@ class EngagifiiClient:
     ) -> pd.DataFrame:
         state = result.state
         df = result.frame
+        assert df is not None
         rows_fetched = len(df)
         df = _apply_client_filters(df, statuses, lo, hi)
         seconds = round(time.monotonic() - started, 3)
@@ -663,11 +664,15 @@ class EngagifiiClient:
                 "tenant %s: the server capped the page size at %d (asked for %d)", code, state.page_size, page_size
             )
         builder = _BatchedFrames()
-        builder.add(state.accept(first))
+        first_rows = state.accept(first)
         bar.update(state, state.collected)
-        result = _WalkResult(state, builder.build(), gate)
+        result = _WalkResult(state, None, gate)
 
         def failed(reason: str, cause: BaseException | None, missing: list[int]) -> _WalkFailed:
+            # stop sending first: converting the rows held so far takes a while
+            abort.set()
+            if prefetch is not None:
+                prefetch.stop()
             result.frame = builder.build()
             return _WalkFailed(reason, cause, result, missing)
 
@@ -706,9 +711,12 @@ class EngagifiiClient:
         try:
             if workers > 1 and pages:
                 prefetch = _Prefetcher(get, pages, workers=workers, ahead=workers * 4)
+            builder.add(first_rows)  # after the requests for pages 2.. are on their way
             for index, number in enumerate(pages):
                 if cancel is not None and cancel.is_set():
                     raise failed("cancelled", None, pages[index:])
+                if prefetch is not None and not prefetch.ready(index):
+                    builder.flush(min_rows=500)  # convert held rows while this thread would only wait
                 fetch = functools.partial(prefetch.result, index) if prefetch else functools.partial(get, number)
                 take(number, fetch, pages[index:])
             if not state.done and state.planned_pages + 1 not in state.pages_done:
@@ -752,6 +760,12 @@ class _Prefetcher:
                 self._futures[number] = future
                 future.add_done_callback(self._fill)
 
+    def ready(self, index: int) -> bool:
+        """Whether the page at ``index`` of the plan is fetched (or failed), so :meth:`result` won't block."""
+        with self._lock:
+            future = self._futures.get(self._pages[index]) if index < len(self._pages) else None
+        return future is not None and future.done()
+
     def result(self, index: int) -> Page:
         """The page at ``index`` of the plan (blocks until fetched; re-raises its error)."""
         with self._lock:
@@ -760,13 +774,17 @@ class _Prefetcher:
             future = self._futures.pop(self._pages[index])
         return future.result()
 
-    def close(self) -> None:
-        """Cancel what has not started and wait for requests in flight."""
+    def stop(self) -> None:
+        """Send nothing more: cancel the requests not started (those in flight finish on their own)."""
         with self._lock:
             self._closed = True
             for future in self._futures.values():
                 future.cancel()
             self._futures.clear()
+
+    def close(self) -> None:
+        """:meth:`stop`, then wait for the requests in flight."""
+        self.stop()
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
@@ -779,22 +797,23 @@ class _BatchedFrames:
     """
 
     def __init__(self, batch_rows: int = 1000) -> None:
-        self._builder = FrameBuilder()
+        self._builder = FrameBuilder(copy_lists=False)  # the walk owns the decoded pages
         self._pending: list[dict[str, Any]] = []
         self._batch_rows = batch_rows
 
     def add(self, rows: Sequence[dict[str, Any]]) -> None:
         self._pending.extend(rows)
         if len(self._pending) >= self._batch_rows:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
-        if self._pending:
+    def flush(self, min_rows: int = 1) -> None:
+        """Convert the pending rows now if there are at least ``min_rows`` of them."""
+        if len(self._pending) >= max(1, min_rows):
             pending, self._pending = self._pending, []
             self._builder.add(pending)
 
     def build(self) -> pd.DataFrame:
-        self._flush()
+        self.flush()
         return self._builder.build()
 
 
