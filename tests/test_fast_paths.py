@@ -1,0 +1,246 @@
+"""The fast paths of issue 7 give exactly what the general paths give.
+
+Frames: Arrow parses canonical datetime columns, builds string / Int64 / Float64 / boolean arrays, and
+time zones are applied once per batch; each of these falls back to the value-by-value path when a value
+does not fit, so the frame must never depend on which path ran. Transport: orjson decodes bodies (the
+standard library takes what orjson refuses), successful bodies are read in one piece, and the proxy /
+CA-bundle environment is read once per host.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pandas.testing import assert_frame_equal
+
+from engagifii_data import frames, sandbox
+from engagifii_data.frames import DATETIME_COLUMNS, FrameBuilder, events_frame
+from engagifii_data.transport import EnvironmentCachingSession, decode_json
+
+# -- datetimes: Arrow vs the value-by-value reader --------------------------------------------------
+
+_DIGITS = st.text("0123456789", min_size=2, max_size=2)
+_YEARS = st.sampled_from(["0001", "1600", "1677", "1678", "1970", "2024", "2261", "2262", "9999"])
+_FRACTION = st.one_of(st.just(""), st.text("0123456789", min_size=1, max_size=12).map(lambda d: "." + d))
+_OFFSET = st.one_of(
+    st.just(""), st.just("Z"), st.tuples(st.sampled_from("+-"), _DIGITS, _DIGITS).map(lambda t: f"{t[0]}{t[1]}:{t[2]}")
+)
+#: ``YYYY-MM-DDThh:mm:ss[.f][Z|±hh:mm]`` with any two digits in every field: valid, impossible (month
+#: 13, February 30, hour 24, second 60) and out-of-range (years 1600, 2262) values alike.
+CANONICAL_ISH = st.builds(
+    lambda y, mo, d, h, mi, s, f, o: f"{y}-{mo}-{d}T{h}:{mi}:{s}{f}{o}",
+    _YEARS, _DIGITS, _DIGITS, _DIGITS, _DIGITS, _DIGITS, _FRACTION, _OFFSET,
+)
+COLUMN = st.lists(st.one_of(st.none(), CANONICAL_ISH), min_size=1, max_size=12)
+ZONES = st.sampled_from([None, "Eastern Standard Time", "Asia/Kolkata", "Not/AZone", "", 5])
+
+
+def _general(values: list[Any], zones: list[Any]) -> tuple[np.ndarray, int, int]:
+    result, naive, coerced = frames._read_datetimes(values)
+    ((more, naive_count),) = frames._localize([(result, naive)], zones)
+    return result, coerced + more, naive_count
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), values=COLUMN)
+def test_arrow_datetimes_equal_the_general_reader(data: st.DataObject, values: list[Any]) -> None:
+    zones = data.draw(st.lists(ZONES, min_size=len(values), max_size=len(values)))
+    fast = frames._arrow_read_datetimes(values)
+    expected = _general(values, zones)
+    if fast is None:
+        return  # the general path runs: nothing to compare
+    result, naive, coerced = fast
+    ((more, naive_count),) = frames._localize([(result, naive)], zones)
+    np.testing.assert_array_equal(result, expected[0])
+    assert (coerced + more, naive_count) == expected[1:]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["2023-02-29T00:00:00"],  # no such day
+        ["2024-01-01T24:00:00Z"],  # hour 24
+        ["1600-01-01T00:00:00Z"],  # outside datetime64[ns]: counted as coerced
+        ["2024-01-01T10:00:00+24:00"],  # Arrow refuses the offset; the general path reads it
+        ["2024-01-01 10:00:00"],  # not canonical (space)
+        ["2024-01-01t10:00:00z"],  # lower case
+        [" 2024-01-01T10:00:00Z"],  # whitespace
+        ["2024-01-01T10:00:00Z", 20240101],  # not text
+        [None, None],
+    ],
+)
+def test_arrow_datetimes_leave_what_they_cannot_read_to_the_general_reader(values: list[Any]) -> None:
+    assert frames._arrow_read_datetimes(values) is None
+
+
+def test_arrow_datetimes_read_the_wire_forms() -> None:
+    values = ["2023-04-26T17:00:00.8257013Z", "2024-01-01T00:00:00+05:30", "2024-07-01T12:00:00", "0001-01-01T00:00:00",
+              None, "2024-03-10T02:30:00"]
+    zones = ["UTC", None, "Eastern Standard Time", None, None, "America/New_York"]
+    fast = frames._arrow_read_datetimes(values)
+    assert fast is not None
+    result, naive, coerced = fast
+    assert naive.tolist() == [2, 5] and coerced == 0
+    assert frames._localize([(result, naive)], zones) == [(0, 0)]
+    assert [None if pd.isna(v) else pd.Timestamp(v).isoformat() for v in result] == [
+        "2023-04-26T17:00:00.825701300",
+        "2023-12-31T18:30:00",
+        "2024-07-01T16:00:00",  # EDT
+        None,
+        None,
+        "2024-03-10T07:30:00",  # the skipped spring hour: read with the offset before the gap (EST)
+    ]
+
+
+def test_zones_applied_once_per_batch_over_every_column(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    original = pd.DatetimeIndex.tz_localize
+
+    def counting(self: pd.DatetimeIndex, tz: Any, *args: Any, **kwargs: Any) -> pd.DatetimeIndex:
+        if tz is not None:
+            calls.append(str(tz))
+        return original(self, tz, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DatetimeIndex, "tz_localize", counting)
+    records = [
+        {"id": str(i), "timeZone": zone, **{c: "2024-05-01T09:00:00" for c in DATETIME_COLUMNS}}
+        for i, zone in enumerate(["Eastern Standard Time", "Asia/Kolkata", "America/New_York", None] * 25)
+    ]
+    df = events_frame(records)
+    # "Eastern Standard Time" and "America/New_York" are one IANA zone: 2 localisations, not 5 columns x 3
+    assert sorted(calls) == ["America/New_York", "Asia/Kolkata"]
+    assert df.attrs["engagifii_naive_datetimes"] == {c: 25 for c in DATETIME_COLUMNS}
+    assert (df.loc[df["timeZone"] == "Asia/Kolkata", "createdOn"] == pd.Timestamp("2024-05-01T03:30:00Z")).all()
+
+
+# -- whole frames: fast paths on vs off -------------------------------------------------------------
+
+
+def _general_paths_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frames, "_arrow_read_datetimes", lambda values: None)
+    monkeypatch.setattr(frames, "_arrow_strings", lambda values: None)
+    monkeypatch.setattr(frames, "_ARROW_TYPES", {})
+
+
+def _awkward_records() -> list[dict[str, Any]]:
+    """Values that fit, values that need converting, and values that do not fit, in one batch."""
+    return [
+        {"id": "a", "name": "plain", "defaultPrice": 12, "registrantsCapacity": 3, "isFreeEvent": True,
+         "startDateTime": "2024-01-01T10:00:00Z", "timeZone": "Asia/Kolkata", "tags": ["x"]},
+        {"id": "b", "name": 7, "defaultPrice": "12.50", "registrantsCapacity": "4", "isFreeEvent": "TRUE",
+         "startDateTime": "2024-01-01 10:00", "timeZone": "Eastern Standard Time", "tags": None},
+        {"id": "c", "name": None, "defaultPrice": float("nan"), "registrantsCapacity": 3.5, "isFreeEvent": "maybe",
+         "startDateTime": "2024-02-30T00:00:00", "endDateTime": "0001-01-01T00:00:00", "tags": "not-a-list"},
+        {"id": "d", "name": "\u00e9v\u00e9nement", "defaultPrice": 2**60, "registrantsCapacity": 2**63,
+         "isFreeEvent": 1, "startDateTime": "2024-07-01T12:00:00", "timeZone": "Mars/Olympus"},
+    ]
+
+
+@pytest.mark.parametrize("source", ["sandbox", "awkward"])
+def test_frames_do_not_depend_on_the_fast_paths(monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    if source == "sandbox":  # the seeded tenants hold every hard case of the wire format
+        data = sandbox.generate()
+        records = [r for code in sorted(data) for r in data[code]]
+    else:
+        records = _awkward_records()
+    fast = events_frame(json.loads(json.dumps(records)), tenant="T")
+    _general_paths_only(monkeypatch)
+    general = events_frame(json.loads(json.dumps(records)), tenant="T")
+    assert_frame_equal(fast, general)
+    assert fast.attrs == general.attrs
+    assert list(fast.attrs["engagifii_coerced"]) == list(general.attrs["engagifii_coerced"])  # same key order
+
+
+def test_numeric_columns_treat_nan_as_na_like_pd_array() -> None:
+    df = events_frame([{"defaultPrice": float("nan")}, {"defaultPrice": float("inf")}, {"defaultPrice": 3}])
+    assert str(df["defaultPrice"].dtype) == "Float64"
+    assert df["defaultPrice"].isna().tolist() == [True, False, False]
+    assert df["defaultPrice"].iloc[1] == math.inf and df["defaultPrice"].iloc[2] == 3.0
+
+
+def test_list_cells_are_copies_unless_the_builder_owns_the_records() -> None:
+    records = [{"id": "a", "tags": ["x"]}]
+    copied = FrameBuilder()
+    copied.add(records)
+    owned = FrameBuilder(copy_lists=False)
+    owned.add(records)
+    records[0]["tags"].append("changed later")
+    assert copied.build()["tags"].iloc[0] == ["x"]
+    assert owned.build()["tags"].iloc[0] == ["x", "changed later"]  # the walk drops its records instead
+
+
+# -- transport --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": [1, 2.5, "x", null, true]}',
+        b'{"n": NaN, "i": Infinity}',  # orjson refuses; the standard library accepts
+        b'{"big": 123456789012345678901234567890}',  # beyond 64 bits: orjson would give a float
+        b'[-9223372036854775809, 18446744073709551615, 9223372036854775807]',  # the 64-bit edges
+        b'{"s": "\\ud800"}',  # a lone surrogate escape
+        b"[1e400, -1e400]",  # orjson refuses; the standard library gives infinities
+        b"\xef\xbb\xbf[1]",  # a UTF-8 byte order mark
+        b'{"a": 1, "a": 2}',  # a repeated key: the last one wins in both
+    ],
+)
+def test_decode_json_equals_the_standard_library(body: bytes) -> None:
+    expected = json.loads(body)
+    got = decode_json(body)
+    assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    assert repr(got) == repr(expected)  # same types too (an int stays an int)
+
+
+@pytest.mark.parametrize("body", [b'{"collection": [{"id": 1}', b"<html>503</html>", b"", b"\xff\xfe"])
+def test_decode_json_raises_value_error_on_what_is_not_json(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        decode_json(body)
+
+
+def test_environment_read_once_per_host_and_equal_to_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    calls: list[str] = []
+    original = requests.sessions.get_environ_proxies
+
+    def counting(url: str, no_proxy: Any = None) -> dict[str, str]:
+        calls.append(url)
+        return original(url, no_proxy=no_proxy)
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting)
+    cached, plain = EnvironmentCachingSession(), requests.Session()
+    for url in ("http://api.example/api/1.0/event/list", "http://127.0.0.1:8765/api/1.0/event/list"):
+        expected = plain.merge_environment_settings(url, {}, True, None, None)
+        for _ in range(3):
+            assert cached.merge_environment_settings(url, {}, True, None, None) == expected
+    assert expected["proxies"] == {}  # NO_PROXY honoured for 127.0.0.1
+    assert len(calls) == 2 + 2  # requests.Session: once per call it was asked (2); ours: once per host (2)
+    first = cached.merge_environment_settings("http://api.example/x", {}, True, None, None)
+    assert first["proxies"]["http"] == "http://proxy.example:3128"
+    first["proxies"]["http"] = "mutated"  # the cached settings cannot be changed through a result
+    assert cached.merge_environment_settings("http://api.example/y", {}, True, None, None)["proxies"]["http"] == (
+        "http://proxy.example:3128"
+    )
+
+
+def test_sandbox_walk_still_recovers_truncated_and_dropped_bodies() -> None:
+    """Bodies are read in one piece now: a cut-off 200 is still retried, the same page re-sent."""
+    from engagifii_data import EngagifiiClient
+    from tests.helpers import SleepRecorder
+
+    with sandbox.run(page_faults={2: "truncate", 3: "drop"}) as sb:
+        with EngagifiiClient(sb.settings(), sleep=SleepRecorder(0.0)) as client:
+            df = client.events("ACME", workers=4, progress=False)
+        pages = [r["page"] for r in sb.log if r["kind"] == "api"]
+    assert len(df) == 2400 and df["id"].is_unique
+    assert sorted(pages) == sorted([*range(1, 25), 2, 3])
+    assert client.stats.retries == 2
