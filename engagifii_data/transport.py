@@ -332,8 +332,13 @@ _DIGIT_MAP: bytes = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256
 _LONG_DIGIT_RUN: bytes = b"0" * 19
 
 
-def decode_json(body: bytes) -> Any:
+def decode_json(body: bytes, encoding: str | None = None) -> Any:
     """Decode a JSON body: orjson, or the standard library where the two could differ.
+
+    ``encoding`` is the ``charset`` of the answer's ``Content-Type`` (``response.encoding``). JSON is
+    UTF-8 (RFC 8259), and UTF-8/16/32 bodies are recognised by :func:`json.loads` itself; a server that
+    declares another charset (``iso-8859-1``) gets its body decoded with that charset first, as
+    ``requests.Response.json()`` does. An unknown charset is ignored.
 
     orjson is about 3x faster on a 100-row page (1.2 vs 3.3 ms, ``benchmarks/walk.py``). It refuses
     ``NaN``/``Infinity``, ``1e400``, a UTF-8 BOM and lone surrogate escapes, which :func:`json.loads`
@@ -346,12 +351,25 @@ def decode_json(body: bytes) -> Any:
     ValueError
         The body is not JSON (``json.JSONDecodeError`` or ``UnicodeDecodeError``).
     """
+    if encoding is not None and encoding.lower().replace("_", "-") not in _UNICODE_CHARSETS:
+        try:
+            text = body.decode(encoding)
+        except LookupError:
+            pass  # an unknown charset: read the bytes as JSON
+        else:
+            return json.loads(text)
     if _LONG_DIGIT_RUN not in body.translate(_DIGIT_MAP):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
             pass
     return json.loads(body)
+
+
+#: Charsets whose bodies :func:`json.loads` reads from bytes itself.
+_UNICODE_CHARSETS: frozenset[str] = frozenset(
+    {"utf-8", "utf8", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "ascii", "us-ascii"}
+)
 
 
 class Transport:
@@ -568,7 +586,7 @@ class Transport:
             error = error_from_response(response, path, tenant)
             raise self._retryable(error) if status in RETRY_STATUSES else error
         try:
-            return decode_json(body)
+            return decode_json(body, response.encoding)
         except ValueError:
             raise _Retry(
                 TransportError(f"HTTP {status} with a body that is not valid JSON ({len(body)} bytes)", path=path)

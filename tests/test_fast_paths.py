@@ -206,6 +206,15 @@ def test_decode_json_raises_value_error_on_what_is_not_json(body: bytes) -> None
         decode_json(body)
 
 
+def test_decode_json_honours_a_declared_charset() -> None:
+    latin1 = '{"name": "Caf\u00e9"}'.encode("iso-8859-1")
+    assert decode_json(latin1, "ISO-8859-1") == {"name": "Caf\u00e9"}
+    assert decode_json(latin1.decode("iso-8859-1").encode(), "utf-8") == {"name": "Caf\u00e9"}
+    assert decode_json(b'{"a": 1}', "no-such-charset") == {"a": 1}
+    with pytest.raises(ValueError):
+        decode_json(latin1, "utf-8")  # not UTF-8, and nothing says otherwise
+
+
 def test_environment_read_once_per_host_and_equal_to_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
