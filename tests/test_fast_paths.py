@@ -23,7 +23,7 @@ from pandas.testing import assert_frame_equal
 
 from engagifii_data import frames, sandbox
 from engagifii_data.frames import DATETIME_COLUMNS, FrameBuilder, events_frame
-from engagifii_data.transport import EnvironmentCachingSession, decode_json
+from engagifii_data.transport import EnvironmentCachingSession, declared_charset, decode_json
 
 # -- datetimes: Arrow vs the value-by-value reader --------------------------------------------------
 
@@ -213,6 +213,34 @@ def test_decode_json_honours_a_declared_charset() -> None:
     assert decode_json(b'{"a": 1}', "no-such-charset") == {"a": 1}
     with pytest.raises(ValueError):
         decode_json(latin1, "utf-8")  # not UTF-8, and nothing says otherwise
+
+
+@pytest.mark.parametrize(
+    ("header", "charset"),
+    [
+        ("application/json; charset=utf-8", "utf-8"),
+        ('application/json; charset="ISO-8859-1"', "ISO-8859-1"),
+        ("application/json;CHARSET=windows-1252", "windows-1252"),
+        ("application/json", None),
+        ("text/plain", None),  # no ISO-8859-1 default: JSON is UTF-8
+        (None, None),
+    ],
+)
+def test_declared_charset(header: str | None, charset: str | None) -> None:
+    assert declared_charset(header) == charset
+
+
+def test_a_text_plain_json_answer_keeps_its_utf8_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engagifii_data.transport import Transport
+
+    response = requests.Response()
+    response.status_code = 200
+    response.headers["Content-Type"] = "text/plain"
+    body = '{"name": "Caf\u00e9 \u2013 Z\u00fcrich"}'.encode()
+    transport = Transport.__new__(Transport)
+    monkeypatch.setattr(transport, "_token", lambda: "t", raising=False)
+    monkeypatch.setattr(transport, "_send", lambda *a: (response, body), raising=False)
+    assert transport._attempt("POST", "/x", "T", {}, None, None, None) == {"name": "Caf\u00e9 \u2013 Z\u00fcrich"}
 
 
 def test_environment_read_once_per_host_and_equal_to_requests(monkeypatch: pytest.MonkeyPatch) -> None:
