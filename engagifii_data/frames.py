@@ -549,27 +549,6 @@ def _parse_iso(texts: list[str]) -> tuple[np.ndarray, int]:
         return out, bad
 
 
-def _parse_datetimes(values: list[Any], zones: list[Any]) -> tuple[np.ndarray, int, int]:
-    """Parse one column of one batch (see "Datetimes" in the module docstring).
-
-    Parameters
-    ----------
-    values : list
-        The column's raw wire values.
-    zones : list
-        The same rows' raw ``timeZone`` values.
-
-    Returns
-    -------
-    tuple of (numpy.ndarray, int, int)
-        UTC instants as a naive ``M8[ns]`` array of ``len(values)``, the number of values coerced to
-        NaT, and the number of naive values with no known zone taken as UTC.
-    """
-    parsed = _arrow_read_datetimes(values) or _read_datetimes(values)
-    (coerced, naive_count), = _localize([parsed[:2]], zones)
-    return parsed[0], parsed[2] + coerced, naive_count
-
-
 #: A parsed datetime column before zones are applied: (``M8[ns]`` values -- UTC instants for values
 #: with ``Z``/an offset, wall-clock times for naive ones --, row numbers of the naive values, count of
 #: values coerced to NaT).
@@ -577,7 +556,10 @@ _Read = tuple[np.ndarray, np.ndarray, int]
 
 
 def _read_datetimes(values: list[Any]) -> _Read:
-    """The general path of :func:`_parse_datetimes`, value by value (any wire form)."""
+    """Parse one datetime column of one batch value by value, any wire form ("Datetimes" above).
+
+    Zones are applied afterwards, for every datetime column of the batch at once (:func:`_localize`).
+    """
     result = np.full(len(values), _NAT)
     rows: list[int] = []  # rows with a parseable value
     parts: list[str] = []  # their wall-clock text, offset removed
