@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import io
 import logging
+import os
 import sys
 import threading
 import time
@@ -225,8 +228,10 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
         print(f"warning: writing {fmt} to {args.output} (the file name suggests another format)", file=sys.stderr)
     with _settings_for(args) as (settings, tenants):
         target: str | list[str] = tenants if len(tenants) > 1 else tenants[0]
-        path = Path(args.output) if args.output else default_report_path(target, fmt)
+        path = _output_path(args.output) if args.output else default_report_path(target, fmt)
         _check_writable(path)  # before the walk: a long walk must not end in "cannot write"
+        if _is_stdout(path, out):
+            out = sys.stderr  # the report goes to standard output: the summary must not mix with it
         started = time.monotonic()
         with EngagifiiClient(settings) as client:
             df = client.events(
@@ -247,7 +252,7 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
                 else:
                     written = export_csv(df, path, neutralize_formulas=not args.no_formula_escape)
             except OSError as exc:
-                raise ReportNotWritable(f"cannot write the report to {path}: {exc.strerror or exc}") from None
+                raise ReportNotWritable.wrap(path, exc) from None
             stats = client.stats.snapshot()
         meta = df.attrs.get("engagifii", {})
         seconds = time.monotonic() - started
@@ -258,10 +263,17 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
         metas = list(meta.get("tenants", {}).values()) if len(tenants) > 1 else [meta]
         fetched = sum(int(m.get("rows_fetched", 0)) for m in metas)
         if len(df) != fetched:
+            # "end" is the exclusive bound (--to 2025-01-31 keeps rows before 2025-02-01T00:00Z)
+            words = {"start": "startDateTime from", "end": "startDateTime before", "status": "status"}
             applied = ", ".join(
-                f"{k} {v}" for k, v in (metas[0].get("client_filters") or {}).items() if v is not None
+                f"{words.get(k, k)} {', '.join(v) if isinstance(v, list) else v}"
+                for k, v in (metas[0].get("client_filters") or {}).items()
+                if v is not None
             )
             notes += f" ({fetched:,} fetched before the client-side filters: {applied})"
+        resumed = sum(int(m.get("resumed_pages", 0)) for m in metas)
+        if resumed:
+            notes += f"; {resumed} page{'' if resumed == 1 else 's'} from the checkpoint"
         sizes = {m.get("page_size") for m in metas if m.get("pages")}
         if sizes and max(s for s in sizes if s) < args.page_size:
             notes += f"; the server capped the page size at {max(s for s in sizes if s)}"
@@ -273,22 +285,72 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _output_path(value: str) -> Path:
+    """``-o`` as a path; ``-`` is standard output (written as ``/dev/stdout``, POSIX only)."""
+    if value != "-":
+        return Path(value)
+    if not Path("/dev/stdout").exists():
+        raise ConfigurationError("-o - (standard output) needs /dev/stdout; give a file path instead")
+    return Path("/dev/stdout")
+
+
+def _is_stdout(path: Path, out: TextIO) -> bool:
+    """Whether ``path`` is the file behind ``out`` (``-o -`` or ``-o /dev/stdout``)."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(out.fileno()))
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        return False
+
+
 def _check_writable(path: Path) -> None:
-    """Create the report's folder and prove a file can be written there (then remove the probe)."""
+    """Prove the report can be written at ``path`` before the walk, as :func:`export_csv` will write it.
+
+    A symbolic link is followed (its target is replaced, the link kept); an existing device or pipe
+    (``/dev/stdout``) must be writable; otherwise the folder is created and a probe file written there
+    (then removed).
+    """
     import tempfile
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_dir():
-            raise IsADirectoryError(21, "is a directory")
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
+            raise IsADirectoryError(errno.EISDIR, "is a directory")
+        if path.exists() and not path.is_file():  # a device or a pipe (through links): written into
+            if not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            return
+        target = Path(os.path.realpath(path)) if path.is_symlink() else path
+        for parent in reversed(target.parents):
+            if parent.exists() and not parent.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"{parent} is a file, not a folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".probe"):
             pass
     except OSError as exc:
-        raise ReportNotWritable(f"cannot write the report to {path}: {exc.strerror or exc}") from None
+        raise ReportNotWritable.wrap(path, exc) from None
 
 
 class ReportNotWritable(OSError):
-    """The report's destination cannot be written (exit code 1)."""
+    """The report's destination cannot be written (exit code 1).
+
+    ``hint`` says what to do, by the reason (``errno``): free space, a writable path, a folder.
+    """
+
+    hint = "no report was written; choose another -o path"
+
+    @classmethod
+    def wrap(cls, path: Path, exc: OSError) -> ReportNotWritable:
+        """The error for ``exc`` raised while writing ``path``, with a hint that fits its ``errno``."""
+        error = cls(exc.errno, f"cannot write the report to {path}: {exc.strerror or exc}")
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            error.hint = "no report was written; free some space or choose another -o path"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            error.hint = "no report was written; choose an -o path you can write to"
+        elif exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+            error.hint = "no report was written; -o must name a file whose folders are folders"
+        return error
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
@@ -404,7 +466,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     try:
         return int(COMMANDS[args.command](args, out))
     except KeyboardInterrupt:
-        print("interrupted; no report was written", file=err)
+        checkpoint = getattr(args, "checkpoint", None)
+        resume = f"; rerun the same command to resume from {checkpoint}" if checkpoint else ""
+        print(f"interrupted; no report was written{resume}", file=err)
         return 130
     except (EngagifiiError, ValueError) as exc:
         if getattr(args, "debug", False):
@@ -417,9 +481,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except OSError as exc:
         if getattr(args, "debug", False):
             raise
-        text = str(exc) if isinstance(exc, ReportNotWritable) else f"cannot write the report: {exc}"
-        print(f"error: {text}", file=err)
-        print("no report was written; choose another -o path or free some space", file=err)
+        if not isinstance(exc, ReportNotWritable):
+            exc = ReportNotWritable.wrap(Path(getattr(args, "output", None) or "the report"), exc)
+        print(f"error: {exc}", file=err)
+        print(exc.hint, file=err)
         return 1
 
 

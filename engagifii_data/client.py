@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -150,6 +150,7 @@ class _WalkResult:
     state: WalkState
     frame: pd.DataFrame | None  # None until the walk ends (or fails)
     gate: AdaptiveConcurrency
+    resumed: list[int] = field(default_factory=list)  # pages taken from the checkpoint
 
 
 class EngagifiiClient:
@@ -445,7 +446,9 @@ class EngagifiiClient:
             Columns and dtypes as in :data:`engagifii_data.frames.EVENT_COLUMNS` (plus any new API
             fields after them); ``df.attrs["engagifii"]`` holds ``tenant``, ``total_count``,
             ``complete``, ``fetched_at`` (ISO UTC), ``pages``, ``duplicates``, ``rows_fetched``,
-            ``totals_seen``, ``server_filters``, ``client_filters``, ``seconds``.
+            ``totals_seen``, ``server_filters``, ``client_filters`` (``start`` inclusive, ``end``
+            exclusive: ``end=date(2025, 1, 31)`` keeps rows before ``2025-02-01T00:00Z``), ``seconds``,
+            ``resumed_pages`` (pages taken from the checkpoint instead of the API).
 
         Raises
         ------
@@ -605,6 +608,7 @@ class EngagifiiClient:
             "server_filters": dict(server_filters),
             "client_filters": dict(client_filters),
             "seconds": seconds,
+            "resumed_pages": len(result.resumed),
             "concurrency": {
                 "start": result.gate.start,
                 "final": result.gate.limit,
@@ -687,6 +691,7 @@ class EngagifiiClient:
 
         def get(number: int) -> Page:
             if number in saved:
+                result.resumed.append(number)
                 return saved[number]
             page = self._fetch_page(code, filters, page_size, number, gate, stop)
             if store is not None:

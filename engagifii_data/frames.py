@@ -128,12 +128,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import functools
 import io
 import json
 import math
 import os
 import re
+import stat
 import tempfile
 import unicodedata
 import zoneinfo
@@ -992,8 +994,31 @@ def _atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Non
     """Write via ``write(binary_file)`` to a temp file beside ``path``, fsync, then ``os.replace``.
 
     On any error the temp file is removed and an existing file at ``path`` is left untouched.
+
+    * A symbolic link is followed: the file it points to is replaced (atomically, as above) and the
+      link stays a link, as editors do. A dangling link gets its target created.
+    * An existing device, FIFO or socket (``/dev/stdout``, a named pipe) is not a file that can be
+      replaced: the bytes are written straight into it, which cannot be atomic. Replacing it would turn
+      ``/dev/null`` into a regular file (as root).
+
+    Raises
+    ------
+    IsADirectoryError
+        ``path`` is a directory.
+    OSError
+        Any other reason the file cannot be written (no space, no permission, a parent is a file).
     """
     target = Path(path)
+    with contextlib.suppress(FileNotFoundError):
+        kind = os.stat(target).st_mode  # through links: /dev/stdout -> /proc/self/fd/1 -> a pipe
+        if stat.S_ISDIR(kind):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(kind):
+            with open(target, "wb") as fh:
+                write(fh)
+            return target
+    if target.is_symlink():  # to a regular file, or dangling
+        target = Path(os.path.realpath(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = target.stat().st_mode & 0o777
@@ -1017,7 +1042,7 @@ def _atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Non
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-    return target
+    return Path(path)
 
 
 # --------------------------------------------------------------------------------------------------

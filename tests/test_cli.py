@@ -253,3 +253,80 @@ def test_multi_tenant_checkpoints_and_failures_name_the_tenant(sb: Any, tmp_path
     assert code == 0, err
     assert "wrote 36 rows for tenants INITECH, GLOBEX" in out
     assert sorted(r["page"] for r in sb.log if r["kind"] == "api" and r["tenant"] == "GLOBEX") == [1, 3, 4]
+    assert "; 1 page from the checkpoint;" in out  # GLOBEX page 2 came from the checkpoint
+
+
+def test_a_path_under_a_file_says_so_and_what_to_do(tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("x", encoding="utf-8")
+    code, out, err = run_cli("events", "--sandbox", "--tenant", "GLOBEX", "-o", str(blocker / "sub" / "r.csv"),
+                             "--no-progress")
+    assert code == 1 and "wrote" not in out
+    assert f"{blocker} is a file, not a folder" in err and "File exists" not in err
+    assert "free some space" not in err and "-o must name a file whose folders are folders" in err
+
+
+def test_a_symlinked_report_keeps_the_link_and_replaces_its_target(tmp_path: Path) -> None:
+    real = tmp_path / "real.csv"
+    real.write_text("old", encoding="utf-8")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    dangling = tmp_path / "dangling.csv"
+    dangling.symlink_to(tmp_path / "reports" / "new.csv")
+    for path in (link, dangling):
+        code, _, err = run_cli("events", "--sandbox", "--tenant", "GLOBEX", "-o", str(path), "--no-progress")
+        assert code == 0, err
+        assert path.is_symlink()
+        assert len(pd.read_csv(path)) == 36
+    assert real.read_text(encoding="utf-8-sig").startswith("id,")
+    assert (tmp_path / "reports" / "new.csv").is_file()
+
+
+def test_a_named_pipe_is_written_into_not_replaced(tmp_path: Path) -> None:
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, _, err = run_cli("events", "--sandbox", "--tenant", "GLOBEX", "-o", str(fifo), "--no-progress")
+    reader.join(timeout=30)
+    assert code == 0, err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still a pipe, not a regular file
+    assert len(pd.read_csv(io.BytesIO(received[0]))) == 36
+
+
+def test_dash_writes_the_report_to_standard_output(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "engagifii_data.cli", "events", "--sandbox", "--tenant", "GLOBEX", "-o", "-",
+         "--no-progress"],
+        capture_output=True, cwd=tmp_path, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(pd.read_csv(io.BytesIO(result.stdout))) == 36
+    assert b"wrote 36 rows for tenant GLOBEX to /dev/stdout" in result.stderr  # the summary stays apart
+
+
+def test_client_side_filters_are_named_with_their_bounds(tmp_path: Path) -> None:
+    code, out, err = run_cli("events", "--sandbox", "--from", "2025-01-01", "--to", "2025-01-31", "-o",
+                             str(tmp_path / "r.csv"), "--no-progress")
+    assert code == 0, err
+    assert "startDateTime from 2025-01-01T00:00:00+00:00, startDateTime before 2025-02-01T00:00:00+00:00" in out
+
+
+def test_ctrl_c_with_a_checkpoint_says_how_to_resume(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from engagifii_data import client as client_module
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(client_module.EngagifiiClient, "events", interrupted)
+    checkpoint = tmp_path / "walk.jsonl"
+    code, _, err = run_cli("events", "--sandbox", "--checkpoint", str(checkpoint), "-o", str(tmp_path / "r.csv"),
+                           "--no-progress")
+    assert code == 130
+    assert f"interrupted; no report was written; rerun the same command to resume from {checkpoint}" in err
+    assert not (tmp_path / "r.csv").exists()
