@@ -1152,7 +1152,8 @@ def export_csv(
     df : pandas.DataFrame
         Any frame; usually from :func:`events_frame`. Not modified (``attrs`` included).
     path : str or os.PathLike
-        Destination. Parent directories are created. An existing file is replaced only on success.
+        Destination. Parent directories are created. An existing file is replaced only on success
+        (a symbolic link keeps the link; a device or pipe such as ``/dev/stdout`` is written into).
     neutralize_formulas : bool, default True
         ``False`` writes text cells raw.
     list_separator : str, default ``"; "``
@@ -1258,7 +1259,8 @@ def export_parquet(df: pd.DataFrame, path: str | os.PathLike[str], *, allow_inco
     df : pandas.DataFrame
         Any frame; usually from :func:`events_frame`. Not modified.
     path : str or os.PathLike
-        Destination. Parent directories are created. An existing file is replaced only on success.
+        Destination. Parent directories are created. An existing file is replaced only on success
+        (a symbolic link keeps the link; a device or pipe such as ``/dev/stdout`` is written into).
     allow_incomplete : bool, default False
         Write a frame marked ``attrs["engagifii"]["complete"] = False`` (a partial walk) anyway.
 
