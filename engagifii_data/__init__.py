@@ -32,8 +32,9 @@ from .exceptions import (
     TenantNotFoundError,
     TransportError,
 )
-from .frames import EVENT_COLUMNS, events_frame, export_csv, export_parquet
+from .frames import EVENT_COLUMNS, events_frame
 from .pagination import Page
+from .reports import export_csv, export_parquet
 
 __version__ = "0.1.0"
 

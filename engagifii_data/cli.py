@@ -211,7 +211,7 @@ def _settings_for(
 
 def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
     from .client import EngagifiiClient, default_report_path
-    from .frames import export_csv, export_parquet
+    from .reports import export_csv, export_parquet
 
     if args.page_size < 1:
         raise ConfigurationError("--page-size must be >= 1")

@@ -59,7 +59,7 @@ from .exceptions import (
     IncompleteWalkError,
     TransportError,
 )
-from .frames import export_csv, export_parquet
+from .reports import export_csv, export_parquet
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
-from engagifii_data import frames, sandbox
-from engagifii_data.frames import DATETIME_COLUMNS, FrameBuilder, events_frame
+from engagifii_data import sandbox
+from engagifii_data.frames import DATETIME_COLUMNS, FrameBuilder, build, datetimes, events_frame
 from engagifii_data.transport import EnvironmentCachingSession, declared_charset, decode_json
 
 # -- datetimes: Arrow vs the value-by-value reader --------------------------------------------------
@@ -44,8 +44,8 @@ ZONES = st.sampled_from([None, "Eastern Standard Time", "Asia/Kolkata", "Not/AZo
 
 
 def _general(values: list[Any], zones: list[Any]) -> tuple[np.ndarray, int, int]:
-    result, naive, coerced = frames._read_datetimes(values)
-    ((more, naive_count),) = frames._localize([(result, naive)], zones)
+    result, naive, coerced = datetimes.read_datetimes(values)
+    ((more, naive_count),) = datetimes.localize([(result, naive)], zones)
     return result, coerced + more, naive_count
 
 
@@ -53,12 +53,12 @@ def _general(values: list[Any], zones: list[Any]) -> tuple[np.ndarray, int, int]
 @given(data=st.data(), values=COLUMN)
 def test_arrow_datetimes_equal_the_general_reader(data: st.DataObject, values: list[Any]) -> None:
     zones = data.draw(st.lists(ZONES, min_size=len(values), max_size=len(values)))
-    fast = frames._arrow_read_datetimes(values)
+    fast = datetimes.arrow_read_datetimes(values)
     expected = _general(values, zones)
     if fast is None:
         return  # the general path runs: nothing to compare
     result, naive, coerced = fast
-    ((more, naive_count),) = frames._localize([(result, naive)], zones)
+    ((more, naive_count),) = datetimes.localize([(result, naive)], zones)
     np.testing.assert_array_equal(result, expected[0])
     assert (coerced + more, naive_count) == expected[1:]
 
@@ -78,18 +78,18 @@ def test_arrow_datetimes_equal_the_general_reader(data: st.DataObject, values: l
     ],
 )
 def test_arrow_datetimes_leave_what_they_cannot_read_to_the_general_reader(values: list[Any]) -> None:
-    assert frames._arrow_read_datetimes(values) is None
+    assert datetimes.arrow_read_datetimes(values) is None
 
 
 def test_arrow_datetimes_read_the_wire_forms() -> None:
     values = ["2023-04-26T17:00:00.8257013Z", "2024-01-01T00:00:00+05:30", "2024-07-01T12:00:00", "0001-01-01T00:00:00",
               None, "2024-03-10T02:30:00"]
     zones = ["UTC", None, "Eastern Standard Time", None, None, "America/New_York"]
-    fast = frames._arrow_read_datetimes(values)
+    fast = datetimes.arrow_read_datetimes(values)
     assert fast is not None
     result, naive, coerced = fast
     assert naive.tolist() == [2, 5] and coerced == 0
-    assert frames._localize([(result, naive)], zones) == [(0, 0)]
+    assert datetimes.localize([(result, naive)], zones) == [(0, 0)]
     assert [None if pd.isna(v) else pd.Timestamp(v).isoformat() for v in result] == [
         "2023-04-26T17:00:00.825701300",
         "2023-12-31T18:30:00",
@@ -125,9 +125,9 @@ def test_zones_applied_once_per_batch_over_every_column(monkeypatch: pytest.Monk
 
 
 def _general_paths_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(frames, "_arrow_read_datetimes", lambda values: None)
-    monkeypatch.setattr(frames, "_arrow_strings", lambda values: None)
-    monkeypatch.setattr(frames, "_ARROW_TYPES", {})
+    monkeypatch.setattr(build, "arrow_read_datetimes", lambda values: None)
+    monkeypatch.setattr(build, "_arrow_strings", lambda values: None)
+    monkeypatch.setattr(build, "_ARROW_TYPES", {})
 
 
 def _awkward_records() -> list[dict[str, Any]]:

@@ -14,18 +14,15 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from engagifii_data import frames
 from engagifii_data.frames import (
     DATETIME_COLUMNS,
-    DATETIME_FORMAT,
     EVENT_COLUMNS,
     LIST_COLUMNS,
     FrameBuilder,
     empty_events_frame,
     events_frame,
-    export_csv,
-    export_parquet,
 )
+from engagifii_data.reports import DATETIME_FORMAT, csv_writer, export_csv, export_parquet, files, parquet_writer
 
 UTC = "UTC"
 
@@ -593,7 +590,7 @@ def test_csv_atomic_failure_mid_write_leaves_nothing(tmp_path: Path, monkeypatch
 
         return Half()
 
-    monkeypatch.setattr(frames.csv, "writer", failing_writer)
+    monkeypatch.setattr(csv_writer.csv, "writer", failing_writer)
     target = tmp_path / "report.csv"
     with pytest.raises(Boom):
         export_csv(csv_frame(), target)
@@ -609,7 +606,7 @@ def test_csv_atomic_failure_keeps_previous_file(tmp_path: Path, monkeypatch: pyt
     def no_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(frames.os, "fsync", no_fsync)
+    monkeypatch.setattr(files.os, "fsync", no_fsync)
     with pytest.raises(OSError, match="No space"):
         export_csv(csv_frame(), target)
     assert target.read_bytes() == b"previous"
@@ -627,7 +624,7 @@ def test_parquet_atomic_failure_leaves_nothing(tmp_path: Path, monkeypatch: pyte
         fh.write(b"PAR1 partial")
         raise OSError("boom")
 
-    monkeypatch.setattr(frames.pq, "write_table", broken)
+    monkeypatch.setattr(parquet_writer.pq, "write_table", broken)
     with pytest.raises(OSError, match="boom"):
         export_parquet(csv_frame(), tmp_path / "x.parquet")
     assert leftovers(tmp_path) == []

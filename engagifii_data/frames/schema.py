@@ -1,0 +1,171 @@
+"""The declared columns of an events frame and their dtypes.
+
+Source: [docs] = the vendor's data-models page, [wire] = observed from the live service.
+
+Column table
+------------
+The declared columns come first, always in this order and always with this dtype (``EVENT_COLUMNS``);
+a leading ``tenant`` column (``string``) is added only when a ``tenant`` is given. Source: [docs] = the
+vendor's data-models page, [wire] = observed from the live service.
+
+=============================  ======================  ==========================================
+column                         dtype                   source / notes
+=============================  ======================  ==========================================
+tenant (only when given)       string                  the tenant code the rows were fetched for
+id                             string                  [docs] GUID, lowercase
+name                           string                  [docs] <= 500 chars
+description                    string                  [docs] may contain line breaks / HTML
+eventStatus                    string                  [docs] Draft | Published | Cancelled | ...
+eventRegistrationState         string                  [docs][wire] RegistrationClosed, ...
+eventType                      string                  [docs]
+eventTypeId                    string                  [docs] GUID
+startDateTime                  datetime64[ns, UTC]     [docs] see "Datetimes" below
+endDateTime                    datetime64[ns, UTC]     [docs]
+timeZone                       string                  [wire] Windows or IANA zone name
+registrationStartFrom          datetime64[ns, UTC]     [docs]
+registrationEndDate            datetime64[ns, UTC]     [docs]
+isRegistrationAllowed          boolean                 [docs]
+isFreeEvent                    boolean                 [docs]
+defaultPrice                   Float64                 [docs] decimal(18,2), currency units
+pricingFramework               string                  [docs]
+registrantsCapacity            Int64                   [docs] count of people
+availableRegistrantsCapacity   Int64                   [docs] count of people
+attendeesCount                 Int64                   [wire] count of people
+eventWithClass                 boolean                 [docs]
+eventWithExhibitor             boolean                 [docs]
+isFavourite                    boolean                 [docs]
+location.name                  string                  [docs] ``location`` object, flattened
+location.addressLine           string                  [docs]
+location.city                  string                  [docs]
+location.state                 string                  [docs]
+location.zip                   string                  [docs] text: keeps leading zeros
+location.country               string                  [docs]
+location.latitude              Float64                 [docs] decimal degrees
+location.longitude             Float64                 [docs] decimal degrees
+tags                           object (list[str])      [wire]
+eventDates                     object (list[dict])     [docs][wire] sessions, kept as raw dicts
+eventClasses                   object (list[str])      [docs] GUIDs
+eventBundles                   object (list[str])      [docs] GUIDs
+contacts.regular               object (list)           [docs] ``contacts`` object, flattened
+contacts.finance               object (list)           [docs]
+contacts.exhibitor             object (list)           [docs]
+registrationWorkflows          object (list)           [wire]
+iconUrl                        string                  [docs]
+imageUrl                       string                  [wire] sent instead of ``iconUrl``
+createdOn                      datetime64[ns, UTC]     [wire]
+createdBy.name                 string                  [wire] ``createdBy`` object, flattened
+createdBy.imageThumbUrl        string                  [wire]
+=============================  ======================  ==========================================
+
+Rules
+-----
+* **Missing / null**: a missing key or JSON ``null`` gives NA (``<NA>`` / ``NaT``); a null object
+  (``"location": null``) gives NA in every one of its flattened columns. An empty input gives zero rows
+  with the same columns and dtypes.
+* **Flattening**: nested objects are flattened with ``.`` like :func:`pandas.json_normalize`; lists are
+  never exploded.
+* **Lists** (``LIST_COLUMNS``) are kept as Python ``list`` objects (a copy of the wire list) in
+  ``object`` columns. A missing or null list is NA (``None``), never ``[]``: "not sent" and "sent
+  empty" stay distinguishable. A JSON tuple-like value is turned into a list; any other non-list value
+  does not fit and is coerced (see below).
+* **Unknown fields** (not declared) are passed through after the declared columns, in order of first
+  appearance, as ``object`` columns holding the raw JSON values (``None`` where absent). Nested unknown
+  objects are flattened like the declared ones. A record field literally named ``tenant`` while a
+  ``tenant`` argument is given is kept as ``record.tenant``.
+* **Coercion**: text columns accept any scalar (numbers and booleans become their JSON text, objects
+  their compact JSON). A value that does not fit a typed column (``"abc"`` in a count, ``3.5`` in a
+  count, ``"maybe"`` in a flag, a string in a list column, an unparseable date) becomes NA and is
+  counted in ``df.attrs["engagifii_coerced"]`` (``{column: count}``, non-zero entries only). Flags
+  accept JSON booleans, the strings ``"true"``/``"false"`` (any case; the live plugin sends strings) and
+  ``0``/``1``; counts accept integers, integral floats and integer strings; money/coordinates accept
+  numbers and numeric strings.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pandas as pd
+
+# --------------------------------------------------------------------------------------------------
+# The declared table
+# --------------------------------------------------------------------------------------------------
+
+STRING: Final = "string"
+BOOLEAN: Final = "boolean"
+INT64: Final = "Int64"
+FLOAT64: Final = "Float64"
+DATETIME_UTC: Final = "datetime64[ns, UTC]"
+OBJECT: Final = "object"
+
+#: Declared column -> dtype string, in the fixed output order (see the module docstring's table).
+EVENT_COLUMNS: dict[str, str] = {
+    "id": STRING,
+    "name": STRING,
+    "description": STRING,
+    "eventStatus": STRING,
+    "eventRegistrationState": STRING,
+    "eventType": STRING,
+    "eventTypeId": STRING,
+    "startDateTime": DATETIME_UTC,
+    "endDateTime": DATETIME_UTC,
+    "timeZone": STRING,
+    "registrationStartFrom": DATETIME_UTC,
+    "registrationEndDate": DATETIME_UTC,
+    "isRegistrationAllowed": BOOLEAN,
+    "isFreeEvent": BOOLEAN,
+    "defaultPrice": FLOAT64,
+    "pricingFramework": STRING,
+    "registrantsCapacity": INT64,
+    "availableRegistrantsCapacity": INT64,
+    "attendeesCount": INT64,
+    "eventWithClass": BOOLEAN,
+    "eventWithExhibitor": BOOLEAN,
+    "isFavourite": BOOLEAN,
+    "location.name": STRING,
+    "location.addressLine": STRING,
+    "location.city": STRING,
+    "location.state": STRING,
+    "location.zip": STRING,
+    "location.country": STRING,
+    "location.latitude": FLOAT64,
+    "location.longitude": FLOAT64,
+    "tags": OBJECT,
+    "eventDates": OBJECT,
+    "eventClasses": OBJECT,
+    "eventBundles": OBJECT,
+    "contacts.regular": OBJECT,
+    "contacts.finance": OBJECT,
+    "contacts.exhibitor": OBJECT,
+    "registrationWorkflows": OBJECT,
+    "iconUrl": STRING,
+    "imageUrl": STRING,
+    "createdOn": DATETIME_UTC,
+    "createdBy.name": STRING,
+    "createdBy.imageThumbUrl": STRING,
+}
+
+#: Declared columns of dtype ``datetime64[ns, UTC]``, in table order.
+DATETIME_COLUMNS: tuple[str, ...] = tuple(c for c, t in EVENT_COLUMNS.items() if t == DATETIME_UTC)
+
+#: Declared columns holding Python lists (``object`` dtype), in table order.
+LIST_COLUMNS: tuple[str, ...] = tuple(c for c, t in EVENT_COLUMNS.items() if t == OBJECT)
+
+#: List columns whose elements are text (GUIDs, tag names): Parquet ``list<string>``. The other list
+#: columns hold objects of no published shape and are stored in Parquet as compact JSON text.
+STRING_LIST_COLUMNS: Final[frozenset[str]] = frozenset({"tags", "eventClasses", "eventBundles"})
+
+
+#: ``df.attrs`` key: ``{column: number of non-null values that did not fit and became NA}``.
+COERCED_ATTR: Final = "engagifii_coerced"
+#: ``df.attrs`` key: ``{column: number of naive datetimes with no known zone, taken as UTC}``.
+NAIVE_DATETIMES_ATTR: Final = "engagifii_naive_datetimes"
+
+TENANT_COLUMN: Final = "tenant"
+TZ_COLUMN: Final = "timeZone"
+STRING_DTYPE: Final = pd.StringDtype()
+
+#: Top-level object fields whose null value means "all of my flattened columns are NA".
+OBJECT_PREFIXES: Final[frozenset[str]] = frozenset(c.split(".", 1)[0] for c in EVENT_COLUMNS if "." in c)
+
+

@@ -1,0 +1,158 @@
+"""Scalar converters: one wire value -> the value of a declared dtype, or ``BAD`` (coerced to NA)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from .schema import BOOLEAN, FLOAT64, INT64, OBJECT, STRING
+
+BAD: Final = object()  # sentinel: "this value does not fit the column"
+# --------------------------------------------------------------------------------------------------
+# Scalar converters (fast path when every value already has the wire type)
+# --------------------------------------------------------------------------------------------------
+
+
+_LIST_OR_NONE: Final = frozenset({list, type(None)})
+
+
+def is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def to_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal | np.number):
+        return str(value)
+    if isinstance(value, list | tuple | dict):
+        return json_text(value)
+    return str(value)
+
+
+def _to_bool(value: Any) -> Any:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        return BAD
+    if isinstance(value, int | np.integer) and value in (0, 1):
+        return bool(value)
+    return BAD
+
+
+def _to_int(value: Any) -> Any:
+    if isinstance(value, bool | np.bool_):
+        return BAD
+    if isinstance(value, int | np.integer):
+        number = int(value)
+    elif isinstance(value, float | Decimal | np.floating):
+        if not math.isfinite(value) or value != int(value):
+            return BAD
+        number = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            number = int(text)
+        except ValueError:
+            try:
+                as_float = float(text)
+            except ValueError:
+                return BAD
+            if not math.isfinite(as_float) or as_float != int(as_float):
+                return BAD
+            number = int(as_float)
+    else:
+        return BAD
+    if not -(2**63) <= number < 2**63:
+        return BAD
+    return number
+
+
+def _to_float(value: Any) -> Any:
+    if isinstance(value, bool | np.bool_):
+        return BAD
+    if isinstance(value, int | float | Decimal | np.number):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return BAD
+    return BAD
+
+
+def _to_list(value: Any) -> Any:
+    if type(value) is list or isinstance(value, list | tuple):
+        return list(value)
+    return BAD
+
+
+_CONVERTERS: Final[dict[str, tuple[Callable[[Any], Any], tuple[type, ...]]]] = {
+    # dtype -> (converter, types that need no conversion)
+    STRING: (to_text, (str,)),
+    BOOLEAN: (_to_bool, (bool,)),
+    INT64: (_to_int, (int,)),
+    FLOAT64: (_to_float, (float, int)),
+    OBJECT: (_to_list, ()),
+}
+
+
+#: dtype -> the exact value types that need no conversion, and None.
+_READY_OR_NONE: Final[dict[str, frozenset[type]]] = {
+    dtype: frozenset({*ready, type(None)}) for dtype, (_, ready) in _CONVERTERS.items()
+}
+
+
+def convert(values: list[Any], dtype: str, *, copy: bool = True) -> tuple[list[Any], int]:
+    """Convert one column's raw values; returns (values with None for NA, number coerced).
+
+    ``copy=False`` keeps wire lists as they are instead of copying them (the caller owns the records).
+    """
+    converter, ready = _CONVERTERS[dtype]
+    if dtype == OBJECT and _LIST_OR_NONE.issuperset(map(type, values)):
+        return ([None if v is None else v.copy() for v in values] if copy else values), 0
+    if ready and _READY_OR_NONE[dtype].issuperset(map(type, values)):
+        if dtype == INT64 and not all(v is None or -(2**63) <= v < 2**63 for v in values):
+            pass  # an int64 overflow: take the slow path below
+        else:
+            return values, 0
+    out: list[Any] = []
+    bad = 0
+    for value in values:
+        if is_missing(value):
+            out.append(None)
+            continue
+        converted = converter(value)
+        if converted is BAD:
+            bad += 1
+            out.append(None)
+        else:
+            out.append(converted)
+    return out, bad
+
+
+def object_array(values: list[Any]) -> pd.Series:
+    """An ``object`` Series holding ``values`` as they are (pandas 3 would infer ``str`` from an array)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values  # element-wise: a list value stays one cell
+    return pd.Series(array, dtype=object, index=pd.RangeIndex(len(values)), copy=False)
+

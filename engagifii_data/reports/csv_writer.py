@@ -1,0 +1,175 @@
+"""CSV reports: UTF-8 with BOM, RFC 4180 quoting, formula neutralisation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import unicodedata
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, Final
+
+import numpy as np
+import pandas as pd
+
+from ..frames.values import is_missing, json_text
+from .files import atomic_write
+from .walk_report import refuse_incomplete
+
+#: The one datetime format of CSV reports: UTC, microseconds, literal ``Z`` (e.g.
+#: ``2023-04-26T17:00:00.825701Z``). ``%f`` has 6 digits: a 7th (100 ns) digit is truncated in CSV.
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# --------------------------------------------------------------------------------------------------
+# CSV
+# --------------------------------------------------------------------------------------------------
+
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize_formula(text: str) -> str:
+    """Prefix ``'`` to a text cell a spreadsheet could read as a formula (OWASP CSV injection).
+
+    Besides a first character in ``= + - @ TAB CR``, some importers skip leading spaces and line
+    breaks, and Excel in East Asian locales reads full-width ``＝ ＋ － ＠``: the check is made on the
+    NFKC form of the text with leading whitespace removed.
+    """
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    if text[:1].isspace() or (text and not text[0].isascii()):
+        probe = unicodedata.normalize("NFKC", text[:8]).lstrip()
+        if probe.startswith(_FORMULA_START):
+            return "'" + text
+    return text
+
+
+def _list_text(items: Iterable[Any], separator: str, datetime_format: str) -> str:
+    items = list(items)
+    if any(isinstance(item, Mapping | list | tuple | np.ndarray) for item in items):
+        return json_text([item.tolist() if isinstance(item, np.ndarray) else item for item in items])
+    return separator.join(cell_text(item, separator, datetime_format)[0] for item in items)
+
+
+def cell_text(value: Any, separator: str, datetime_format: str) -> tuple[str, bool]:
+    """One object-column value -> (CSV text, whether it is text subject to formula neutralisation)."""
+    if isinstance(value, str):
+        return value, True
+    if isinstance(value, list | tuple | np.ndarray):
+        return _list_text(value, separator, datetime_format), True
+    if isinstance(value, Mapping):
+        return json_text(value), True
+    if is_missing(value):
+        return "", False
+    if isinstance(value, bool | np.bool_):
+        return ("true" if value else "false"), False
+    if isinstance(value, int | float | Decimal | np.number):
+        return str(value), False
+    if isinstance(value, datetime):
+        stamp = pd.Timestamp(value)
+        stamp = stamp.tz_convert("UTC") if stamp.tzinfo is not None else stamp
+        return stamp.strftime(datetime_format), False
+    return str(value), True
+
+
+def _csv_column(series: pd.Series, neutralize: bool, separator: str, datetime_format: str) -> list[str]:
+    dtype = series.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            series = series.dt.tz_convert("UTC")
+        return series.dt.strftime(datetime_format).astype(object).where(series.notna(), "").tolist()
+    if pd.api.types.is_bool_dtype(dtype):
+        return ["" if is_missing(v) else ("true" if v else "false") for v in series.tolist()]
+    if pd.api.types.is_numeric_dtype(dtype):
+        return ["" if is_missing(v) else str(v) for v in series.tolist()]
+    if isinstance(dtype, pd.StringDtype):
+        texts = ["" if is_missing(v) else v for v in series.tolist()]
+        return [neutralize_formula(t) for t in texts] if neutralize else texts
+    out = []
+    for value in series.tolist():
+        text, is_text = cell_text(value, separator, datetime_format)
+        out.append(neutralize_formula(text) if neutralize and is_text else text)
+    return out
+
+
+def export_csv(
+    df: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    neutralize_formulas: bool = True,
+    list_separator: str = "; ",
+    datetime_format: str = DATETIME_FORMAT,
+    allow_incomplete: bool = False,
+) -> Path:
+    """Write ``df`` as an Excel-friendly CSV report, atomically.
+
+    Format (fixed, whatever the data):
+
+    * UTF-8 with BOM (``utf-8-sig``), ``,`` delimiter, ``"`` quote, ``\\r\\n`` line terminator (RFC 4180,
+      Excel's own); ``csv.QUOTE_MINIMAL``, so every field with a line break, quote or comma is quoted
+      and line breaks inside descriptions survive a round trip through :mod:`csv` and pandas.
+    * One header row (the column names), no index column.
+    * NA / NaT / ``None`` -> empty field.
+    * Booleans -> ``true`` / ``false`` (lowercase, as in JSON).
+    * Numbers -> Python's ``str`` (``12``, ``-5.0``); never neutralised.
+    * Datetimes -> converted to UTC and formatted with ``datetime_format`` on every row (default
+      :data:`DATETIME_FORMAT`, e.g. ``2023-04-26T17:00:00.000000Z``; sub-microsecond digits are
+      truncated). A tz-naive datetime column is written as is (taken as UTC).
+    * Lists of scalars (``tags``, ``eventClasses`` ...) -> elements joined with ``list_separator``;
+      a list holding any object or list (``eventDates``, contacts objects) -> the compact JSON of the
+      whole list (``[{"id":"...","city":"..."}]``), which ``json.loads`` restores. Dicts -> compact JSON.
+    * Formula neutralisation (OWASP CSV injection): with ``neutralize_formulas`` (default) every *text*
+      cell (string columns, text in object columns, joined lists, header names) starting with ``=``,
+      ``+``, ``-``, ``@``, TAB or CR gets a leading ``'``. Numbers, booleans and datetimes are never
+      changed (a price of ``-5.0`` stays ``-5.0``).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Any frame; usually from :func:`events_frame`. Not modified (``attrs`` included).
+    path : str or os.PathLike
+        Destination. Parent directories are created. An existing file is replaced only on success
+        (a symbolic link keeps the link; a device or pipe such as ``/dev/stdout`` is written into).
+    neutralize_formulas : bool, default True
+        ``False`` writes text cells raw.
+    list_separator : str, default ``"; "``
+        Joins the elements of list cells of scalars.
+    datetime_format : str, default :data:`DATETIME_FORMAT`
+        ``strftime`` format applied to UTC datetimes.
+    allow_incomplete : bool, default False
+        Write a frame marked ``attrs["engagifii"]["complete"] = False`` (a partial walk) anyway.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        ``df`` is the partial result of a walk that did not complete, and ``allow_incomplete`` is
+        False: a report must never look complete when it is not.
+    OSError
+        The file could not be written; the temp file is removed and any previous file is untouched.
+    """
+    refuse_incomplete(df, allow_incomplete)
+    header = [str(c) for c in df.columns]
+    if neutralize_formulas:
+        header = [neutralize_formula(h) for h in header]
+    columns = [
+        _csv_column(df.iloc[:, i], neutralize_formulas, list_separator, datetime_format) for i in range(df.shape[1])
+    ]
+
+    def write(raw: IO[bytes]) -> None:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="", write_through=True)
+        try:
+            writer = csv.writer(text, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+            writer.writerow(header)
+            writer.writerows(zip(*columns, strict=True))
+            text.flush()
+        finally:
+            text.detach()  # leave the binary file open for fsync
+
+    return atomic_write(path, write)
+
