@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
-from urllib3.util.retry import Retry
 
 from .config import Settings
 from .exceptions import AuthenticationError, RateLimitError, ServerError, TransportError
+from .responses import parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -71,13 +71,7 @@ def _check_token_response(response: requests.Response) -> requests.Response:
     """
     status = response.status_code
     if status == 429:
-        retry_after = None
-        value = response.headers.get("Retry-After")
-        if value:
-            try:
-                retry_after = float(Retry().parse_retry_after(value.strip()))
-            except Exception:
-                retry_after = None
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
         raise RateLimitError(
             429, None, "the identity server is rate limiting token requests", None, "/connect/token",
             retry_after=retry_after,

@@ -27,10 +27,11 @@ import pandas as pd
 from .auth import AccessToken, TokenManager
 from .checkpoint import Checkpoint
 from .config import Settings, check_header_value
-from .exceptions import ConfigurationError, EngagifiiError, IncompleteWalkError, PaginationError
+from .exceptions import ConfigurationError, EngagifiiError, IncompleteWalkError, PaginationError, StopRequested
 from .frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR, FrameBuilder, empty_events_frame
+from .pacing import AdaptiveConcurrency
 from .pagination import Page, WalkState, parse_page
-from .transport import AdaptiveConcurrency, Stats, StopRequested, Transport
+from .transport import Stats, Transport
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,10 @@ The tree::
     │   └── ServerError                   5xx after retries
     ├── TransportError (ConnectionError)  no usable answer: refused/dropped connection, timeout,
     │                                     unparseable body, after retries
-    └── PaginationError                   the page walk cannot go on safely (repeated page, runaway
-        └── IncompleteWalkError           walk, envelope not recognised); the walk ended without
-                                          every page: carries the partial DataFrame
+    ├── PaginationError                   the page walk cannot go on safely (repeated page, runaway
+    │   └── IncompleteWalkError           walk, envelope not recognised); the walk ended without
+    │                                     every page: carries the partial DataFrame
+    └── StopRequested                     the stop signal (cancel, Ctrl-C); never leaves the package
 
 The status -> class mapping lives in :data:`STATUS_ERRORS` (a table, not an if-ladder).
 """
@@ -231,6 +232,16 @@ class IncompleteWalkError(PaginationError):
 
     def __str__(self) -> str:
         return self.reason
+
+
+class StopRequested(EngagifiiError):
+    """The stop signal: raised instead of sending, waiting or retrying once the caller asked to stop.
+
+    It never leaves the package: the walk turns it into a cancelled :class:`IncompleteWalkError`
+    (or lets a ``KeyboardInterrupt`` finish fast).
+    """
+
+
 
 
 #: HTTP status -> exception class used by the transport for error answers.

@@ -23,7 +23,8 @@ from pandas.testing import assert_frame_equal
 
 from engagifii_data import sandbox
 from engagifii_data.frames import DATETIME_COLUMNS, FrameBuilder, build, datetimes, events_frame
-from engagifii_data.transport import EnvironmentCachingSession, declared_charset, decode_json
+from engagifii_data.responses import declared_charset, decode_json
+from engagifii_data.transport import EnvironmentCachingSession
 
 # -- datetimes: Arrow vs the value-by-value reader --------------------------------------------------
 

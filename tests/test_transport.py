@@ -15,13 +15,8 @@ from engagifii_data.exceptions import (
     ServerError,
     TenantNotFoundError,
 )
-from engagifii_data.transport import (
-    AdaptiveConcurrency,
-    RateLimiter,
-    error_from_response,
-    parse_error_body,
-    parse_retry_after,
-)
+from engagifii_data.pacing import AdaptiveConcurrency, RateLimiter
+from engagifii_data.responses import error_from_response, parse_error_body, parse_retry_after
 
 
 def response(status: int, body: Any, content_type: str = "application/json", **headers: str) -> requests.Response:
