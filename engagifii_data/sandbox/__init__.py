@@ -21,6 +21,11 @@ Tenants (:data:`TENANTS`): ``ACME`` 2,400 events (the two years before :data:`DE
 the year after), ``GLOBEX`` 36, ``INITECH`` 0. Credentials: :data:`CLIENT_ID` /
 :data:`CLIENT_SECRET` (``sandbox-client`` / ``sandbox-secret-CANARY-1234``), scope ``EventsApi``.
 
+``GET /api/1.0/event/{id}`` answers the list row plus ``contacts`` (``{regular, finance, exhibitor}``)
+and sessions that may carry more than the row's, with hard cases (null contacts, missing roles or
+emails, non-ASCII and formula-like names, sessions with null times or unknown fields); list rows
+never carry them and are byte-identical to what they were before details had them.
+
 Faults (:class:`Faults`, all off by default): ``latency``, ``token_lifetime``,
 ``rate_limit_every``, ``retry_after``, ``page_faults`` (``html503`` | ``drop`` | ``truncate``,
 first attempt of a page only), ``ignore_page_number``, ``insert_after_first_page``,
@@ -144,12 +149,17 @@ def serve(
 
 
 def generate(
-    seed: int | str = DEFAULT_SEED, tenants: Mapping[str, int] | None = None
+    seed: int | str = DEFAULT_SEED, tenants: Mapping[str, int] | None = None, *, detail: bool = True
 ) -> dict[str, list[dict[str, Any]]]:
-    """The sandbox's data: tenant code -> events in listing order (detail shape); see ``data``."""
+    """The sandbox's data: tenant code -> events in listing order; see ``data``.
+
+    ``detail=True`` (default): the detail answers (``GET /api/1.0/event/{id}``: with ``contacts``,
+    and ``eventDates`` that may carry more than the row's); ``detail=False``: the list rows, the
+    exact objects the listing sends.
+    """
     from .data import generate as _generate
 
-    return _generate(seed, tenants)
+    return _generate(seed, tenants, detail=detail)
 
 
 def __getattr__(name: str) -> Any:

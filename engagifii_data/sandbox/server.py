@@ -41,8 +41,6 @@ from .faults import Faults
 logger = logging.getLogger("engagifii_data.sandbox")
 
 Event = dict[str, Any]
-#: Keys only the detail endpoint returns (list rows leave them out).
-DETAIL_ONLY = ("contacts",)
 DEFAULT_PAGE_SIZE = 10
 AZURE_503 = """<!DOCTYPE html>
 <html>
@@ -75,10 +73,6 @@ def _json_response(obj: Any, status: int = 200, headers: dict[str, str] | None =
 
 def _utc_stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _list_row(event: Event) -> Event:
-    return {k: v for k, v in event.items() if k not in DETAIL_ONLY}
 
 
 class _ApiError(Exception):
@@ -154,16 +148,17 @@ class _State:
         self.tenant_codes: tuple[str, ...] = tuple(TENANTS if tenants is None else tenants)
         self.seed, self.now, self.faults = seed, now, faults
         self.issuer = ""
+        #: tenant -> list rows in listing order; ``keys`` their sort keys; ``by_id`` id -> detail answer
         self.events: dict[str, list[Event]] = {}
         self.keys: dict[str, list[tuple[datetime, str]]] = {}
         self.by_id: dict[str, dict[str, Event]] = {}
         self.ends: dict[str, datetime] = {}
         table = tuple((TENANTS if tenants is None else tenants).items())
-        for code, events in data.shared(seed, table).items():
-            self.events[code] = list(events)
-            self.keys[code] = [data.sort_key(e) for e in events]
-            self.by_id[code] = {e["id"]: e for e in events}
-            self.ends.update((e["id"], data.end_instant(e)) for e in events)
+        for code, records in data.shared(seed, table).items():
+            self.events[code] = [r.row for r in records]
+            self.keys[code] = [data.sort_key(r.row) for r in records]
+            self.by_id[code] = {r.row["id"]: r.detail for r in records}
+            self.ends.update((r.row["id"], data.end_instant(r.row)) for r in records)
         self.row_json: dict[str, dict[str, bytes]] = {code: {} for code in self.events}
         self.log: list[dict[str, Any]] = []
         self.token_requests = 0
@@ -184,21 +179,22 @@ class _State:
             self.insert_serial[tenant] = serial
             anchors = [events[(i + 1) * len(events) // (n + 1) - 1] for i in range(n)] if events else []
             new = data.make_inserted(self.seed, tenant, serial, anchors, n)
-            for event in new:
+            for record in new:
+                event = record.row
                 key = data.sort_key(event)
                 pos = bisect.bisect(self.keys[tenant], key)
                 self.keys[tenant].insert(pos, key)
                 events.insert(pos, event)
-                self.by_id[tenant][event["id"]] = event
+                self.by_id[tenant][event["id"]] = record.detail
                 self.ends[event["id"]] = data.end_instant(event)
-            return json.loads(_json_bytes(new))
+            return json.loads(_json_bytes([r.detail for r in new]))
 
     def row_bytes(self, tenant: str, event: Event) -> bytes:
         """The list-row JSON of *event*, encoded once (events are never changed in place)."""
         cache = self.row_json[tenant]
         raw = cache.get(event["id"])
         if raw is None:
-            raw = cache[event["id"]] = _json_bytes(_list_row(event))
+            raw = cache[event["id"]] = _json_bytes(event)
         return raw
 
     def rate_limited(self) -> bool:
@@ -590,10 +586,11 @@ class Sandbox:
             self._state.api_requests = 0
 
     def events(self, tenant: str, *, detail: bool = False) -> list[Event]:
-        """A copy of *tenant*'s current events in listing order (list-row shape unless *detail*)."""
+        """A copy of *tenant*'s current events in listing order (list rows, or detail answers if *detail*)."""
         with self._state.lock:
-            events = list(self._state.events[tenant])
-        rows = events if detail else [_list_row(e) for e in events]
+            rows = list(self._state.events[tenant])
+            if detail:
+                rows = [self._state.by_id[tenant][e["id"]] for e in rows]
         result: list[Event] = json.loads(_json_bytes(rows))
         return result
 
