@@ -1,5 +1,5 @@
 """The sandbox's detail answers (``GET /api/1.0/event/{id}``): contacts and sessions with their hard
-cases, and list rows unchanged by them (127.0.0.1 only)."""
+cases, list rows unchanged by them, and the faults that apply to details (127.0.0.1 only)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from engagifii_data import sandbox
-from tests.test_sandbox import get_token, headers, post_list
+from tests.test_sandbox import LIST, assert_envelope, get_token, headers, post_list
 
 #: sha256 of ``sandbox.generate()``'s list rows (contacts left out) as compact UTF-8 JSON, computed
 #: with the code from before detail answers had streams of their own: the list rows must not change.
@@ -212,3 +212,85 @@ def test_inserted_events_have_details() -> None:
             row = next(r for r in s.events("GLOBEX") if r["id"] == event["id"])
             assert "contacts" not in row
             assert get_detail(s, tok, event["id"]).json() == event
+
+
+# -- faults on details -------------------------------------------------------------------------
+def test_detail_faults_first_attempt_only() -> None:
+    globex = sandbox.generate()["GLOBEX"]
+    a, b, c, d = (e["id"] for e in globex[:4])
+    with sandbox.run(detail_faults={a: "html503", b: "drop", c: "truncate"}) as s:
+        tok = get_token(s)
+        r = get_detail(s, tok, a)
+        assert r.status_code == 503 and r.headers["Content-Type"].startswith("text/html")
+        assert "Service Unavailable" in r.text
+        with pytest.raises(requests.ConnectionError):
+            get_detail(s, tok, b)
+        r = get_detail(s, tok, c)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
+        assert int(r.headers["Content-Length"]) == len(r.content)
+        with pytest.raises(ValueError):
+            json.loads(r.content)
+        assert get_detail(s, tok, d).json() == globex[3]  # no fault for it
+        for event in globex[:3]:  # second attempts succeed
+            assert get_detail(s, tok, event["id"]).json() == event
+        # per tenant: the same id asked under ACME has its own first attempt (and is not there)
+        assert get_detail(s, tok, a, "ACME").status_code == 503
+        assert_envelope(get_detail(s, tok, a, "ACME"), 404, "NOT_FOUND", path=f"/api/1.0/event/{a}", method="GET")
+        faults = [(x["path"].rsplit("/", 1)[1], x["fault"], x["status"]) for x in s.log if x["fault"]]
+        assert faults == [(a, "html503", 503), (b, "drop", 0), (c, "truncate", 200), (a, "html503", 503)]
+
+
+def test_detail_faults_star_means_every_event_once() -> None:
+    globex = sandbox.generate()["GLOBEX"]
+    first = globex[0]["id"]
+    with sandbox.run(detail_faults={"*": "html503", first: "truncate"}) as s:
+        tok = get_token(s)
+        r = get_detail(s, tok, first)
+        assert r.status_code == 200 and r.content == _json(globex[0])[: len(r.content)]
+        for event in globex[1:6]:
+            assert get_detail(s, tok, event["id"]).status_code == 503
+            assert get_detail(s, tok, event["id"]).status_code == 200
+        assert post_list(s, tok, {}).status_code == 200  # the listing is not affected
+        s.faults.detail_faults = {}
+        assert get_detail(s, tok, globex[7]["id"]).status_code == 200
+
+
+def test_detail_faults_are_validated() -> None:
+    with pytest.raises(ValueError, match="detail_faults"), sandbox.run(detail_faults={"*": "explode"}):
+        pass
+    with pytest.raises(ValueError, match="lower-case"), sandbox.run(detail_faults={"ABC": "drop"}):
+        pass
+
+
+def test_rate_limit_counts_and_answers_detail_requests() -> None:
+    event = sandbox.generate()["GLOBEX"][0]
+    path = f"/api/1.0/event/{event['id']}"
+    with sandbox.run(rate_limit_every=2, retry_after="3") as s:
+        tok = get_token(s)
+        assert post_list(s, tok, {}).status_code == 200
+        r = get_detail(s, tok, event["id"])  # the 2nd API request, whichever endpoint
+        err = assert_envelope(r, 429, "RATE_LIMITED", path=path, method="GET")
+        assert err["message"] and r.headers["Retry-After"] == "3"
+        assert get_detail(s, tok, event["id"]).json() == event
+        assert post_list(s, tok, {}).status_code == 429
+        assert [x["path"] for x in s.log if x["status"] == 429] == [path, LIST]
+
+
+def test_tokens_rejected_and_revoked_for_details() -> None:
+    event_id = sandbox.generate()["GLOBEX"][0]["id"]
+    with sandbox.run() as s:
+        tok = get_token(s)
+        assert get_detail(s, tok, event_id).status_code == 200
+        s.faults.reject_tokens = True
+        r = get_detail(s, tok, event_id)
+        assert r.status_code == 401 and r.json()["error"] == "invalid_token"
+        assert r.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+        s.faults.reject_tokens = False
+        s.revoke_tokens()
+        r = get_detail(s, tok, event_id)
+        assert r.status_code == 401
+        assert r.json() == {"error": "invalid_token", "error_description": "The access token expired"}
+        assert get_detail(s, get_token(s), event_id).status_code == 200
+        r = requests.get(f"{s.api_url}/api/1.0/event/{event_id}", timeout=10,
+                         headers={"tenant-code": "GLOBEX", "api-version": "1.0"})
+        assert r.status_code == 401

@@ -28,9 +28,10 @@ never carry them and are byte-identical to what they were before details had the
 
 Faults (:class:`Faults`, all off by default): ``latency``, ``token_lifetime``,
 ``rate_limit_every``, ``retry_after``, ``page_faults`` (``html503`` | ``drop`` | ``truncate``,
-first attempt of a page only), ``ignore_page_number``, ``insert_after_first_page``,
-``fail_from_page``, ``max_page_size``, ``envelope`` (``wire`` | ``docs``), ``reject_tokens``;
-plus ``sb.revoke_tokens()`` and ``sb.insert_events(tenant, n)``.
+first attempt of a page only), ``detail_faults`` (the same, per event id or ``"*"``),
+``ignore_page_number``, ``insert_after_first_page``, ``fail_from_page``, ``max_page_size``,
+``envelope`` (``wire`` | ``docs``), ``reject_tokens``; plus ``sb.revoke_tokens()`` and
+``sb.insert_events(tenant, n)``.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def run(
     TypeError
         An unknown fault option.
     ValueError
-        An invalid fault value (unknown envelope or page fault, negative numbers).
+        An invalid fault value (unknown envelope, page or detail fault, negative numbers).
     OSError
         The port cannot be bound.
     """

@@ -166,6 +166,7 @@ class _State:
         self.rate_count = 0
         self.rate_every_seen = 0
         self.attempted_pages: set[tuple[str, int]] = set()
+        self.attempted_details: set[tuple[str, str]] = set()
         self.inserted_after_first: set[str] = set()
         self.insert_serial: dict[str, int] = {}
         self.issued_jtis: set[str] = set()
@@ -331,6 +332,17 @@ def create_app(state: _State) -> Flask:
         if tenant not in state.events:
             raise _ApiError(404, "TENANT_NOT_FOUND", f"Tenant '{tenant}' was not found")
 
+    def _fault_response(fault: str) -> Response:
+        """The ``html503`` or ``drop`` answer of a page or detail fault."""
+        g.fault = fault
+        if fault == "html503":
+            return Response(AZURE_503, status=503, content_type="text/html; charset=utf-8")
+        sock = request.environ.get("werkzeug.socket")
+        if sock is not None:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        return Response(b"", status=500)
+
     def _unauthorized(description: str) -> _ApiError:
         return _ApiError(401, "invalid_token", description, headers={
             "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'})
@@ -471,16 +483,8 @@ def create_app(state: _State) -> Flask:
             if (tenant, page) not in state.attempted_pages:
                 state.attempted_pages.add((tenant, page))
                 fault = faults.page_faults.get(page)
-        if fault == "html503":
-            g.fault = fault
-            return Response(AZURE_503, status=503, content_type="text/html; charset=utf-8")
-        if fault == "drop":
-            g.fault = fault
-            sock = request.environ.get("werkzeug.socket")
-            if sock is not None:
-                with suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-            return Response(b"", status=500)
+        if fault in ("html503", "drop"):
+            return _fault_response(fault)
         with state.lock:
             rows = list(state.events[tenant])
         if args["upcoming"]:
@@ -515,11 +519,24 @@ def create_app(state: _State) -> Flask:
 
     @app.get("/api/1.0/event/<event_id>")
     def event_detail(event_id: str) -> Response:
+        tenant: str = g.tenant
+        eid = event_id.strip().lower()
+        fault = None
         with state.lock:
-            event = state.by_id[g.tenant].get(event_id.strip().lower())
+            if (tenant, eid) not in state.attempted_details:
+                state.attempted_details.add((tenant, eid))
+                detail_faults = state.faults.detail_faults
+                fault = detail_faults.get(eid, detail_faults.get("*"))
+            event = state.by_id[tenant].get(eid)
+        if fault in ("html503", "drop"):
+            return _fault_response(fault)
         if event is None:
             raise _ApiError(404, "NOT_FOUND", f"Event '{event_id}' was not found")
-        return _json_response(event)
+        body = _json_bytes(event)
+        if fault == "truncate":
+            g.fault = fault
+            body = body[: len(body) // 2]
+        return Response(body, status=200, content_type="application/json; charset=utf-8")
 
     return app
 
