@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from engagifii_data import sandbox
-from tests.test_sandbox import LIST, assert_envelope, get_token, headers, post_list
+from tests.test_sandbox import LIST, assert_envelope, get_token, headers, ids, post_list
 
 #: sha256 of ``sandbox.generate()``'s list rows (contacts left out) as compact UTF-8 JSON, computed
 #: with the code from before detail answers had streams of their own: the list rows must not change.
@@ -260,6 +260,8 @@ def test_detail_faults_are_validated() -> None:
         pass
     with pytest.raises(ValueError, match="lower-case"), sandbox.run(detail_faults={"ABC": "drop"}):
         pass
+    with pytest.raises(ValueError), sandbox.run(delete_after_listing=-1):
+        pass
 
 
 def test_rate_limit_counts_and_answers_detail_requests() -> None:
@@ -294,3 +296,95 @@ def test_tokens_rejected_and_revoked_for_details() -> None:
         r = requests.get(f"{s.api_url}/api/1.0/event/{event_id}", timeout=10,
                          headers={"tenant-code": "GLOBEX", "api-version": "1.0"})
         assert r.status_code == 401
+
+
+# -- events deleted between the listing and the details -------------------------------------------
+def walk(s: Any, tok: str, tenant: str, size: int, order: list[int] | None = None) -> list[str]:
+    pages = order or list(range(1, -(-s.tenants[tenant] // size) + 1))
+    got: list[str] = []
+    for page in pages:
+        r = post_list(s, tok, {"pageNumber": page, "pageSize": size}, tenant=tenant)
+        assert r.status_code == 200
+        got += ids(r)
+    return got
+
+
+def test_delete_after_listing() -> None:
+    with sandbox.run(delete_after_listing=3) as s:
+        tok = get_token(s)
+        listed = walk(s, tok, "GLOBEX", 10, [1, 2, 3])
+        assert s.tenants["GLOBEX"] == 36  # not the whole listing yet
+        listed += walk(s, tok, "GLOBEX", 10, [4])
+        assert s.tenants["GLOBEX"] == 33 and len(listed) == 36
+        left = {e["id"] for e in s.events("GLOBEX")}
+        gone = [i for i in listed if i not in left]
+        assert len(gone) == 3
+        positions = [listed.index(i) for i in gone]
+        assert positions == [8, 17, 26]  # spread through the listing
+        for event_id in gone:
+            path = f"/api/1.0/event/{event_id}"
+            err = assert_envelope(get_detail(s, tok, event_id), 404, "NOT_FOUND", path=path, method="GET")
+            assert event_id in err["message"]
+        kept = next(i for i in listed if i not in gone)
+        assert get_detail(s, tok, kept).status_code == 200
+        body = post_list(s, tok, {"pageNumber": 1, "pageSize": 100}, tenant="GLOBEX").json()
+        assert body["pagingModel"]["totalRecords"] == 33 and not set(gone) & set(ids_of(body))
+        walk(s, tok, "GLOBEX", 100)  # once per tenant
+        assert s.tenants["GLOBEX"] == 33 and s.tenants["ACME"] == 2400
+
+
+def ids_of(body: dict[str, Any]) -> list[str]:
+    return [e["id"] for e in body["collection"]]
+
+
+def test_delete_after_listing_waits_for_every_page_in_any_order() -> None:
+    with sandbox.run(delete_after_listing=2, page_faults={2: "truncate"}) as s:
+        tok = get_token(s)
+        r = post_list(s, tok, {"pageNumber": 2, "pageSize": 10}, tenant="GLOBEX")
+        assert r.status_code == 200  # truncated: does not count as served
+        walk(s, tok, "GLOBEX", 10, [4, 3, 1])
+        assert s.tenants["GLOBEX"] == 36
+        walk(s, tok, "GLOBEX", 20, [2])  # another query (page size) is another listing
+        assert s.tenants["GLOBEX"] == 36
+        walk(s, tok, "GLOBEX", 10, [2])
+        assert s.tenants["GLOBEX"] == 34
+        walk(s, tok, "INITECH", 10)  # an empty listing deletes nothing
+        assert s.tenants["INITECH"] == 0
+
+
+def test_delete_after_listing_of_a_filtered_listing() -> None:
+    with sandbox.run(delete_after_listing=2) as s:
+        tok = get_token(s)
+        body = post_list(s, tok, {"pageSize": 100, "onlyUpcoming": True}, tenant="GLOBEX").json()
+        listed = ids_of(body)
+        assert 0 < len(listed) < 36
+        left = {e["id"] for e in s.events("GLOBEX")}
+        gone = set(listed) - left
+        assert len(gone) == 2 and s.tenants["GLOBEX"] == 34
+
+
+def test_delete_events() -> None:
+    with sandbox.run() as s:
+        tok = get_token(s)
+        before = s.events("GLOBEX")
+        deleted = s.delete_events("GLOBEX", 4)
+        assert [e["id"] for e in deleted] == [before[i]["id"] for i in (6, 13, 20, 27)]
+        assert deleted == [e for e in sandbox.generate()["GLOBEX"] if e["id"] in {d["id"] for d in deleted}]
+        assert s.tenants["GLOBEX"] == 32
+        assert get_detail(s, tok, deleted[0]["id"]).status_code == 404
+        listing = post_list(s, tok, {"pageSize": 100}, tenant="GLOBEX").json()
+        assert listing["pagingModel"]["totalRecords"] == 32
+        assert ids_of(listing) == [e["id"] for e in before if e["id"] not in {d["id"] for d in deleted}]
+        one = before[0]["id"]
+        assert [e["id"] for e in s.delete_events("GLOBEX", [one.upper()])] == [one]
+        assert get_detail(s, tok, one).status_code == 404
+        with pytest.raises(KeyError):
+            s.delete_events("GLOBEX", [before[1]["id"], one])  # one is gone already: nothing deleted
+        assert s.tenants["GLOBEX"] == 31
+        with pytest.raises(TypeError):
+            s.delete_events("GLOBEX", before[1]["id"])
+        with pytest.raises(ValueError):
+            s.delete_events("GLOBEX", -1)
+        assert s.delete_events("INITECH", 3) == []
+        assert len(s.delete_events("GLOBEX", 100)) == 31 and s.tenants["GLOBEX"] == 0
+        assert post_list(s, tok, {}, tenant="GLOBEX").json()["pagingModel"]["totalRecords"] == 0

@@ -29,9 +29,9 @@ never carry them and are byte-identical to what they were before details had the
 Faults (:class:`Faults`, all off by default): ``latency``, ``token_lifetime``,
 ``rate_limit_every``, ``retry_after``, ``page_faults`` (``html503`` | ``drop`` | ``truncate``,
 first attempt of a page only), ``detail_faults`` (the same, per event id or ``"*"``),
-``ignore_page_number``, ``insert_after_first_page``, ``fail_from_page``, ``max_page_size``,
-``envelope`` (``wire`` | ``docs``), ``reject_tokens``; plus ``sb.revoke_tokens()`` and
-``sb.insert_events(tenant, n)``.
+``ignore_page_number``, ``insert_after_first_page``, ``delete_after_listing``, ``fail_from_page``,
+``max_page_size``, ``envelope`` (``wire`` | ``docs``), ``reject_tokens``; plus
+``sb.revoke_tokens()``, ``sb.insert_events(tenant, n)`` and ``sb.delete_events(tenant, n_or_ids)``.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def run(
     context manager yielding a :class:`~engagifii_data.sandbox.server.Sandbox`
         with ``identity_url``, ``api_url``, ``client_id``, ``client_secret``, ``tenants``,
         ``faults``, ``log``, ``token_requests``, ``api_requests``, ``settings()``,
-        ``reset_log()``, ``events()``, ``insert_events()``, ``revoke_tokens()``.
+        ``reset_log()``, ``events()``, ``insert_events()``, ``delete_events()``, ``revoke_tokens()``.
 
     Raises
     ------

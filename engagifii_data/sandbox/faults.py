@@ -46,6 +46,13 @@ class Faults:
         When N > 0: right after page 1 of a tenant's listing has been served, insert N new
         events into that tenant, once per tenant, at positions spread through the listing,
         so later pages shift and the total grows by N (default 0).
+    delete_after_listing : int
+        When N > 0: once every page of a tenant's listing has been served (pages 1..last of one
+        query, i.e. one page size and filter, whatever the order; truncated answers do not
+        count), N events of that listing, spread through it, are deleted from the tenant, once
+        per tenant: they were listed but no longer exist, so their detail answers 404
+        ``NOT_FOUND`` and later listings leave them out (default 0). ``sb.delete_events()``
+        deletes at any moment.
     fail_from_page : int or None
         Pages >= N always answer 500 ``INTERNAL_ERROR`` in the documented envelope
         (default None: off).
@@ -68,6 +75,7 @@ class Faults:
     detail_faults: dict[str, str] = field(default_factory=dict)
     ignore_page_number: bool = False
     insert_after_first_page: int = 0
+    delete_after_listing: int = 0
     fail_from_page: int | None = None
     max_page_size: int = 100
     envelope: str = "wire"
@@ -90,5 +98,6 @@ class Faults:
                 raise ValueError(f"detail_faults[{event_id!r}] must be one of {PAGE_FAULTS}, got {fault!r}")
         if self.latency < 0 or self.token_lifetime < 1 or self.rate_limit_every < 0:
             raise ValueError("latency >= 0, token_lifetime >= 1 and rate_limit_every >= 0 are required")
-        if self.max_page_size < 1 or self.insert_after_first_page < 0:
-            raise ValueError("max_page_size >= 1 and insert_after_first_page >= 0 are required")
+        if self.max_page_size < 1 or self.insert_after_first_page < 0 or self.delete_after_listing < 0:
+            raise ValueError("max_page_size >= 1, insert_after_first_page >= 0 and delete_after_listing >= 0 "
+                             "are required")

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -73,6 +73,13 @@ def _json_response(obj: Any, status: int = 200, headers: dict[str, str] | None =
 
 def _utc_stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _spread(rows: list[Event], n: int) -> list[Event]:
+    """*n* of *rows* spread evenly through them (all of them if *n* >= their number), in order."""
+    if n >= len(rows):
+        return list(rows)
+    return [rows[(i + 1) * len(rows) // (n + 1) - 1] for i in range(n)]
 
 
 class _ApiError(Exception):
@@ -168,6 +175,8 @@ class _State:
         self.attempted_pages: set[tuple[str, int]] = set()
         self.attempted_details: set[tuple[str, str]] = set()
         self.inserted_after_first: set[str] = set()
+        self.served_pages: dict[tuple[Any, ...], set[int]] = {}
+        self.deleted_after_listing: set[str] = set()
         self.insert_serial: dict[str, int] = {}
         self.issued_jtis: set[str] = set()
         self.revoked_jtis: set[str] = set()
@@ -189,6 +198,42 @@ class _State:
                 self.by_id[tenant][event["id"]] = record.detail
                 self.ends[event["id"]] = data.end_instant(event)
             return json.loads(_json_bytes([r.detail for r in new]))
+
+    def delete(self, tenant: str, ids: list[str]) -> list[Event]:
+        """Remove the events *ids* from *tenant* (listing and detail); return their detail answers."""
+        with self.lock:
+            by_id = self.by_id[tenant]
+            unknown = [i for i in ids if i not in by_id]
+            if unknown:
+                raise KeyError(f"no such event in {tenant}: {', '.join(unknown)}")
+            gone = set(ids)
+            keep = [i for i, e in enumerate(self.events[tenant]) if e["id"] not in gone]
+            self.events[tenant] = [self.events[tenant][i] for i in keep]
+            self.keys[tenant] = [self.keys[tenant][i] for i in keep]
+            removed = [by_id.pop(i) for i in dict.fromkeys(ids)]
+            for i in gone:
+                self.row_json[tenant].pop(i, None)
+                self.ends.pop(i, None)
+            return json.loads(_json_bytes(removed))
+
+    def listing_served(self, tenant: str, view: tuple[Any, ...], page: int, pages: int, rows: list[Event]) -> None:
+        """Record that *page* of one view of *tenant*'s listing was served (``delete_after_listing``).
+
+        Once every page 1..*pages* of that view has been served, ``delete_after_listing`` events of
+        *rows* (the view's rows, spread through it) are deleted, once per tenant.
+        """
+        n = self.faults.delete_after_listing
+        if n <= 0:
+            return
+        with self.lock:
+            if tenant in self.deleted_after_listing:
+                return
+            served = self.served_pages.setdefault((tenant, *view), set())
+            served.add(page)
+            if not served.issuperset(range(1, pages + 1)):
+                return
+            self.deleted_after_listing.add(tenant)
+            self.delete(tenant, [e["id"] for e in _spread(rows, n) if e["id"] in self.by_id[tenant]])
 
     def row_bytes(self, tenant: str, event: Event) -> bytes:
         """The list-row JSON of *event*, encoded once (events are never changed in place)."""
@@ -506,6 +551,9 @@ def create_app(state: _State) -> Flask:
             paging = _json_bytes({"totalRecords": total, "pageNumber": page, "pageSize": size,
                                   "totalPages": math.ceil(total / size) if total else 0})
             body = b'{"collection":' + chunk + b',"pagingModel":' + paging + b"}"
+        if fault != "truncate":
+            view = (size, args["upcoming"], args["text"], args["sort_by"], args["ascending"])
+            state.listing_served(tenant, view, page, math.ceil(total / size), rows)
         if page == 1 and faults.insert_after_first_page > 0:
             with state.lock:
                 first = tenant not in state.inserted_after_first
@@ -614,6 +662,25 @@ class Sandbox:
     def insert_events(self, tenant: str, n: int) -> list[Event]:
         """Insert *n* new events into *tenant* now (deterministic); return them (detail shape)."""
         return self._state.insert(tenant, n)
+
+    def delete_events(self, tenant: str, which: int | Iterable[str]) -> list[Event]:
+        """Delete events of *tenant* now: *which* is a count (spread through the listing) or ids.
+
+        Deleted events leave the listing and their detail answers 404 ``NOT_FOUND``. Returns them
+        (detail shape), in listing order for a count, in the given order for ids. An id that is
+        not (or no longer) in the tenant raises ``KeyError`` and nothing is deleted.
+        """
+        state = self._state
+        with state.lock:
+            if isinstance(which, int):
+                if which < 0:
+                    raise ValueError(f"the number of events to delete must be >= 0, got {which}")
+                ids = [e["id"] for e in _spread(state.events[tenant], which)]
+            else:
+                if isinstance(which, str):
+                    raise TypeError("pass a list of ids, not one id string")
+                ids = [str(i).strip().lower() for i in which]
+            return state.delete(tenant, ids)
 
     def revoke_tokens(self) -> None:
         """Make every token issued so far invalid (401 ``invalid_token``, "The access token expired")."""
