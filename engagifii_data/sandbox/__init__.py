@@ -21,11 +21,17 @@ Tenants (:data:`TENANTS`): ``ACME`` 2,400 events (the two years before :data:`DE
 the year after), ``GLOBEX`` 36, ``INITECH`` 0. Credentials: :data:`CLIENT_ID` /
 :data:`CLIENT_SECRET` (``sandbox-client`` / ``sandbox-secret-CANARY-1234``), scope ``EventsApi``.
 
+``GET /api/1.0/event/{id}`` answers the list row plus ``contacts`` (``{regular, finance, exhibitor}``)
+and sessions that may carry more than the row's, with hard cases (null contacts, missing roles or
+emails, non-ASCII and formula-like names, sessions with null times or unknown fields); list rows
+never carry them and are byte-identical to what they were before details had them.
+
 Faults (:class:`Faults`, all off by default): ``latency``, ``token_lifetime``,
 ``rate_limit_every``, ``retry_after``, ``page_faults`` (``html503`` | ``drop`` | ``truncate``,
-first attempt of a page only), ``ignore_page_number``, ``insert_after_first_page``,
-``fail_from_page``, ``max_page_size``, ``envelope`` (``wire`` | ``docs``), ``reject_tokens``;
-plus ``sb.revoke_tokens()`` and ``sb.insert_events(tenant, n)``.
+first attempt of a page only), ``detail_faults`` (the same, per event id or ``"*"``),
+``ignore_page_number``, ``insert_after_first_page``, ``delete_after_listing``, ``fail_from_page``,
+``max_page_size``, ``envelope`` (``wire`` | ``docs``), ``reject_tokens``; plus
+``sb.revoke_tokens()``, ``sb.insert_events(tenant, n)`` and ``sb.delete_events(tenant, n_or_ids)``.
 """
 
 from __future__ import annotations
@@ -109,14 +115,14 @@ def run(
     context manager yielding a :class:`~engagifii_data.sandbox.server.Sandbox`
         with ``identity_url``, ``api_url``, ``client_id``, ``client_secret``, ``tenants``,
         ``faults``, ``log``, ``token_requests``, ``api_requests``, ``settings()``,
-        ``reset_log()``, ``events()``, ``insert_events()``, ``revoke_tokens()``.
+        ``reset_log()``, ``events()``, ``insert_events()``, ``delete_events()``, ``revoke_tokens()``.
 
     Raises
     ------
     TypeError
         An unknown fault option.
     ValueError
-        An invalid fault value (unknown envelope or page fault, negative numbers).
+        An invalid fault value (unknown envelope, page or detail fault, negative numbers).
     OSError
         The port cannot be bound.
     """
@@ -144,12 +150,17 @@ def serve(
 
 
 def generate(
-    seed: int | str = DEFAULT_SEED, tenants: Mapping[str, int] | None = None
+    seed: int | str = DEFAULT_SEED, tenants: Mapping[str, int] | None = None, *, detail: bool = True
 ) -> dict[str, list[dict[str, Any]]]:
-    """The sandbox's data: tenant code -> events in listing order (detail shape); see ``data``."""
+    """The sandbox's data: tenant code -> events in listing order; see ``data``.
+
+    ``detail=True`` (default): the detail answers (``GET /api/1.0/event/{id}``: with ``contacts``,
+    and ``eventDates`` that may carry more than the row's); ``detail=False``: the list rows, the
+    exact objects the listing sends.
+    """
     from .data import generate as _generate
 
-    return _generate(seed, tenants)
+    return _generate(seed, tenants, detail=detail)
 
 
 def __getattr__(name: str) -> Any:

@@ -7,6 +7,16 @@ has: accented and emoji names, names starting with ``= + - @``, descriptions wit
 ``0001-01-01T00:00:00`` for unset registration dates, the null GUID, missing keys and nulls, and an
 unknown extra field (``externalRef``) on a few events.
 
+Each event has two shapes, a :class:`Record`: the list row and the detail answer. The detail adds
+``contacts`` and may carry more in ``eventDates`` (an unknown session field, an unscheduled session
+with null times). Everything only the detail carries comes from random streams of its own, seeded
+by the event id (``"{seed}:{tenant}:detail:{id}"``, ``"...:sessions:{id}"``), so the main stream,
+and with it every list row, is the same as before details existed. Contact hard cases (no contacts,
+``contacts: null``, a role missing, several in a role, ``email`` absent or null, accents, CJK,
+emoji, Arabic and Hebrew names, a name starting with ``=``, an extra ``title``) and session hard
+cases are each placed on at least one event of every tenant of 12 or more events (:data:`CONTACT_CASES`,
+:data:`SESSION_CASES`), and also occur at random.
+
 Naive timestamps are wall-clock times in the event's ``timeZone``; the sandbox maps those Windows
 zone names to fixed standard offsets (:data:`~engagifii_data.sandbox.constants.TIME_ZONES`).
 """
@@ -14,11 +24,12 @@ zone names to fixed standard offsets (:data:`~engagifii_data.sandbox.constants.T
 from __future__ import annotations
 
 import random
+import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from .constants import DEFAULT_NOW, DEFAULT_SEED, NULL_GUID, TENANTS, TIME_ZONES, UNSET_DATE
 
@@ -45,10 +56,55 @@ PRICING = ("Standard", "Tiered", "MemberNonMember", "EarlyBird")
 WORKFLOWS = ("Standard Registration", "Member Registration", "Exhibitor Registration", "Speaker Intake")
 IMAGE_BASE = "https://engagifiiprodstorage.blob.core.windows.net/events"
 TIME_STYLES = ("z", "z", "z3", "naive", "naive", "offset", "z7")
+ROLES = ("regular", "finance", "exhibitor")
+#: Contact hard cases of the detail answer; each is forced on at least one event of a non-empty tenant.
+CONTACT_CASES = ("empty", "null", "role_missing", "many", "no_email", "null_email", "extra_field",
+                 "accents", "cjk", "emoji", "rtl", "formula")
+#: Session hard cases only the detail answer carries (list rows keep their sessions as they are).
+SESSION_CASES = ("session_tbd", "session_extra_field")
+#: Contacts with hard names: (case, name, email).
+HARD_CONTACTS = (
+    ("accents", "José Ñúñez-García", "jose.nunez@example.com"),
+    ("accents", "Zoë Ångström", "zoe.angstrom@example.se"),
+    ("cjk", "山田 太郎", "yamada.taro@example.jp"),
+    ("cjk", "王小明", "wang.xiaoming@example.cn"),
+    ("emoji", "Sam 🎤 Rivera", "sam.rivera@example.com"),
+    ("rtl", "محمد العلي", "m.alali@example.ae"),
+    ("rtl", "דנה כהן", "dana.cohen@example.co.il"),
+    ("formula", '=HYPERLINK("https://example.com","Pat Kim")', "pat.kim@example.com"),
+)
+CONTACT_TITLES = ("Event Coordinator", "Finance Director", "Exhibitor Liaison", "Registrar", "Board Chair")
+ROOMS = ("Ballroom A", "Ballroom B", "Room 101", "Salon Ñ", "Auditorium", "Terrace")
+SESSION_KEYS = ("id", "name", "addressLine", "city", "state", "zip", "country", "latitude", "longitude",
+                "sessionStartTime", "sessionEndTime", "sessionDay")
+
+
+class Record(NamedTuple):
+    """One event in both shapes: what the listing sends and what ``GET /event/{id}`` sends."""
+
+    row: Event
+    detail: Event
 
 
 def _guid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _email(name: str, rng: random.Random) -> str:
+    """A plausible address for *name* (ASCII local part; a few name styles)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    parts = ["".join(c for c in w if c.isalnum()).lower() for w in ascii_name.split()]
+    parts = [w for w in parts if w] or ["contact"]
+    style = rng.randrange(3)
+    local = ".".join(parts) if style == 0 else parts[0][0] + parts[-1] if style == 1 else parts[0]
+    if style == 2:
+        local += str(rng.randint(1, 99))
+    return f"{local}@{rng.choice(('example.com', 'example.org', 'example.net'))}"
+
+
+def _phone(rng: random.Random) -> str:
+    digits = f"{rng.randint(200, 989)}-{rng.randint(200, 999)}-{rng.randrange(10000):04d}"
+    return "+1 " + digits if rng.random() < 0.2 else digits
 
 
 def _fmt_utc(dt: datetime, frac: str = "") -> str:
@@ -95,6 +151,7 @@ class _Maker:
     def __init__(self, seed: int | str, tenant: str, now: datetime) -> None:
         from faker import Faker
 
+        self.seed = seed
         self.rng = random.Random(f"{seed}:{tenant}")
         self.fake = f = Faker("en_US")
         f.seed_instance(f"{seed}:{tenant}")
@@ -110,9 +167,110 @@ class _Maker:
              "phone": self.fake.numerify("###-###-####")}
             for _ in range(12)
         ]
+        # Everything below is for the detail answer: its own stream, the main one is not touched.
+        prng = random.Random(f"{seed}:{tenant}:detail")
+        self.contact_pool: list[dict[str, Any]] = [
+            {"id": _guid(prng), "name": name, "email": _email(name, prng), "phone": _phone(prng)}
+            for name in dict.fromkeys(self.creators + [p["name"] for p in self.people])
+        ]
+        self.hard_contacts: dict[str, list[dict[str, Any]]] = {}
+        for case, name, email in HARD_CONTACTS:
+            self.hard_contacts.setdefault(case, []).append(
+                {"id": _guid(prng), "name": name, "email": email, "phone": _phone(prng)})
 
-    def person(self) -> dict[str, Any]:
-        return dict(self.rng.choice(self.people))
+    def _legacy_contact_draws(self) -> None:
+        """Draw what the list rows' generation drew for contacts before details had their own stream.
+
+        Contacts once came from the main stream; those draws are kept (and thrown away) so that every
+        later draw, and so every list row, stays byte-identical.
+        """
+        rng = self.rng
+        for high in (2, 1, 1):
+            for _ in range(rng.randint(0, high)):
+                rng.choice(self.people)
+
+    def contacts(self, eid: str, case: str | None = None) -> dict[str, Any] | None:
+        """The detail's ``contacts`` for event *eid*, from the event's own stream (*case* forces one)."""
+        drng = random.Random(f"{self.seed}:{self.tenant}:detail:{eid}")
+        if case is None:
+            r = drng.random()
+            case = "null" if r < 0.03 else "empty" if r < 0.09 else "role_missing" if r < 0.14 else None
+        if case == "null":
+            return None
+        if case == "empty":
+            return {role: [] for role in ROLES}
+        counts = {
+            "regular": drng.choices((0, 1, 2, 3, 4), (15, 40, 25, 13, 7))[0],
+            "finance": drng.choices((0, 1, 2), (45, 50, 5))[0],
+            "exhibitor": drng.choices((0, 1, 2, 3), (60, 25, 10, 5))[0],
+        }
+        if case == "many":
+            counts["regular"] = max(counts["regular"], 3)
+        elif case is not None and counts["regular"] == 0:
+            counts["regular"] = 1  # the forced contact case goes on the first regular contact
+        out: dict[str, Any] = {}
+        for role in ROLES:
+            people = []
+            for person in drng.sample(self.contact_pool, counts[role]):
+                contact = dict(person)
+                if drng.random() < 0.02:
+                    contact = dict(drng.choice(drng.choice(list(self.hard_contacts.values()))))
+                r = drng.random()
+                if r < 0.03:
+                    del contact["email"]
+                elif r < 0.06:
+                    contact["email"] = None
+                if drng.random() < 0.02:
+                    contact["phone"] = None
+                if drng.random() < 0.05:
+                    contact["title"] = drng.choice(CONTACT_TITLES)
+                people.append(contact)
+            out[role] = people
+        first = out["regular"][0] if out["regular"] else None
+        if case == "role_missing":
+            del out[drng.choice(ROLES)]
+        elif case == "no_email" and first is not None:
+            first.pop("email", None)
+        elif case == "null_email" and first is not None:
+            first["email"] = None
+        elif case == "extra_field" and first is not None:
+            first["title"] = drng.choice(CONTACT_TITLES)
+        elif case in self.hard_contacts:
+            out["regular"][0] = dict(drng.choice(self.hard_contacts[case]))
+        return out
+
+    def sessions(self, event: Event, case: str | None = None) -> list[dict[str, Any]]:
+        """The detail's ``eventDates``: the row's sessions, sometimes with an unknown field (``roomName``),
+        sometimes followed by an unscheduled session (all times null), from the event's own stream."""
+        srng = random.Random(f"{self.seed}:{self.tenant}:sessions:{event['id']}")
+        out = [dict(s) for s in event["eventDates"]]
+        extra = [s for s in out if srng.random() < 0.04]
+        if case == "session_extra_field" and out and not extra:
+            extra = [out[0]]
+        for session in extra:
+            session["roomName"] = srng.choice(ROOMS)
+        if srng.random() < 0.03 or case == "session_tbd":
+            venue = event.get("location")
+            r = srng.random()
+            loc = None if r < 0.5 or venue is None else venue if r < 0.75 else srng.choice(self.venues)
+            tbd: dict[str, Any] = {"id": _guid(srng), "name": f"Session {len(out) + 1} (time to be announced)"}
+            tbd.update((k, loc[k] if loc else None) for k in SESSION_KEYS[2:9])
+            tbd.update(sessionStartTime=None, sessionEndTime=None, sessionDay=None)
+            out.append(tbd)
+        return out
+
+    def detail(self, row: Event, contact_case: str | None = None, session_case: str | None = None) -> Event:
+        """The detail answer of list row *row*: ``contacts`` after ``eventDates`` (detail sessions)."""
+        detail: Event = {}
+        for key, value in row.items():
+            if key == "eventDates":
+                detail[key] = self.sessions(row, session_case)
+                detail["contacts"] = self.contacts(row["id"], contact_case)
+            else:
+                detail[key] = value
+        if "contacts" not in detail:
+            detail["contacts"] = self.contacts(row["id"], contact_case)
+        return detail
 
     def location(self) -> dict[str, Any]:
         return dict(self.rng.choice(self.venues))
@@ -230,11 +388,9 @@ class _Maker:
             "eventWithExhibitor": rng.random() < 0.2,
             "location": venue,
             "eventDates": sessions,
-            "contacts": {
-                "regular": [self.person() for _ in range(rng.randint(0, 2))],
-                "finance": [self.person() for _ in range(rng.randint(0, 1))],
-                "exhibitor": [self.person() for _ in range(rng.randint(0, 1))],
-            },
+        }
+        self._legacy_contact_draws()
+        event.update({
             "eventClasses": [_guid(rng) for _ in range(rng.choice((0, 0, 1, 2)))],
             "eventBundles": [_guid(rng) for _ in range(rng.choice((0, 0, 0, 1, 3)))],
             "pricingFramework": None if free else rng.choice(PRICING),
@@ -255,7 +411,7 @@ class _Maker:
             "createdBy": {"name": rng.choice(self.creators),
                           "imageThumbUrl": f"{IMAGE_BASE}/users/{_guid(rng)}/thumb.png"
                           if rng.random() < 0.5 else None},
-        }
+        })
         if rng.random() < 0.03:
             event["externalRef"] = f"EXT-{rng.randint(10000, 99999)}"
         if rng.random() < 0.04:  # keys the live service sometimes leaves out
@@ -265,7 +421,15 @@ class _Maker:
         return event
 
 
-def _generate_tenant(seed: int | str, tenant: str, count: int, now: datetime) -> list[Event]:
+def _spread(count: int, cases: Sequence[str], offset: int) -> dict[int, str]:
+    """Generation index -> case, the cases spread evenly over *count* events."""
+    if not count:
+        return {}
+    step = max(count // len(cases), 1)
+    return {(i * step + offset * step // 4) % count: case for i, case in enumerate(cases)}
+
+
+def _generate_tenant(seed: int | str, tenant: str, count: int, now: datetime) -> list[Record]:
     maker = _Maker(seed, tenant, now)
     rng = maker.rng
     lo = now - timedelta(days=730)
@@ -274,24 +438,32 @@ def _generate_tenant(seed: int | str, tenant: str, count: int, now: datetime) ->
     if count:
         step = max(count // len(HARD_NAMES), 1)
         hard_at = {(i * step + step // 2) % count: n for i, n in enumerate(HARD_NAMES)}
-    events = []
+    rows = []
     for i in range(count):
         start = lo + timedelta(minutes=15 * rng.randrange(span_minutes))
-        events.append(maker.make(i, start, hard_at.get(i)))
-    events.sort(key=sort_key)
-    return events
+        rows.append(maker.make(i, start, hard_at.get(i)))
+    # detail-only data: own streams, so the rows above are what they were before details existed
+    contact_at = _spread(count, CONTACT_CASES, 0)
+    session_at: dict[int, str] = {}
+    for i, case in _spread(count, SESSION_CASES, 1).items():
+        if case == "session_extra_field":  # needs a session: the next event (generation order) with one
+            i = next((j % count for j in range(i, i + count) if rows[j % count]["eventDates"]), i)
+        session_at[i] = case
+    records = [Record(row, maker.detail(row, contact_at.get(i), session_at.get(i))) for i, row in enumerate(rows)]
+    records.sort(key=lambda r: sort_key(r.row))
+    return records
 
 
 @lru_cache(maxsize=4)
 def shared(
     seed: int | str, tenants: tuple[tuple[str, int], ...] = tuple(TENANTS.items())
-) -> dict[str, tuple[Event, ...]]:
-    """Cached generation for servers: the event dicts are shared and must not be mutated."""
+) -> dict[str, tuple[Record, ...]]:
+    """Cached generation for servers: the records are shared and must not be mutated."""
     return {code: tuple(_generate_tenant(seed, code, n, DEFAULT_NOW)) for code, n in tenants}
 
 
 def generate(
-    seed: int | str = DEFAULT_SEED, tenants: Mapping[str, int] | None = None
+    seed: int | str = DEFAULT_SEED, tenants: Mapping[str, int] | None = None, *, detail: bool = True
 ) -> dict[str, list[Event]]:
     """Generate every tenant's events, each list in listing order (a fresh generation).
 
@@ -304,18 +476,24 @@ def generate(
         Seed of the RNG and of Faker (default :data:`DEFAULT_SEED`).
     tenants : mapping, optional
         Tenant code -> number of events (default :data:`TENANTS`).
+    detail : bool
+        True (default): the detail answers (with ``contacts`` and the detail's ``eventDates``);
+        False: the list rows, exactly as the listing sends them.
 
     Returns
     -------
     dict
-        Tenant code -> list of event dicts (detail shape), in the order of ``tenants``.
+        Tenant code -> list of event dicts, in the order of ``tenants``.
     """
     table = TENANTS if tenants is None else tenants
-    return {code: _generate_tenant(seed, code, n, DEFAULT_NOW) for code, n in table.items()}
+    return {
+        code: [r.detail if detail else r.row for r in _generate_tenant(seed, code, n, DEFAULT_NOW)]
+        for code, n in table.items()
+    }
 
 
-def make_inserted(seed: int | str, tenant: str, serial: int, anchors: list[Event], n: int) -> list[Event]:
-    """Make *n* new events deterministically, each starting right after one of *anchors*.
+def make_inserted(seed: int | str, tenant: str, serial: int, anchors: list[Event], n: int) -> list[Record]:
+    """Make *n* new events deterministically, each starting right after one of *anchors* (list rows).
 
     ``serial`` numbers the insertion batch of that tenant so repeated batches differ.
     """
@@ -328,5 +506,6 @@ def make_inserted(seed: int | str, tenant: str, serial: int, anchors: list[Event
             start = anchor_start.replace(microsecond=0) + timedelta(seconds=1)
         else:
             start = now + timedelta(days=7 * (i + 1))
-        out.append(maker.make(i, start, f"Inserted {tenant} event {serial}.{i + 1}", inserted=True))
+        row = maker.make(i, start, f"Inserted {tenant} event {serial}.{i + 1}", inserted=True)
+        out.append(Record(row, maker.detail(row)))
     return out

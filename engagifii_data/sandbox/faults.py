@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: Values allowed in :attr:`Faults.page_faults`.
+#: Values allowed in :attr:`Faults.page_faults` and :attr:`Faults.detail_faults`.
 PAGE_FAULTS = ("html503", "drop", "truncate")
 #: Values allowed in :attr:`Faults.envelope`.
 ENVELOPES = ("wire", "docs")
@@ -22,9 +22,9 @@ class Faults:
         Seconds an issued access token lives: the token response's ``expires_in`` and the
         JWT's ``exp - iat`` (default 3600).
     rate_limit_every : int
-        When N > 0, every Nth API request (counted from when the fault is set, over all
-        tenants) answers 429 with ``Retry-After: <retry_after>`` and the documented error
-        envelope, code ``RATE_LIMITED`` (default 0: off).
+        When N > 0, every Nth API request (list and detail alike, counted from when the fault
+        is set, over all tenants) answers 429 with ``Retry-After: <retry_after>`` and the
+        documented error envelope, code ``RATE_LIMITED`` (default 0: off).
     retry_after : str
         The ``Retry-After`` value sent with a 429: seconds (``"1"``) or an HTTP date
         (default ``"1"``).
@@ -34,6 +34,11 @@ class Faults:
         (``Content-Type: text/html``); ``"drop"`` the TCP connection is closed without any
         response; ``"truncate"`` HTTP 200, ``Content-Type: application/json``, the body cut
         in half (with a matching ``Content-Length``, so only the JSON is broken).
+    detail_faults : dict of str to str
+        Event id (lower case) or ``"*"`` (every event) -> fault, applied to the *first*
+        ``GET /api/1.0/event/{id}`` of that id per tenant only (later attempts succeed), with
+        the same three faults as ``page_faults``; an id's own entry wins over ``"*"``. The
+        attempt is spent even if the event does not exist (a ``truncate`` then answers 404).
     ignore_page_number : bool
         Always serve the rows of page 1, whatever page is asked for (the paging model still
         echoes the requested page number) (default False).
@@ -41,6 +46,13 @@ class Faults:
         When N > 0: right after page 1 of a tenant's listing has been served, insert N new
         events into that tenant, once per tenant, at positions spread through the listing,
         so later pages shift and the total grows by N (default 0).
+    delete_after_listing : int
+        When N > 0: once every page of a tenant's listing has been served (pages 1..last of one
+        query, i.e. one page size and filter, whatever the order; truncated answers do not
+        count), N events of that listing, spread through it, are deleted from the tenant, once
+        per tenant: they were listed but no longer exist, so their detail answers 404
+        ``NOT_FOUND`` and later listings leave them out (default 0). ``sb.delete_events()``
+        deletes at any moment.
     fail_from_page : int or None
         Pages >= N always answer 500 ``INTERNAL_ERROR`` in the documented envelope
         (default None: off).
@@ -52,7 +64,7 @@ class Faults:
         "pageNumber": p, "pageSize": s, "totalPages": t}}``; ``"docs"``:
         ``{"totalCount": N, "data": [...]}``.
     reject_tokens : bool
-        Every API request answers 401 ``invalid_token`` (default False).
+        Every API request (list and detail) answers 401 ``invalid_token`` (default False).
     """
 
     latency: float = 0.0
@@ -60,8 +72,10 @@ class Faults:
     rate_limit_every: int = 0
     retry_after: str = "1"
     page_faults: dict[int, str] = field(default_factory=dict)
+    detail_faults: dict[str, str] = field(default_factory=dict)
     ignore_page_number: bool = False
     insert_after_first_page: int = 0
+    delete_after_listing: int = 0
     fail_from_page: int | None = None
     max_page_size: int = 100
     envelope: str = "wire"
@@ -71,13 +85,19 @@ class Faults:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ``ValueError`` on an unknown envelope or page fault, or a negative number."""
+        """Raise ``ValueError`` on an unknown envelope, page or detail fault, or a negative number."""
         if self.envelope not in ENVELOPES:
             raise ValueError(f"envelope must be one of {ENVELOPES}, got {self.envelope!r}")
         for page, fault in self.page_faults.items():
             if fault not in PAGE_FAULTS:
                 raise ValueError(f"page_faults[{page}] must be one of {PAGE_FAULTS}, got {fault!r}")
+        for event_id, fault in self.detail_faults.items():
+            if not isinstance(event_id, str) or event_id != event_id.strip().lower():
+                raise ValueError(f"detail_faults keys must be lower-case event ids or '*', got {event_id!r}")
+            if fault not in PAGE_FAULTS:
+                raise ValueError(f"detail_faults[{event_id!r}] must be one of {PAGE_FAULTS}, got {fault!r}")
         if self.latency < 0 or self.token_lifetime < 1 or self.rate_limit_every < 0:
             raise ValueError("latency >= 0, token_lifetime >= 1 and rate_limit_every >= 0 are required")
-        if self.max_page_size < 1 or self.insert_after_first_page < 0:
-            raise ValueError("max_page_size >= 1 and insert_after_first_page >= 0 are required")
+        if self.max_page_size < 1 or self.insert_after_first_page < 0 or self.delete_after_listing < 0:
+            raise ValueError("max_page_size >= 1, insert_after_first_page >= 0 and delete_after_listing >= 0 "
+                             "are required")

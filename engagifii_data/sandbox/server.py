@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -41,8 +41,6 @@ from .faults import Faults
 logger = logging.getLogger("engagifii_data.sandbox")
 
 Event = dict[str, Any]
-#: Keys only the detail endpoint returns (list rows leave them out).
-DETAIL_ONLY = ("contacts",)
 DEFAULT_PAGE_SIZE = 10
 AZURE_503 = """<!DOCTYPE html>
 <html>
@@ -77,8 +75,11 @@ def _utc_stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _list_row(event: Event) -> Event:
-    return {k: v for k, v in event.items() if k not in DETAIL_ONLY}
+def _spread(rows: list[Event], n: int) -> list[Event]:
+    """*n* of *rows* spread evenly through them (all of them if *n* >= their number), in order."""
+    if n >= len(rows):
+        return list(rows)
+    return [rows[(i + 1) * len(rows) // (n + 1) - 1] for i in range(n)]
 
 
 class _ApiError(Exception):
@@ -154,16 +155,17 @@ class _State:
         self.tenant_codes: tuple[str, ...] = tuple(TENANTS if tenants is None else tenants)
         self.seed, self.now, self.faults = seed, now, faults
         self.issuer = ""
+        #: tenant -> list rows in listing order; ``keys`` their sort keys; ``by_id`` id -> detail answer
         self.events: dict[str, list[Event]] = {}
         self.keys: dict[str, list[tuple[datetime, str]]] = {}
         self.by_id: dict[str, dict[str, Event]] = {}
         self.ends: dict[str, datetime] = {}
         table = tuple((TENANTS if tenants is None else tenants).items())
-        for code, events in data.shared(seed, table).items():
-            self.events[code] = list(events)
-            self.keys[code] = [data.sort_key(e) for e in events]
-            self.by_id[code] = {e["id"]: e for e in events}
-            self.ends.update((e["id"], data.end_instant(e)) for e in events)
+        for code, records in data.shared(seed, table).items():
+            self.events[code] = [r.row for r in records]
+            self.keys[code] = [data.sort_key(r.row) for r in records]
+            self.by_id[code] = {r.row["id"]: r.detail for r in records}
+            self.ends.update((r.row["id"], data.end_instant(r.row)) for r in records)
         self.row_json: dict[str, dict[str, bytes]] = {code: {} for code in self.events}
         self.log: list[dict[str, Any]] = []
         self.token_requests = 0
@@ -171,7 +173,10 @@ class _State:
         self.rate_count = 0
         self.rate_every_seen = 0
         self.attempted_pages: set[tuple[str, int]] = set()
+        self.attempted_details: set[tuple[str, str]] = set()
         self.inserted_after_first: set[str] = set()
+        self.served_pages: dict[tuple[Any, ...], set[int]] = {}
+        self.deleted_after_listing: set[str] = set()
         self.insert_serial: dict[str, int] = {}
         self.issued_jtis: set[str] = set()
         self.revoked_jtis: set[str] = set()
@@ -184,21 +189,58 @@ class _State:
             self.insert_serial[tenant] = serial
             anchors = [events[(i + 1) * len(events) // (n + 1) - 1] for i in range(n)] if events else []
             new = data.make_inserted(self.seed, tenant, serial, anchors, n)
-            for event in new:
+            for record in new:
+                event = record.row
                 key = data.sort_key(event)
                 pos = bisect.bisect(self.keys[tenant], key)
                 self.keys[tenant].insert(pos, key)
                 events.insert(pos, event)
-                self.by_id[tenant][event["id"]] = event
+                self.by_id[tenant][event["id"]] = record.detail
                 self.ends[event["id"]] = data.end_instant(event)
-            return json.loads(_json_bytes(new))
+            return json.loads(_json_bytes([r.detail for r in new]))
+
+    def delete(self, tenant: str, ids: list[str]) -> list[Event]:
+        """Remove the events *ids* from *tenant* (listing and detail); return their detail answers."""
+        with self.lock:
+            by_id = self.by_id[tenant]
+            unknown = [i for i in ids if i not in by_id]
+            if unknown:
+                raise KeyError(f"no such event in {tenant}: {', '.join(unknown)}")
+            gone = set(ids)
+            keep = [i for i, e in enumerate(self.events[tenant]) if e["id"] not in gone]
+            self.events[tenant] = [self.events[tenant][i] for i in keep]
+            self.keys[tenant] = [self.keys[tenant][i] for i in keep]
+            removed = [by_id.pop(i) for i in dict.fromkeys(ids)]
+            for i in gone:
+                self.row_json[tenant].pop(i, None)
+                self.ends.pop(i, None)
+            return json.loads(_json_bytes(removed))
+
+    def listing_served(self, tenant: str, view: tuple[Any, ...], page: int, pages: int, rows: list[Event]) -> None:
+        """Record that *page* of one view of *tenant*'s listing was served (``delete_after_listing``).
+
+        Once every page 1..*pages* of that view has been served, ``delete_after_listing`` events of
+        *rows* (the view's rows, spread through it) are deleted, once per tenant.
+        """
+        n = self.faults.delete_after_listing
+        if n <= 0:
+            return
+        with self.lock:
+            if tenant in self.deleted_after_listing:
+                return
+            served = self.served_pages.setdefault((tenant, *view), set())
+            served.add(page)
+            if not served.issuperset(range(1, pages + 1)):
+                return
+            self.deleted_after_listing.add(tenant)
+            self.delete(tenant, [e["id"] for e in _spread(rows, n) if e["id"] in self.by_id[tenant]])
 
     def row_bytes(self, tenant: str, event: Event) -> bytes:
         """The list-row JSON of *event*, encoded once (events are never changed in place)."""
         cache = self.row_json[tenant]
         raw = cache.get(event["id"])
         if raw is None:
-            raw = cache[event["id"]] = _json_bytes(_list_row(event))
+            raw = cache[event["id"]] = _json_bytes(event)
         return raw
 
     def rate_limited(self) -> bool:
@@ -334,6 +376,17 @@ def create_app(state: _State) -> Flask:
         g.tenant = tenant
         if tenant not in state.events:
             raise _ApiError(404, "TENANT_NOT_FOUND", f"Tenant '{tenant}' was not found")
+
+    def _fault_response(fault: str) -> Response:
+        """The ``html503`` or ``drop`` answer of a page or detail fault."""
+        g.fault = fault
+        if fault == "html503":
+            return Response(AZURE_503, status=503, content_type="text/html; charset=utf-8")
+        sock = request.environ.get("werkzeug.socket")
+        if sock is not None:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        return Response(b"", status=500)
 
     def _unauthorized(description: str) -> _ApiError:
         return _ApiError(401, "invalid_token", description, headers={
@@ -475,16 +528,8 @@ def create_app(state: _State) -> Flask:
             if (tenant, page) not in state.attempted_pages:
                 state.attempted_pages.add((tenant, page))
                 fault = faults.page_faults.get(page)
-        if fault == "html503":
-            g.fault = fault
-            return Response(AZURE_503, status=503, content_type="text/html; charset=utf-8")
-        if fault == "drop":
-            g.fault = fault
-            sock = request.environ.get("werkzeug.socket")
-            if sock is not None:
-                with suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-            return Response(b"", status=500)
+        if fault in ("html503", "drop"):
+            return _fault_response(fault)
         with state.lock:
             rows = list(state.events[tenant])
         if args["upcoming"]:
@@ -506,6 +551,9 @@ def create_app(state: _State) -> Flask:
             paging = _json_bytes({"totalRecords": total, "pageNumber": page, "pageSize": size,
                                   "totalPages": math.ceil(total / size) if total else 0})
             body = b'{"collection":' + chunk + b',"pagingModel":' + paging + b"}"
+        if fault != "truncate":
+            view = (size, args["upcoming"], args["text"], args["sort_by"], args["ascending"])
+            state.listing_served(tenant, view, page, math.ceil(total / size), rows)
         if page == 1 and faults.insert_after_first_page > 0:
             with state.lock:
                 first = tenant not in state.inserted_after_first
@@ -519,11 +567,24 @@ def create_app(state: _State) -> Flask:
 
     @app.get("/api/1.0/event/<event_id>")
     def event_detail(event_id: str) -> Response:
+        tenant: str = g.tenant
+        eid = event_id.strip().lower()
+        fault = None
         with state.lock:
-            event = state.by_id[g.tenant].get(event_id.strip().lower())
+            if (tenant, eid) not in state.attempted_details:
+                state.attempted_details.add((tenant, eid))
+                detail_faults = state.faults.detail_faults
+                fault = detail_faults.get(eid, detail_faults.get("*"))
+            event = state.by_id[tenant].get(eid)
+        if fault in ("html503", "drop"):
+            return _fault_response(fault)
         if event is None:
             raise _ApiError(404, "NOT_FOUND", f"Event '{event_id}' was not found")
-        return _json_response(event)
+        body = _json_bytes(event)
+        if fault == "truncate":
+            g.fault = fault
+            body = body[: len(body) // 2]
+        return Response(body, status=200, content_type="application/json; charset=utf-8")
 
     return app
 
@@ -590,16 +651,36 @@ class Sandbox:
             self._state.api_requests = 0
 
     def events(self, tenant: str, *, detail: bool = False) -> list[Event]:
-        """A copy of *tenant*'s current events in listing order (list-row shape unless *detail*)."""
+        """A copy of *tenant*'s current events in listing order (list rows, or detail answers if *detail*)."""
         with self._state.lock:
-            events = list(self._state.events[tenant])
-        rows = events if detail else [_list_row(e) for e in events]
+            rows = list(self._state.events[tenant])
+            if detail:
+                rows = [self._state.by_id[tenant][e["id"]] for e in rows]
         result: list[Event] = json.loads(_json_bytes(rows))
         return result
 
     def insert_events(self, tenant: str, n: int) -> list[Event]:
         """Insert *n* new events into *tenant* now (deterministic); return them (detail shape)."""
         return self._state.insert(tenant, n)
+
+    def delete_events(self, tenant: str, which: int | Iterable[str]) -> list[Event]:
+        """Delete events of *tenant* now: *which* is a count (spread through the listing) or ids.
+
+        Deleted events leave the listing and their detail answers 404 ``NOT_FOUND``. Returns them
+        (detail shape), in listing order for a count, in the given order for ids. An id that is
+        not (or no longer) in the tenant raises ``KeyError`` and nothing is deleted.
+        """
+        state = self._state
+        with state.lock:
+            if isinstance(which, int):
+                if which < 0:
+                    raise ValueError(f"the number of events to delete must be >= 0, got {which}")
+                ids = [e["id"] for e in _spread(state.events[tenant], which)]
+            else:
+                if isinstance(which, str):
+                    raise TypeError("pass a list of ids, not one id string")
+                ids = [str(i).strip().lower() for i in which]
+            return state.delete(tenant, ids)
 
     def revoke_tokens(self) -> None:
         """Make every token issued so far invalid (401 ``invalid_token``, "The access token expired")."""
