@@ -2,7 +2,7 @@
 
 Quick use::
 
-    from engagifii_data import EngagifiiClient, export_csv, sandbox
+    from engagifii_data import EngagifiiClient, export_csv, read_report, sandbox
 
     client = EngagifiiClient.from_env()          # ENGAGIFII_* variables, then .env
     df = client.events("T1")                     # every page, typed columns, df.attrs["engagifii"]
@@ -11,50 +11,82 @@ Quick use::
     with sandbox.run() as sb:                    # local identity server + Events API
         df = EngagifiiClient(sb.settings()).events()
 
-Importing this package never imports ipywidgets, Jupyter or the sandbox's web stack.
+The public names below are imported when first used: ``import engagifii_data`` imports neither
+pandas, nor a web framework, nor ipywidgets, nor an OAuth library (the command line starts fast).
 """
 
 from __future__ import annotations
 
-from . import sandbox
-from .client import EngagifiiClient, WalkProgress
-from .config import Settings, credentials_configured
-from .exceptions import (
-    ApiError,
-    AuthenticationError,
-    ConfigurationError,
-    EngagifiiError,
-    IncompleteWalkError,
-    NotFoundError,
-    PaginationError,
-    RateLimitError,
-    ServerError,
-    TenantNotFoundError,
-    TransportError,
-)
-from .frames import EVENT_COLUMNS, events_frame
-from .pagination import Page
-from .reports import export_csv, export_parquet
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+#: public name -> the module that defines it
+_WHERE: dict[str, str] = {
+    "EngagifiiClient": ".client",
+    "WalkProgress": ".walk",
+    "EventQuery": ".query",
+    "Settings": ".config",
+    "credentials_configured": ".config",
+    "WalkReport": ".reports",
+    "export_csv": ".reports",
+    "export_parquet": ".reports",
+    "EVENT_COLUMNS": ".frames",
+    "events_frame": ".frames",
+    "Page": ".pagination",
+    "sandbox": ".sandbox",
+    **{
+        name: ".exceptions"
+        for name in (
+            "ApiError",
+            "AuthenticationError",
+            "BadRequestError",
+            "ConfigurationError",
+            "ConflictError",
+            "EngagifiiError",
+            "ForbiddenError",
+            "IncompleteWalkError",
+            "NotFoundError",
+            "PaginationError",
+            "QueryError",
+            "RateLimitError",
+            "ReportError",
+            "ReportNotWritable",
+            "ServerError",
+            "TenantNotFoundError",
+            "TransportError",
+            "UnprocessableError",
+        )
+    },
+}
 
 __all__ = [
     "EVENT_COLUMNS",
     "ApiError",
     "AuthenticationError",
+    "BadRequestError",
     "ConfigurationError",
+    "ConflictError",
     "EngagifiiClient",
     "EngagifiiError",
+    "EventQuery",
+    "ForbiddenError",
     "IncompleteWalkError",
     "NotFoundError",
     "Page",
     "PaginationError",
+    "QueryError",
     "RateLimitError",
+    "ReportError",
+    "ReportNotWritable",
     "ServerError",
     "Settings",
     "TenantNotFoundError",
     "TransportError",
+    "UnprocessableError",
     "WalkProgress",
+    "WalkReport",
     "__version__",
     "credentials_configured",
     "events_frame",
@@ -62,3 +94,48 @@ __all__ = [
     "export_parquet",
     "sandbox",
 ]
+
+if TYPE_CHECKING:
+    from . import sandbox
+    from .client import EngagifiiClient
+    from .config import Settings, credentials_configured
+    from .exceptions import (
+        ApiError,
+        AuthenticationError,
+        BadRequestError,
+        ConfigurationError,
+        ConflictError,
+        EngagifiiError,
+        ForbiddenError,
+        IncompleteWalkError,
+        NotFoundError,
+        PaginationError,
+        QueryError,
+        RateLimitError,
+        ReportError,
+        ReportNotWritable,
+        ServerError,
+        TenantNotFoundError,
+        TransportError,
+        UnprocessableError,
+    )
+    from .frames import EVENT_COLUMNS, events_frame
+    from .pagination import Page
+    from .query import EventQuery
+    from .reports import WalkReport, export_csv, export_parquet
+    from .walk import WalkProgress
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = importlib.import_module(module, __name__)
+    if name != "sandbox":
+        value = getattr(value, name)
+    globals()[name] = value  # the next access skips this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -6,14 +6,16 @@ One :class:`TokenManager` per client id serves every request of a session, acros
 - reused until ``renew_margin`` seconds before it expires (the vendor guide advises 5 minutes). For
   short-lived tokens the margin is clamped to a quarter of the lifetime, so a margin larger than the
   lifetime never causes a token request per call (a bug seen in other clients);
-- expiry measured on :func:`time.monotonic`, so wall-clock jumps do not matter;
+- expiry measured on a monotonic clock, so wall-clock jumps do not matter;
 - renewed under a lock, so concurrent requests that find it stale trigger exactly one token request;
 - :meth:`TokenManager.invalidate` drops a token the API answered 401 to, unless another thread
   already replaced it.
 
-The grant itself is made with Authlib's OAuth 2.0 client (client_secret_post, as in the vendor's
-curl example). Errors from the token endpoint become :class:`AuthenticationError` with the OAuth
-``error`` and ``error_description``; the secret is never part of any message.
+This module sends nothing itself: it is given a *grant* function that performs the token request
+(the transport's, which sends it under the same deadline, size limit, redirect rule and retry policy
+as every API request). :func:`token_request` shapes that request with Authlib (``client_secret_post``,
+as in the vendor's curl example) and :func:`parse_token_answer` reads the answer; the secret is never
+part of any message.
 """
 
 from __future__ import annotations
@@ -21,21 +23,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-
-import requests
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
+from typing import Any
 
 from .config import Settings
-from .exceptions import AuthenticationError, RateLimitError, ServerError, TransportError
-from .responses import parse_retry_after
+from .exceptions import AuthenticationError
 
 logger = logging.getLogger(__name__)
 
 #: Fraction of a token's lifetime the renewal margin may take at most.
 MAX_MARGIN_FRACTION = 0.25
+#: ``expires_in`` assumed when the answer has none (the documented lifetime).
+DEFAULT_LIFETIME = 3600.0
 
 
 @dataclass(frozen=True)
@@ -45,40 +45,19 @@ class AccessToken:
     Attributes
     ----------
     value : str
-        The bearer token. Never logged.
+        The bearer token. Never logged, hidden from ``repr``.
     lifetime : float
         ``expires_in`` from the token response, in seconds.
-    obtained_at : float
-        :func:`time.monotonic` when the token request was sent.
     renew_at : float
-        Monotonic time after which the token is renewed before use.
+        Monotonic time (seconds) after which the token is renewed before use.
     """
 
     value: str
     lifetime: float
-    obtained_at: float
     renew_at: float
 
     def __repr__(self) -> str:
         return f"AccessToken(lifetime={self.lifetime}, value=<hidden>)"
-
-
-def _check_token_response(response: requests.Response) -> requests.Response:
-    """Turn a throttled or failing identity server into retryable errors before Authlib parses it.
-
-    A 429 or 5xx from the token endpoint says nothing about the credentials: it must be retried
-    (honouring ``Retry-After``), not reported as an authentication failure.
-    """
-    status = response.status_code
-    if status == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        raise RateLimitError(
-            429, None, "the identity server is rate limiting token requests", None, "/connect/token",
-            retry_after=retry_after,
-        )
-    if status >= 500:
-        raise ServerError(status, None, "the identity server failed", None, "/connect/token")
-    return response
 
 
 def effective_margin(lifetime: float, margin: float) -> float:
@@ -99,16 +78,75 @@ def effective_margin(lifetime: float, margin: float) -> float:
     return max(0.0, min(margin, lifetime * MAX_MARGIN_FRACTION))
 
 
+def token_request(settings: Settings) -> tuple[dict[str, str], str]:
+    """The headers and form body of a client-credentials token request (Authlib, client_secret_post).
+
+    Authlib is imported here, when a token is first needed, not when the package is imported.
+
+    Returns
+    -------
+    (dict, str)
+        Headers (``Content-Type``, ``Accept``) and the urlencoded body carrying ``grant_type``,
+        ``scope``, ``client_id`` and ``client_secret``. The body holds the secret: it goes only to
+        :attr:`Settings.token_url`, never into a log or a message.
+    """
+    from authlib.oauth2.auth import ClientAuth
+    from authlib.oauth2.rfc6749.parameters import prepare_token_request
+
+    body = prepare_token_request("client_credentials", scope=settings.scope)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    auth = ClientAuth(settings.client_id, settings.client_secret.reveal(), "client_secret_post")
+    _, headers, body = auth.prepare("POST", settings.token_url, headers, body)
+    return dict(headers), str(body)
+
+
+def parse_token_answer(data: Any, clock: Callable[[], float] = time.monotonic, *, sent_at: float,
+                       margin: float) -> AccessToken:
+    """An :class:`AccessToken` from a 200 token answer (RFC 6749 section 5.1).
+
+    Parameters
+    ----------
+    data : Any
+        The decoded JSON answer.
+    sent_at : float
+        Monotonic time the request was sent (the lifetime counts from then).
+    margin : float
+        The configured renewal margin, in seconds.
+
+    Raises
+    ------
+    AuthenticationError
+        The answer has no ``access_token`` (``invalid_response``).
+    """
+    if not isinstance(data, Mapping) or not isinstance(data.get("access_token"), str) or not data["access_token"]:
+        raise AuthenticationError("invalid_response", "the token answer has no access_token")
+    raw = data.get("expires_in")
+    try:
+        lifetime = max(0.0, float(raw)) if raw is not None else DEFAULT_LIFETIME
+    except (TypeError, ValueError):
+        lifetime = DEFAULT_LIFETIME
+    if lifetime != lifetime or lifetime == float("inf"):
+        lifetime = DEFAULT_LIFETIME
+    return AccessToken(
+        value=data["access_token"], lifetime=lifetime, renew_at=sent_at + lifetime - effective_margin(lifetime, margin)
+    )
+
+
+#: Performs one token request (with retries) and returns the decoded 200 answer; its argument is the
+#: requesting call's context (the transport's hooks: its stop signal applies to the token request too).
+Grant = Callable[[Any], Any]
+
+
 class TokenManager:
     """Client-credentials token cache for one client id (thread-safe).
 
     Parameters
     ----------
     settings : Settings
-        Identity URL, client id/secret, scope, timeouts, renewal margin.
-    session : requests.Session, optional
-        Used for the token request (its adapters, e.g. connection pools, are reused). Default: a new
-        Authlib ``OAuth2Session``.
+        Client id and renewal margin.
+    grant : callable
+        ``grant(context) -> decoded JSON`` sends one token request (under the transport's retry policy) and
+        returns the 200 answer; it raises :class:`AuthenticationError` for a refusal.
     on_request : callable, optional
         Called once per token request sent (used for ``client.stats.token_requests``).
     clock : callable, optional
@@ -118,50 +156,40 @@ class TokenManager:
     def __init__(
         self,
         settings: Settings,
+        grant: Grant,
         *,
         on_request: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
+        self._grant = grant
         self._on_request = on_request
         self._clock = clock
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
-        self._oauth = OAuth2Session(
-            client_id=settings.client_id,
-            client_secret=settings.client_secret,
-            scope=settings.scope,
-            token_endpoint_auth_method="client_secret_post",
-        )
-        self._oauth.headers["User-Agent"] = "engagifii-data"
-        self._oauth.register_compliance_hook("access_token_response", _check_token_response)
 
     def __repr__(self) -> str:
         return f"TokenManager(client_id={self._settings.client_id!r}, token={'set' if self._token else 'none'})"
-
-    def close(self) -> None:
-        """Close the token session's connections."""
-        self._oauth.close()
 
     @property
     def current(self) -> AccessToken | None:
         """The cached token, if any (may be stale)."""
         return self._token
 
-    def get(self) -> str:
+    def get(self, context: Any = None) -> str:
         """Return a valid access token, requesting a new one when missing or due for renewal.
 
-        Returns
-        -------
-        str
-            The bearer token value.
+        Parameters
+        ----------
+        context : Any, optional
+            Passed to ``grant`` when a token request is needed (the caller's hooks).
 
         Raises
         ------
         AuthenticationError
             The identity server refused the credentials or scope.
-        TransportError, ServerError
-            The identity server could not be reached or kept failing.
+        TransportError, ServerError, RateLimitError
+            The identity server could not be reached or kept failing (after retries).
         """
         token = self._token
         if token is not None and self._clock() < token.renew_at:
@@ -170,7 +198,7 @@ class TokenManager:
             token = self._token
             if token is not None and self._clock() < token.renew_at:
                 return token.value
-            self._token = self._fetch()
+            self._token = self._fetch(context)
             return self._token.value
 
     def invalidate(self, value: str) -> None:
@@ -179,55 +207,21 @@ class TokenManager:
             if self._token is not None and self._token.value == value:
                 self._token = None
 
-    def _fetch(self) -> AccessToken:
+    def _fetch(self, context: Any) -> AccessToken:
         settings = self._settings
-        started = self._clock()
+        sent_at = self._clock()
         if self._on_request is not None:
             self._on_request()
         try:
-            data = self._oauth.fetch_token(
-                settings.token_url,
-                grant_type="client_credentials",
-                timeout=settings.timeout,
-            )
-        except OAuthError as exc:
-            logger.info(
-                "token request for client %s failed: %s", settings.client_id, exc.error
-            )
-            raise AuthenticationError(str(exc.error), exc.description) from None
-        except requests.HTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else 0
-            logger.info("token request for client %s failed: HTTP %s", settings.client_id, status)
-            if status >= 500:
-                raise ServerError(
-                    status, None, "the identity server failed", None, "/connect/token"
-                ) from None
-            raise AuthenticationError(
-                "invalid_response", f"the identity server answered HTTP {status}", status=status
-            ) from None
-        except ValueError as exc:
-            raise AuthenticationError("invalid_response", str(exc)) from None
-        except requests.RequestException as exc:
-            logger.info("token request for client %s failed: %s", settings.client_id, type(exc).__name__)
-            raise TransportError(
-                f"cannot reach the identity server at {settings.identity_url}: {type(exc).__name__}",
-                path="/connect/token",
-            ) from None
-        value = data.get("access_token")
-        if not value:
-            raise AuthenticationError("invalid_response", "the token response has no access_token")
-        raw = data.get("expires_in")
-        try:
-            lifetime = max(0.0, float(raw)) if raw is not None else 3600.0  # absent: the documented default
-        except (TypeError, ValueError):
-            lifetime = 3600.0
-        margin = effective_margin(lifetime, settings.renew_margin)
+            data = self._grant(context)
+        except AuthenticationError as exc:
+            logger.info("token request for client %s failed: %s", settings.client_id, exc.error)
+            raise
+        token = parse_token_answer(data, self._clock, sent_at=sent_at, margin=settings.renew_margin)
         logger.info(
             "access token acquired for client %s: lifetime %.0f s, renewed %.0f s early",
             settings.client_id,
-            lifetime,
-            margin,
+            token.lifetime,
+            effective_margin(token.lifetime, settings.renew_margin),
         )
-        return AccessToken(
-            value=str(value), lifetime=lifetime, obtained_at=started, renew_at=started + lifetime - margin
-        )
+        return token

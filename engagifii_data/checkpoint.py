@@ -2,30 +2,43 @@
 
 A checkpoint is a JSON-lines file. Line 1 is a header naming what the pages belong to::
 
-    {"format": "engagifii-checkpoint", "version": 1, "tenant": "ACME",
+    {"format": "engagifii-checkpoint", "version": 2, "tenant": "ACME",
      "filters": {"only_upcoming": false, "search": null}, "page_size": 100, "total": 2400}
 
-and every further line is one page as the API sent it: ``{"page": 3, "total": 2400, "rows": [...]}``.
+and every further line is one page as the API sent it, with a checksum of its content::
+
+    {"page": 3, "total": 2400, "rows": [...], "sha256": "..."}
+
 Lines are appended, flushed and fsync'ed one page at a time, so an interrupted walk (a dropped
 network, a killed kernel) loses at most the page being written; a torn last line is ignored.
 
 Rules:
 
-- A checkpoint made for another tenant, other server-side filters or another page size is refused
-  with :class:`~engagifii_data.exceptions.ConfigurationError` (its pages would not fit this walk).
-- On resume page 1 is always fetched again to re-check the listing. The same total and the same
-  ids on page 1: saved pages are reused and only missing pages are fetched. Otherwise the listing
-  changed, so the saved pages are discarded and the walk starts over. A file of another format
-  version is refused; a damaged line (an interrupted write) is ignored and its page fetched again.
-- When the walk completes the checkpoint file is deleted, so the next scheduled run reads fresh
-  data instead of yesterday's pages.
+- **Private and exclusive.** The file is created with mode 0600 through a uniquely named temp file
+  beside it (never a fixed ``.tmp`` name a symlink could be planted at), and appended to without
+  following symlinks. While a walk uses it, ``<name>.lock`` is locked (``flock``): a second walk on
+  the same checkpoint gets a :class:`ConfigurationError` naming it, at once.
+- **Checked first.** The path is checked when the walk starts, before any request: a folder, a path
+  under a file or an unwritable folder is a :class:`ConfigurationError` naming the checkpoint.
+- **Trusted only when intact.** A page whose checksum does not match its content (edited or damaged
+  on disk) is ignored and fetched again; so is a damaged line. A file of another format version, or
+  made for another tenant, other server-side filters or another page size, is refused.
+- **Re-checked.** On resume page 1 is always fetched again. The same total and the same ids on page 1:
+  saved pages are reused and only missing pages are fetched. Otherwise the listing changed, so the
+  saved pages are discarded and the walk starts over.
+- **Gone when done.** When the walk completes the checkpoint (and its lock file) is deleted, so the
+  next scheduled run reads fresh data instead of yesterday's pages.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import json
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,21 +50,51 @@ from .pagination import Page
 logger = logging.getLogger(__name__)
 
 FORMAT = "engagifii-checkpoint"
-VERSION = 1
+VERSION = 2
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _checksum(number: int, total: int | None, rows: Any) -> str:
+    canonical = json.dumps({"page": number, "total": total, "rows": rows}, sort_keys=True, ensure_ascii=False,
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def check_path(path: str | os.PathLike[str]) -> Path:
+    """Check that a checkpoint can live at ``path`` (before any request is sent).
+
+    Raises
+    ------
+    ConfigurationError
+        ``path`` is a folder, a part of it is a file, or its folder cannot be created or written.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigurationError(f"checkpoint {p} is a folder, not a file; give a file path for the checkpoint")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"checkpoint {p}: cannot create its folder: {exc.strerror or exc}") from None
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"checkpoint {p}: its folder {p.parent} is not writable")
+    if p.exists() and not p.is_file():
+        raise ConfigurationError(f"checkpoint {p} is not a regular file")
+    return p
 
 
 class Checkpoint:
-    """A checkpoint file for one tenant and one set of server-side filters.
+    """A checkpoint file for one tenant and one set of server-side filters, locked while open.
 
-    Use :meth:`open`; the client calls :meth:`start` with a fresh page 1, :meth:`save` for every
-    other page, and :meth:`complete` at the end.
+    Use :meth:`open`; the walk calls :meth:`start` with a fresh page 1, :meth:`save` for every other
+    page, :meth:`complete` at the end of a complete walk and :meth:`release` in any case.
     """
 
-    def __init__(self, path: Path, header: dict[str, Any], pages: dict[int, Page]) -> None:
+    def __init__(self, path: Path, header: dict[str, Any], pages: dict[int, Page], lock_fd: int | None) -> None:
         self.path = path
         self.header = header
         self._pages = pages
         self._lock = threading.Lock()
+        self._lock_fd = lock_fd
 
     def __repr__(self) -> str:
         return f"Checkpoint({str(self.path)!r}, tenant={self.header.get('tenant')!r}, pages={len(self._pages)})"
@@ -65,15 +108,15 @@ class Checkpoint:
         filters: Mapping[str, Any],
         page_size: int,
     ) -> Checkpoint:
-        """Open (or plan to create) the checkpoint at ``path`` for this walk.
+        """Check, lock and read (or plan to create) the checkpoint at ``path`` for this walk.
 
         Raises
         ------
         ConfigurationError
-            The file belongs to another tenant, other filters or another page size, or is not a
-            checkpoint.
+            The path cannot hold a checkpoint; another walk is using it; the file belongs to another
+            tenant, other filters or another page size, or is not a checkpoint of this version.
         """
-        p = Path(path)
+        p = check_path(path)
         header: dict[str, Any] = {
             "format": FORMAT,
             "version": VERSION,
@@ -82,28 +125,32 @@ class Checkpoint:
             "page_size": page_size,
             "total": None,
         }
-        pages: dict[int, Page] = {}
-        if p.exists() and not p.is_file():
-            raise ConfigurationError(f"checkpoint {p} is not a file; give a file path")
-        if p.exists():
-            saved_header, pages = _read(p)
-            for key, label in (("tenant", "tenant"), ("filters", "filters"), ("page_size", "page size")):
-                if saved_header.get(key) != header[key]:
-                    raise ConfigurationError(
-                        f"checkpoint {p} was made for {label} {saved_header.get(key)!r}, "
-                        f"not {header[key]!r}; use another checkpoint path or delete this file"
-                    )
-            header["total"] = saved_header.get("total")
-            logger.info(
-                "checkpoint %s: %d saved pages for tenant %s (page 1 is fetched again to re-check the total)",
-                p, len(pages), tenant,
-            )
-        return cls(p, header, pages)
+        lock_fd = _lock(p)
+        try:
+            pages: dict[int, Page] = {}
+            if p.exists():
+                saved_header, pages = _read(p)
+                for key, label in (("tenant", "tenant"), ("filters", "filters"), ("page_size", "page size")):
+                    if saved_header.get(key) != header[key]:
+                        raise ConfigurationError(
+                            f"checkpoint {p} was made for {label} {saved_header.get(key)!r}, "
+                            f"not {header[key]!r}; use another checkpoint path or delete this file"
+                        )
+                header["total"] = saved_header.get("total")
+                logger.info(
+                    "checkpoint %s: %d saved pages for tenant %s (page 1 is fetched again to re-check the total)",
+                    p, len(pages), tenant,
+                )
+        except BaseException:
+            _unlock(lock_fd, None)
+            raise
+        return cls(p, header, pages, lock_fd)
 
-    def pages(self) -> dict[int, Page]:
-        """Pages saved so far, by page number."""
+    @property
+    def saved_pages(self) -> int:
+        """Pages held in the checkpoint now (page 1 included)."""
         with self._lock:
-            return dict(self._pages)
+            return len(self._pages)
 
     def start(self, first: Page) -> dict[int, Page]:
         """Record a fresh page 1 and return the saved pages still valid for its total."""
@@ -111,16 +158,15 @@ class Checkpoint:
             saved_first = self._pages.get(1)
             same_front = saved_first is not None and saved_first.ids == first.ids
             if self.header.get("total") == first.total and same_front:
-                reusable = {n: p for n, p in self._pages.items() if n != 1 and p.total == first.total}
+                reusable = {
+                    n: p for n, p in self._pages.items() if n != 1 and p.total in (None, first.total)
+                }
                 logger.info("checkpoint %s: resuming with %d saved pages", self.path, len(reusable))
             else:
                 if self._pages:
                     logger.info(
                         "checkpoint %s: the listing changed (total %s -> %s%s), starting over",
-                        self.path,
-                        self.header.get("total"),
-                        first.total,
-                        "" if same_front else ", page 1 differs",
+                        self.path, self.header.get("total"), first.total, "" if same_front else ", page 1 differs",
                     )
                 reusable = {}
             self.header["total"] = first.total
@@ -129,12 +175,13 @@ class Checkpoint:
             return dict(reusable)
 
     def save(self, page: Page) -> None:
-        """Append one page (flushed and fsync'ed)."""
+        """Append one page (flushed and fsync'ed; symlinks not followed)."""
+        line = _page_line(page)
         with self._lock:
             self._pages[page.number] = page
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(_page_line(page))
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | _NOFOLLOW)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(line)
                 fh.flush()
                 os.fsync(fh.fileno())
 
@@ -145,32 +192,86 @@ class Checkpoint:
             self.header["total"] = None
 
     def complete(self) -> None:
-        """The walk finished: delete the checkpoint file."""
+        """The walk finished: delete the checkpoint file and its lock file."""
         with self._lock:
             self.path.unlink(missing_ok=True)
+            fd, self._lock_fd = self._lock_fd, None
+        _unlock(fd, _lock_path(self.path))
+
+    def release(self) -> None:
+        """Let another walk use the checkpoint (the file stays, for a later resume)."""
+        with self._lock:
+            fd, self._lock_fd = self._lock_fd, None
+        _unlock(fd, None)
 
     def _rewrite(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(json.dumps(self.header, ensure_ascii=False) + "\n")
-            for number in sorted(self._pages):
-                fh.write(_page_line(self._pages[number]))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(self.header, ensure_ascii=False) + "\n")
+                for number in sorted(self._pages):
+                    fh.write(_page_line(self._pages[number]))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)  # mkstemp made it 0600: the checkpoint stays private
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def _lock(path: Path) -> int | None:
+    """Take the checkpoint's lock file (non-blocking); ``None`` where ``flock`` does not exist."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locking
+        return None
+    lock_path = _lock_path(path)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise ConfigurationError(f"checkpoint {path}: cannot create its lock file: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise ConfigurationError(
+                f"checkpoint {path} is in use by another walk; wait for it to end or use another checkpoint path"
+            ) from None
+        raise ConfigurationError(f"checkpoint {path}: cannot lock it: {exc.strerror or exc}") from None
+    return fd
+
+
+def _unlock(fd: int | None, remove: Path | None) -> None:
+    if fd is None:
+        return
+    if remove is not None:
+        with contextlib.suppress(OSError):
+            remove.unlink()
+    with contextlib.suppress(OSError):
+        os.close(fd)  # closing the descriptor releases the flock
 
 
 def _page_line(page: Page) -> str:
-    return json.dumps({"page": page.number, "total": page.total, "rows": page.rows}, ensure_ascii=False) + "\n"
+    item = {"page": page.number, "total": page.total, "rows": page.rows,
+            "sha256": _checksum(page.number, page.total, page.rows)}
+    return json.dumps(item, ensure_ascii=False) + "\n"
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[int, Page]]:
     try:
-        with path.open(encoding="utf-8") as fh:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+        with os.fdopen(fd, encoding="utf-8") as fh:
             lines = fh.read().splitlines()
     except UnicodeDecodeError:
         raise ConfigurationError(f"{path} is not an engagifii-data checkpoint (not UTF-8 text)") from None
+    except OSError as exc:
+        raise ConfigurationError(f"checkpoint {path}: cannot read it: {exc.strerror or exc}") from None
     try:
         header = json.loads(lines[0]) if lines else {}
     except json.JSONDecodeError:
@@ -187,9 +288,16 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[int, Page]]:
         try:
             item = json.loads(line)
             rows = item["rows"]
+            number = int(item["page"])
+            total = item["total"] if item["total"] is None else int(item["total"])
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                 raise TypeError("rows must be a list of objects")
-            pages[int(item["page"])] = Page(int(item["page"]), rows, int(item["total"]))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             logger.warning("checkpoint %s: ignoring a damaged line (an interrupted write)", path)
+            continue
+        if item.get("sha256") != _checksum(number, total, rows):
+            logger.warning("checkpoint %s: page %d does not match its checksum; it will be fetched again", path,
+                           number)
+            continue
+        pages[number] = Page(number, rows, total)
     return header, pages

@@ -1,117 +1,76 @@
 """The ``engagifii-data`` command: ``events``, ``check`` and ``sandbox``.
 
-Exit codes (DESIGN.md): 0 done; 2 usage or configuration error; 3 authentication failed; 4 API or
-network error after retries; 5 the walk could not be completed or verified (no report is written).
-Errors are one or two plain lines on stderr — what failed, the API's code and traceId, what to do —
-and a traceback only with ``--debug``.
+Exit codes (DESIGN.md): 0 done; 1 no report was written (a file problem, or an unexpected internal
+error); 2 usage or configuration error; 3 authentication failed; 4 API or network error after
+retries; 5 the walk could not be completed or verified (no report is written); 130 interrupted.
+A report sent to a pipe that closes early (``-o - | head``) ends quietly with 141, as Unix tools do.
+Errors are one or two plain lines on stderr (what failed, the API's code and traceId, what to do) and
+a traceback only with ``--debug``. This module imports no pandas until a command runs, so ``--help``
+and ``--version`` are instant.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
-import io
 import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from . import __version__
 from .config import Settings
 from .exceptions import (
+    CLI_WORDS,
     ApiError,
     AuthenticationError,
     ConfigurationError,
     EngagifiiError,
-    IncompleteWalkError,
     PaginationError,
-    RateLimitError,
-    TenantNotFoundError,
+    ReportError,
+    ReportNotWritable,
     TransportError,
+    describe_error,
+    safe_text,
 )
 
+if TYPE_CHECKING:
+    from .query import EventQuery
+    from .reports import WalkReport
+
 EXIT_OK = 0
+EXIT_NOT_WRITTEN = 1
 EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_API = 4
 EXIT_WALK = 5
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
-#: exception class -> exit code, most specific first.
+#: exception class -> exit code, most specific first (anything else: 1, no report was written).
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (ReportNotWritable, EXIT_NOT_WRITTEN),
     (ConfigurationError, EXIT_USAGE),
     (AuthenticationError, EXIT_AUTH),
     (PaginationError, EXIT_WALK),
     (ApiError, EXIT_API),
     (TransportError, EXIT_API),
+    (ReportError, EXIT_NOT_WRITTEN),
+    (ImportError, EXIT_USAGE),
     (ValueError, EXIT_USAGE),
 )
 
 
 def exit_code_for(exc: BaseException) -> int:
-    """The documented exit code for an exception (4 for anything unexpected from the network)."""
+    """The documented exit code for an exception (1, "no report was written", for anything unexpected)."""
     for cls, code in EXIT_CODES:
         if isinstance(exc, cls):
             return code
-    return 1
-
-
-def describe_error(exc: BaseException) -> list[str]:
-    """One or two plain lines: what failed (with the API's code and traceId) and what to do."""
-    if isinstance(exc, IncompleteWalkError):
-        first = f"error: the walk was not completed: {exc.reason}"
-        cause = exc.cause
-        partial = exc.partial
-        got = f"{len(partial):,} rows fetched" if partial is not None else "some rows fetched"
-        if isinstance(cause, PaginationError):
-            advice = "the server's paging cannot be followed safely, so a rerun will not help; report it to Engagifii"
-        elif cause is None and exc.reason != "cancelled":
-            advice = "the listing kept changing while it was read; rerun later"
-        else:
-            advice = "rerun the same command to resume from the saved pages"
-            if not exc.checkpoint:
-                advice = "rerun with --checkpoint FILE to keep fetched pages and resume from them"
-            if isinstance(cause, RateLimitError) and cause.retry_after is not None:
-                advice = f"the server asked to wait {cause.retry_after:g} s; {advice} after that"
-        return [first, f"no report was written ({got}); {advice}"]
-    if isinstance(exc, AuthenticationError):
-        hint = {
-            "invalid_client": "check ENGAGIFII_CLIENT_ID and ENGAGIFII_CLIENT_SECRET (in the environment or .env)",
-            "invalid_scope": "check ENGAGIFII_SCOPE (the API needs EventsApi)",
-            "unauthorized_client": "ask Engagifii to allow the client_credentials grant for this client",
-        }.get(exc.error, "check the client credentials and the identity server URL")
-        return [f"error: authentication failed: {exc}", hint]
-    if isinstance(exc, TenantNotFoundError):
-        return [f"error: unknown tenant: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),
-                "check the tenant code (ENGAGIFII_TENANT_CODE or --tenant)"]
-    if isinstance(exc, RateLimitError):
-        wait = f"; the server asked to wait {exc.retry_after:.0f} s" if exc.retry_after is not None else ""
-        return [f"error: rate limited: {_api_bits(exc)}{wait}", "try again later, or lower --workers"]
-    if isinstance(exc, ApiError):
-        return [f"error: the API refused the request: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),
-                "if it persists, quote the traceId to Engagifii support"]
-    if isinstance(exc, TransportError):
-        variable = "ENGAGIFII_IDENTITY_SERVER_URL" if exc.path == "/connect/token" else "ENGAGIFII_API_BASE_URL"
-        return [f"error: network: {exc}", f"check the network and {variable}; retries were exhausted"]
-    if isinstance(exc, PaginationError):
-        return [f"error: the walk stopped: {exc}", "no report was written; the listing could not be read safely"]
-    if isinstance(exc, ConfigurationError):
-        return [f"error: {exc}"]
-    return [f"error: {exc}"]
-
-
-def _api_bits(exc: ApiError) -> str:
-    bits = [f"HTTP {exc.status}"]
-    if exc.code:
-        bits.append(exc.code)
-    if exc.path:
-        bits.append(exc.path)
-    if exc.trace_id:
-        bits.append(f"traceId {exc.trace_id}")
-    return " ".join(bits)
+    return EXIT_NOT_WRITTEN
 
 
 def _port(text: str) -> int:
@@ -128,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (documented in the README)."""
     parser = argparse.ArgumentParser(
         prog="engagifii-data",
-        description="Export Engagifii events to CSV/Parquet, check access, or serve the local sandbox.",
+        description="Export Engagifii events to CSV/Parquet/Excel, check access, or serve the local sandbox.",
     )
+    parser.add_argument("--version", action="version", version=f"engagifii-data {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG request logs")
     parser.add_argument("-v", "--verbose", action="store_true", help="INFO logs (token and walk audit lines)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -145,14 +105,23 @@ def build_parser() -> argparse.ArgumentParser:
     common(ev)
     ev.add_argument("--upcoming", action="store_true", help="only events that have not ended (server-side)")
     ev.add_argument("--search", metavar="TEXT", help="name contains TEXT (server-side)")
-    ev.add_argument("--from", dest="start", metavar="DATE", help="startDateTime >= DATE (YYYY-MM-DD, UTC)")
-    ev.add_argument("--to", dest="end", metavar="DATE", help="startDateTime on or before DATE (YYYY-MM-DD, UTC)")
+    ev.add_argument(
+        "--from", dest="start", metavar="WHEN",
+        help="startDateTime on or after WHEN (YYYY-MM-DD or an ISO 8601 datetime; UTC unless it has an offset)",
+    )
+    ev.add_argument("--to", dest="end", metavar="WHEN",
+                    help="startDateTime on or before WHEN (a date includes that whole day; a datetime that instant)")
     ev.add_argument("--status", action="append", metavar="NAME",
                     help="Draft, Published, Cancelled or Completed (repeatable)")
     ev.add_argument("--page-size", type=int, default=100, metavar="N", help="rows per page (default 100)")
     ev.add_argument("--workers", type=int, default=4, metavar="N", help="concurrent page requests (default 4)")
-    ev.add_argument("-o", "--output", metavar="PATH", help="report path (default reports/events-<tenant>-<time>.<fmt>)")
-    ev.add_argument("--format", choices=("csv", "parquet"), help="report format (default from the extension, else csv)")
+    ev.add_argument("-o", "--output", metavar="PATH",
+                    help="report path; - for standard output (default reports/events-<tenant>-<time>.<format>)")
+    ev.add_argument("--format", choices=("csv", "parquet", "xlsx"),
+                    help="report format (default from the extension: .parquet/.pq, .xlsx, else csv)")
+    ev.add_argument("--columns", choices=("all", "declared"), default="all",
+                    help="all: the declared columns, then fields the API added (default); "
+                         "declared: a fixed header that never changes (for scheduled loads)")
     ev.add_argument("--checkpoint", metavar="PATH", help="save pages as they arrive; rerun to resume")
     ev.add_argument("--no-formula-escape", action="store_true",
                     help="write text cells starting with = + - @, TAB or CR as they are (unsafe in Excel)")
@@ -161,14 +130,65 @@ def build_parser() -> argparse.ArgumentParser:
     ck = sub.add_parser("check", help="health check: a token, then a one-row list per tenant")
     common(ck)
 
-    sb = sub.add_parser("sandbox", help="serve the local sandbox until Ctrl-C")
+    sb = sub.add_parser("sandbox", help="serve the local sandbox until Ctrl-C (every fault switch available)")
     sb.add_argument("--port", type=_port, default=8765, help="port on 127.0.0.1 (default 8765; 0 = any free port)")
-    sb.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay per request")
-    sb.add_argument("--envelope", choices=("wire", "docs"), default="wire", help="list response shape")
-    sb.add_argument("--token-lifetime", type=int, default=3600, metavar="SECONDS",
-                    help="expires_in of the access tokens it issues (default 3600)")
+    sb.add_argument("--seed", default=None, help="seed of the generated data (default: the sandbox's)")
+    _add_fault_options(sb)
     sb.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
+
+
+# -- sandbox fault switches: one option per field of sandbox.Faults -----------------------------------
+
+#: Faults fields whose values are ``KEY=FAULT`` lists.
+_MAPPING_FAULTS = {"page_faults": int, "detail_faults": str}
+
+
+def _fault_option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_fault_options(parser: argparse.ArgumentParser) -> None:
+    """An option for every field of :class:`engagifii_data.sandbox.Faults`, from its docstring."""
+    import dataclasses
+
+    from .sandbox.faults import Faults
+
+    defaults = Faults()
+    for spec in dataclasses.fields(Faults):
+        option = _fault_option(spec.name)
+        default = getattr(defaults, spec.name)
+        kind = str(spec.type)
+        if spec.name in _MAPPING_FAULTS:
+            parser.add_argument(option, dest=f"fault_{spec.name}", metavar="KEY=FAULT[,KEY=FAULT]",
+                                help="e.g. 3=drop,7=html503 (faults: html503, drop, truncate)")
+        elif kind == "bool":
+            parser.add_argument(option, dest=f"fault_{spec.name}", action="store_true", help=f"(default {default})")
+        else:
+            convert: Callable[[str], Any] = float if "float" in kind else int if "int" in kind else str
+            parser.add_argument(option, dest=f"fault_{spec.name}", type=convert, metavar="VALUE",
+                                help=f"(default {default})")
+
+
+def _fault_values(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in vars(args).items():
+        if not key.startswith("fault_") or value is None or value is False:
+            continue
+        name = key.removeprefix("fault_")
+        if name in _MAPPING_FAULTS:
+            parsed: dict[Any, str] = {}
+            for item in filter(None, (part.strip() for part in str(value).split(","))):
+                left, sep, fault = item.partition("=")
+                if not sep:
+                    raise ConfigurationError(f"{_fault_option(name)}: expected KEY=FAULT, got {item!r}")
+                try:
+                    parsed[_MAPPING_FAULTS[name](left.strip())] = fault.strip()
+                except ValueError:
+                    raise ConfigurationError(f"{_fault_option(name)}: {left.strip()!r} is not a valid key") from None
+            value = parsed
+        values[name] = value
+    return values
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
@@ -182,14 +202,14 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 
 @contextlib.contextmanager
-def _settings_for(
-    args: argparse.Namespace, *, all_tenants: bool = False
-) -> Iterator[tuple[Settings, list[str]]]:
+def _settings_for(args: argparse.Namespace, *, all_tenants: bool = False) -> Iterator[tuple[Settings, list[str]]]:
     """Settings and tenant list for a run: from the sandbox, or from the environment/.env.
 
     Without ``--tenant`` the default is the first configured tenant, or every configured tenant
     when ``all_tenants`` (the health check).
     """
+    from .config import MissingConfiguration
+
     tenants: list[str] = [t.strip() for t in (args.tenant or [])]
     if any(not t for t in tenants):
         raise ConfigurationError("--tenant needs a tenant code (got an empty one)")
@@ -205,84 +225,21 @@ def _settings_for(
             settings = sb.settings()
             yield settings, default(settings)
         return
-    settings = Settings.from_env(args.env_file)
+    try:
+        settings = Settings.from_env(args.env_file)
+    except MissingConfiguration as exc:
+        hint = "or try the local sandbox with --sandbox"
+        raise MissingConfiguration(exc.missing, exc.path, sandbox_hint=hint) from None
     yield settings, default(settings)
 
 
-def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
-    from .client import EngagifiiClient, default_report_path
-    from .reports import export_csv, export_parquet
+def _query_from(args: argparse.Namespace, tenants: list[str]) -> EventQuery:
+    from .query import EventQuery
 
-    if args.page_size < 1:
-        raise ConfigurationError("--page-size must be >= 1")
-    if args.workers < 1:
-        raise ConfigurationError("--workers must be >= 1")
-    if args.workers > 16:
-        print(f"warning: --workers {args.workers} is rarely faster than 8 and invites rate limiting (429)",
-              file=sys.stderr)
-    fmt = args.format
-    parquet_name = bool(args.output) and args.output.lower().endswith((".parquet", ".pq"))
-    if fmt is None:
-        fmt = "parquet" if parquet_name else "csv"
-    elif args.output and (fmt == "parquet") != parquet_name:
-        print(f"warning: writing {fmt} to {args.output} (the file name suggests another format)", file=sys.stderr)
-    with _settings_for(args) as (settings, tenants):
-        target: str | list[str] = tenants if len(tenants) > 1 else tenants[0]
-        path = _output_path(args.output) if args.output else default_report_path(target, fmt)
-        _check_writable(path)  # before the walk: a long walk must not end in "cannot write"
-        if _is_stdout(path, out):
-            out = sys.stderr  # the report goes to standard output: the summary must not mix with it
-        started = time.monotonic()
-        with EngagifiiClient(settings) as client:
-            df = client.events(
-                target,
-                only_upcoming=args.upcoming,
-                search=args.search,
-                start=args.start,
-                end=args.end,
-                status=args.status,
-                page_size=args.page_size,
-                workers=args.workers,
-                progress=False if args.no_progress else None,
-                checkpoint=args.checkpoint,
-            )
-            try:
-                if fmt == "parquet":
-                    written = export_parquet(df, path)
-                else:
-                    written = export_csv(df, path, neutralize_formulas=not args.no_formula_escape)
-            except OSError as exc:
-                raise ReportNotWritable.wrap(path, exc) from None
-            stats = client.stats.snapshot()
-        meta = df.attrs.get("engagifii", {})
-        seconds = time.monotonic() - started
-        label = ("tenant " if len(tenants) == 1 else "tenants ") + ", ".join(tenants)
-        total = meta.get("total_count")
-        print(f"wrote {len(df):,} row{'' if len(df) == 1 else 's'} for {label} to {written}", file=out)
-        notes = ""
-        metas = list(meta.get("tenants", {}).values()) if len(tenants) > 1 else [meta]
-        fetched = sum(int(m.get("rows_fetched", 0)) for m in metas)
-        if len(df) != fetched:
-            # "end" is the exclusive bound (--to 2025-01-31 keeps rows before 2025-02-01T00:00Z)
-            words = {"start": "startDateTime from", "end": "startDateTime before", "status": "status"}
-            applied = ", ".join(
-                f"{words.get(k, k)} {', '.join(v) if isinstance(v, list) else v}"
-                for k, v in (metas[0].get("client_filters") or {}).items()
-                if v is not None
-            )
-            notes += f" ({fetched:,} fetched before the client-side filters: {applied})"
-        resumed = sum(int(m.get("resumed_pages", 0)) for m in metas)
-        if resumed:
-            notes += f"; {resumed} page{'' if resumed == 1 else 's'} from the checkpoint"
-        sizes = {m.get("page_size") for m in metas if m.get("pages")}
-        if sizes and max(s for s in sizes if s) < args.page_size:
-            notes += f"; the server capped the page size at {max(s for s in sizes if s)}"
-        print(
-            f"total {total:,}{notes}; pages {stats['pages']}, requests {stats['http_requests']}, "
-            f"token requests {stats['token_requests']}, retries {stats['retries']}, {seconds:.2f} s",
-            file=out,
-        )
-    return EXIT_OK
+    return EventQuery(
+        tuple(tenants), only_upcoming=args.upcoming, search=args.search, start=args.start, end=args.end,
+        status=args.status, page_size=args.page_size,
+    )
 
 
 def _output_path(value: str) -> Path:
@@ -298,59 +255,85 @@ def _is_stdout(path: Path, out: TextIO) -> bool:
     """Whether ``path`` is the file behind ``out`` (``-o -`` or ``-o /dev/stdout``)."""
     try:
         return os.path.samestat(os.stat(path), os.fstat(out.fileno()))
-    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+    except (OSError, AttributeError, ValueError):
         return False
 
 
-def _check_writable(path: Path) -> None:
-    """Prove the report can be written at ``path`` before the walk, as :func:`export_csv` will write it.
+def default_report_path(tenant: str | Sequence[str], fmt: str = "csv") -> Path:
+    """``reports/events-<tenant>-<YYYYmmdd-HHMMSS>.<fmt>`` in the current directory."""
+    import datetime as dt
 
-    A symbolic link is followed (its target is replaced, the link kept); an existing device or pipe
-    (``/dev/stdout``) must be writable; otherwise the folder is created and a probe file written there
-    (then removed).
-    """
-    import tempfile
-
-    try:
-        if path.is_dir():
-            raise IsADirectoryError(errno.EISDIR, "is a directory")
-        if path.exists() and not path.is_file():  # a device or a pipe (through links): written into
-            if not os.access(path, os.W_OK):
-                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
-            return
-        target = Path(os.path.realpath(path)) if path.is_symlink() else path
-        for parent in reversed(target.parents):
-            if parent.exists() and not parent.is_dir():
-                raise NotADirectoryError(errno.ENOTDIR, f"{parent} is a file, not a folder")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".probe"):
-            pass
-    except OSError as exc:
-        raise ReportNotWritable.wrap(path, exc) from None
+    name = tenant if isinstance(tenant, str) else "-".join(tenant)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("reports") / f"events-{safe}-{stamp}.{fmt}"
 
 
-class ReportNotWritable(OSError):
-    """The report's destination cannot be written (exit code 1).
+def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
+    from .reports import check_writable, report_format, write_report
 
-    ``hint`` says what to do, by the reason (``errno``): free space, a writable path, a folder.
-    """
+    if args.workers < 1:
+        raise ConfigurationError("--workers must be >= 1")
+    if args.workers > 16:
+        print(f"warning: --workers {args.workers} is rarely faster than 8 and invites rate limiting (429)",
+              file=sys.stderr)
+    _query_from(args, ["-"])  # the filters are checked before anything is started
+    fmt, warning = report_format(args.output if args.output not in (None, "-") else None, args.format)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    with _settings_for(args) as (settings, tenants):
+        query = _query_from(args, tenants)
+        for reason in query.contradictions():
+            print(f"warning: no event can match: {reason}", file=sys.stderr)
+        path = _output_path(args.output) if args.output else default_report_path(tenants, fmt)
+        check_writable(path)  # before the walk: a long walk must not end in "cannot write"
+        if args.checkpoint:
+            from .checkpoint import check_path
 
-    hint = "no report was written; choose another -o path"
+            check_path(args.checkpoint)
+        if _is_stdout(path, out):
+            out = sys.stderr  # the report goes to standard output: the summary must not mix with it
+        started = time.monotonic()
+        from .client import EngagifiiClient
 
-    @classmethod
-    def wrap(cls, path: Path, exc: OSError) -> ReportNotWritable:
-        """The error for ``exc`` raised while writing ``path``, with a hint that fits its ``errno``."""
-        error = cls(exc.errno, f"cannot write the report to {path}: {exc.strerror or exc}")
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-            error.hint = "no report was written; free some space or choose another -o path"
-        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            error.hint = "no report was written; choose an -o path you can write to"
-        elif exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
-            error.hint = "no report was written; -o must name a file whose folders are folders"
-        return error
+        with EngagifiiClient(settings) as client:
+            df = client.events(
+                query,
+                workers=args.workers,
+                progress=False if args.no_progress else None,
+                checkpoint=args.checkpoint,
+            )
+            written = write_report(df, path, fmt, columns=args.columns, neutralize_formulas=not args.no_formula_escape)
+            stats = client.stats.snapshot()
+        _print_summary(df, query, written, stats, time.monotonic() - started, out)
+    return EXIT_OK
 
-    def __str__(self) -> str:
-        return str(self.strerror)
+
+def _print_summary(df: Any, query: EventQuery, written: Path, stats: dict[str, int], seconds: float,
+                   out: TextIO) -> None:
+    from .reports import WalkReport
+
+    report: WalkReport = WalkReport.of(df)
+    tenants = query.tenants
+    label = ("tenant " if len(tenants) == 1 else "tenants ") + ", ".join(tenants)
+    rows = len(df)
+    print(f"wrote {rows:,} row{'' if rows == 1 else 's'} for {label} to {written}", file=out)
+    parts = [f"{report.rows_fetched:,} fetched of a total of {report.total_count:,}"]
+    if query.has_client_filters:
+        parts.append(f"{rows:,} after filters ({query.describe().split(' · client: ')[1]})")
+    if report.resumed_pages:
+        parts.append(f"{report.resumed_pages} page{'' if report.resumed_pages == 1 else 's'} from the checkpoint")
+    reports = report.per_tenant or (report,)
+    sizes = [r.page_size for r in reports if r.pages and r.page_size]
+    if sizes and max(sizes) < query.page_size:
+        parts.append(f"the server capped the page size at {max(sizes)}")
+    if report.repaired_text:
+        parts.append(f"{report.repaired_text} broken text{'' if report.repaired_text == 1 else 's'} repaired (U+FFFD)")
+    parts.append(
+        f"pages {stats['pages']}, requests {stats['http_requests']}, token requests {stats['token_requests']}, "
+        f"retries {stats['retries']}, {seconds:.2f} s"
+    )
+    print("; ".join(parts), file=out)
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
@@ -366,9 +349,8 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         except EngagifiiError:
             print("token     FAIL  (see below)", file=out)
             raise
-        lifetime = f"lifetime {token.lifetime:.0f} s, "
-        print(f"token     OK    client {settings.client_id} ({lifetime}{(time.perf_counter() - t0) * 1000:.0f} ms)",
-              file=out)
+        ms = (time.perf_counter() - t0) * 1000
+        print(f"token     OK    client {settings.client_id} (lifetime {token.lifetime:.0f} s, {ms:.0f} ms)", file=out)
         failures: list[BaseException] = []
         for code in tenants:
             t1 = time.perf_counter()
@@ -376,20 +358,22 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
                 page = client.list_page(1, tenant=code, page_size=1)
             except EngagifiiError as exc:
                 failures.append(exc)
-                print(f"tenant    FAIL  {code}: {' '.join(describe_error(exc)[:1]).removeprefix('error: ')}", file=out)
+                print(f"tenant    FAIL  {code}: {describe_error(exc)[0].removeprefix('error: ')}", file=out)
                 worst = max(worst, exit_code_for(exc))
                 continue
-            print(f"tenant    OK    {code}: {page.total:,} events ({(time.perf_counter() - t1) * 1000:.0f} ms)",
-                  file=out)
-        status = "healthy" if not failures else "unhealthy"
-        print(f"status    {status}", file=out)
+            ms = (time.perf_counter() - t1) * 1000
+            print(f"tenant    OK    {code}: {page.total or 0:,} events ({ms:.0f} ms)", file=out)
+        print(f"status    {'healthy' if not failures else 'unhealthy'}", file=out)
     return worst
 
 
 def _cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
     from . import sandbox
 
-    stop = threading.Event()
+    faults = _fault_values(args)
+    options: dict[str, Any] = {"port": args.port, **faults}
+    if args.seed is not None:
+        options["seed"] = args.seed
     if args.port:
         import socket
 
@@ -401,48 +385,68 @@ def _cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
                     f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port"
                 ) from None
     try:
-        server = sandbox.run(
-            port=args.port, latency=args.latency, envelope=args.envelope, token_lifetime=args.token_lifetime
-        )
+        server = sandbox.run(**options)
         sb = server.__enter__()
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        for name in faults:
+            message = message.replace(name, _fault_option(name))
+        raise ConfigurationError(f"sandbox: {message}") from None
     except OSError as exc:
         raise ConfigurationError(
             f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port"
         ) from None
     with contextlib.ExitStack() as stack:
         stack.push(server)
-        tenants = ", ".join(f"{code} ({n} events)" for code, n in sb.tenants.items())
-        print("Engagifii sandbox (local stand-in for the identity server and the Events API)", file=out)
-        print(f"  ENGAGIFII_IDENTITY_SERVER_URL={sb.identity_url}", file=out)
-        print(f"  ENGAGIFII_API_BASE_URL={sb.api_url}", file=out)
-        print(f"  ENGAGIFII_CLIENT_ID={sb.client_id}", file=out)
-        print(f"  ENGAGIFII_CLIENT_SECRET={sb.client_secret}", file=out)
-        print(f"  ENGAGIFII_TENANT_CODE={','.join(sb.tenants)}", file=out)
-        print(f"  tenants: {tenants}", file=out)
-        print("Try the vendor's quick start:", file=out)
-        print(
-            f'  TOKEN=$(curl -s -X POST "{sb.identity_url}/connect/token" '
-            f'-d "client_id={sb.client_id}" -d "client_secret={sb.client_secret}" '
-            '-d "grant_type=client_credentials" -d "scope=EventsApi" '
-            "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
-            file=out,
-        )
-        first = next(iter(sb.tenants))
-        print(
-            f'  curl -X POST "{sb.api_url}/api/1.0/event/list" -H "Authorization: Bearer $TOKEN" '
-            f'-H "api-version: 1.0" -H "tenant-code: {first}" -H "Content-Type: application/json" -d \'{{}}\'',
-            file=out,
-        )
-        print("Serving until Ctrl-C.", file=out, flush=True)
+        _print_sandbox(sb, faults, out)
         try:
-            while not stop.wait(3600):
-                pass
+            threading.Event().wait()
         except KeyboardInterrupt:
             print("stopped", file=out)
     return EXIT_OK
 
 
-COMMANDS: dict[str, Any] = {"events": _cmd_events, "check": _cmd_check, "sandbox": _cmd_sandbox}
+def _print_sandbox(sb: Any, faults: dict[str, Any], out: TextIO) -> None:
+    tenants = ", ".join(f"{code} ({n} events)" for code, n in sb.tenants.items())
+    print("Engagifii sandbox (local stand-in for the identity server and the Events API)", file=out)
+    print(f"  ENGAGIFII_IDENTITY_SERVER_URL={sb.identity_url}", file=out)
+    print(f"  ENGAGIFII_API_BASE_URL={sb.api_url}", file=out)
+    print(f"  ENGAGIFII_CLIENT_ID={sb.client_id}", file=out)
+    print(f"  ENGAGIFII_CLIENT_SECRET={sb.client_secret}", file=out)
+    print(f"  ENGAGIFII_TENANT_CODE={','.join(sb.tenants)}", file=out)
+    print(f"  tenants: {tenants}", file=out)
+    if faults:
+        print("  faults: " + ", ".join(f"{_fault_option(k)} {v}" for k, v in faults.items()), file=out)
+    print("Try the vendor's quick start:", file=out)
+    print(
+        f'  TOKEN=$(curl -s -X POST "{sb.identity_url}/connect/token" '
+        f'-d "client_id={sb.client_id}" -d "client_secret={sb.client_secret}" '
+        '-d "grant_type=client_credentials" -d "scope=EventsApi" '
+        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+        file=out,
+    )
+    first = next(iter(sb.tenants))
+    print(
+        f'  curl -X POST "{sb.api_url}/api/1.0/event/list" -H "Authorization: Bearer $TOKEN" '
+        f'-H "api-version: 1.0" -H "tenant-code: {first}" -H "Content-Type: application/json" -d \'{{}}\'',
+        file=out,
+    )
+    print("Serving until Ctrl-C.", file=out, flush=True)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "events": _cmd_events,
+    "check": _cmd_check,
+    "sandbox": _cmd_sandbox,
+}
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -463,29 +467,28 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except SystemExit as exc:
         return int(exc.code or 0)
     _configure_logging(args)
+    debug = bool(getattr(args, "debug", False))
     try:
         return int(COMMANDS[args.command](args, out))
     except KeyboardInterrupt:
         checkpoint = getattr(args, "checkpoint", None)
         resume = f"; rerun the same command to resume from {checkpoint}" if checkpoint else ""
         print(f"interrupted; no report was written{resume}", file=err)
-        return 130
-    except (EngagifiiError, ValueError) as exc:
-        if getattr(args, "debug", False):
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()  # the reader of `-o -` went away (`| head`): as Unix tools, end quietly
+        return EXIT_BROKEN_PIPE
+    except BaseException as exc:  # every error becomes one or two plain lines and a documented exit code
+        if isinstance(exc, SystemExit | GeneratorExit):
+            raise
+        if debug:
             import traceback
 
             traceback.print_exc(file=err)
-        for line in describe_error(exc):
+        words = dict(CLI_WORDS)
+        for line in describe_error(exc, words):
             print(line, file=err)
         return exit_code_for(exc)
-    except OSError as exc:
-        if getattr(args, "debug", False):
-            raise
-        if not isinstance(exc, ReportNotWritable):
-            exc = ReportNotWritable.wrap(Path(getattr(args, "output", None) or "the report"), exc)
-        print(f"error: {exc}", file=err)
-        print(exc.hint, file=err)
-        return 1
 
 
 def run() -> None:
@@ -495,3 +498,6 @@ def run() -> None:
 
 if __name__ == "__main__":
     run()
+
+
+__all__ = ["EXIT_CODES", "build_parser", "default_report_path", "exit_code_for", "main", "run", "safe_text"]

@@ -23,9 +23,14 @@ Environment variables (also read from a ``.env`` file; variables already set in 
 
 from __future__ import annotations
 
+import codecs
+import hashlib
+import hmac
+import io
 import ipaddress
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,8 +57,12 @@ _ENV_NAMES = (
 
 
 def is_loopback(host: str) -> bool:
-    """True for ``localhost``, ``*.localhost`` and loopback IP literals (127.0.0.0/8, ``::1``)."""
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+    """True for ``localhost`` itself and loopback IP literals (127.0.0.0/8, ``::1``).
+
+    ``*.localhost`` names are not trusted: whether they resolve to this machine depends on the
+    resolver, and plain ``http://`` must never leave it.
+    """
+    if host.lower().rstrip(".") == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -85,20 +94,76 @@ def check_header_value(name: str, value: str) -> str:
 
 def _check_url(name: str, url: str, *, drop_suffix: str = "") -> str:
     url = url.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        has_credentials = bool(parts.username or parts.password) or "@" in parts.netloc
+        port = parts.port
+    except ValueError:
+        raise ConfigurationError(f"{name} is not a valid URL (check the host and port)") from None
+    if has_credentials:
+        # never echo the URL: the part before "@" is a user name and a password
+        raise ConfigurationError(f"{name} must not carry a user name or password; remove the part before '@'")
+    if port == 0:
+        raise ConfigurationError(f"{name} has port 0")
     if drop_suffix and url.lower().endswith(drop_suffix):
         # a common slip: the token endpoint or the versioned API path pasted instead of the base
         url = url[: -len(drop_suffix)].rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"{name} must be an http(s) URL with a host, got {url!r}")
-    if parts.username or parts.password:
-        raise ConfigurationError(f"{name} must not carry credentials in the URL")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigurationError(
             f"{name} uses plain http:// for the non-loopback host {parts.hostname!r}; "
             "the Engagifii API requires HTTPS (plain http is allowed only for 127.0.0.1/localhost)"
         )
     return url
+
+
+class Secret:
+    """A secret string that does not show itself: not in ``repr``/``str``, not pickled, not copied out.
+
+    ``dataclasses.asdict``, ``vars`` and ``copy`` give this object, never the text; pickling raises.
+    Compare it with ``==`` (constant time) or call :meth:`reveal` where the value must be sent.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        object.__setattr__(self, "_value", str(value))
+
+    def reveal(self) -> str:
+        """The secret text (send it only to the configured token endpoint)."""
+        return str(object.__getattribute__(self, "_value"))
+
+    def __bool__(self) -> bool:
+        return bool(self.reveal())
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secret):
+            other = other.reveal()
+        if not isinstance(other, str):
+            return NotImplemented
+        return hmac.compare_digest(self.reveal().encode("utf-8"), other.encode("utf-8"))
+
+    def __hash__(self) -> int:
+        return hash(("Secret", hashlib.sha256(self.reveal().encode("utf-8")).digest()))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Secret is immutable")
+
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret is never pickled (it would be written out in clear text)")
 
 
 @dataclass(frozen=True)
@@ -109,8 +174,9 @@ class Settings:
     ----------
     client_id : str
         OAuth 2.0 client id.
-    client_secret : str
-        OAuth 2.0 client secret; hidden from ``repr`` and ``str``.
+    client_secret : str or Secret
+        OAuth 2.0 client secret, kept as a :class:`Secret`: hidden from ``repr``/``str``,
+        ``dataclasses.asdict``/``vars`` (they show the :class:`Secret` object) and pickling (which raises).
     tenant_codes : tuple of str
         Tenant codes this client may use; the first is the default tenant.
     identity_url : str
@@ -124,6 +190,11 @@ class Settings:
         Requested scope (default ``"EventsApi"``).
     connect_timeout, read_timeout : float
         Seconds; every request carries this ``(connect, read)`` timeout (defaults 10 and 60).
+    request_deadline : float
+        Seconds one attempt may take in all, connect, headers and the whole body included (default
+        120): a body that trickles in is cut off, and the attempt is retried like a timeout.
+    max_body_bytes : int
+        Largest answer body read, in bytes (default 64 MiB); a larger one is a ``TransportError``.
     max_attempts : int
         Attempts per request including the first (default 6) for 429, 5xx, dropped connections,
         read timeouts and unparseable bodies.
@@ -146,7 +217,7 @@ class Settings:
     """
 
     client_id: str
-    client_secret: str = field(repr=False)
+    client_secret: Secret = field(repr=False)
     tenant_codes: tuple[str, ...]
     identity_url: str = PRODUCTION_IDENTITY_URL
     api_base_url: str = PRODUCTION_API_BASE_URL
@@ -154,6 +225,8 @@ class Settings:
     scope: str = "EventsApi"
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    request_deadline: float = 120.0
+    max_body_bytes: int = 64 * 2**20
     max_attempts: int = 6
     backoff: float = 0.5
     backoff_max: float = 30.0
@@ -164,8 +237,10 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.client_id or not str(self.client_id).strip():
             raise ConfigurationError("client_id is empty: set ENGAGIFII_CLIENT_ID")
-        if not self.client_secret:
+        secret = self.client_secret if isinstance(self.client_secret, Secret) else Secret(self.client_secret)
+        if not secret:
             raise ConfigurationError("client_secret is empty: set ENGAGIFII_CLIENT_SECRET")
+        object.__setattr__(self, "client_secret", secret)
         codes = self.tenant_codes
         if isinstance(codes, str):
             codes = tuple(c for c in (p.strip() for p in codes.split(",")) if c)
@@ -189,8 +264,12 @@ class Settings:
         )
         for name in ("connect_timeout", "read_timeout", "backoff", "backoff_max", "retry_after_cap"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or value < 0:
+            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < float("inf"):
                 raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")
+        if not isinstance(self.request_deadline, int | float) or not 0 < self.request_deadline < float("inf"):
+            raise ConfigurationError(f"request_deadline must be a number of seconds > 0, got {self.request_deadline!r}")
+        if not isinstance(self.max_body_bytes, int) or isinstance(self.max_body_bytes, bool) or self.max_body_bytes < 1:
+            raise ConfigurationError(f"max_body_bytes must be an integer > 0, got {self.max_body_bytes!r}")
         if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
             raise ConfigurationError(f"max_attempts must be an integer >= 1, got {self.max_attempts!r}")
         if self.renew_margin < 0:
@@ -273,11 +352,7 @@ class Settings:
         missing = [ENV_PREFIX + n for n in ("CLIENT_ID", "CLIENT_SECRET", "TENANT_CODE") if get(n) is None]
         missing = [m for m in missing if _override_for(m, overrides) is None]
         if missing:
-            where = f" (read {path})" if path else " (no .env file found)"
-            raise ConfigurationError(
-                "missing configuration: " + ", ".join(missing) + where
-                + "; copy .env.example to .env and fill it in, or use --sandbox"
-            )
+            raise MissingConfiguration(missing, path)
         values: dict[str, Any] = {
             "client_id": get("CLIENT_ID"),
             "client_secret": get("CLIENT_SECRET"),
@@ -297,10 +372,38 @@ class Settings:
         return cls(**values)
 
 
+class MissingConfiguration(ConfigurationError):
+    """Required variables are not set; the message says how to set them or use the sandbox.
+
+    Attributes
+    ----------
+    missing : list of str
+        The variables missing.
+    path : str or None
+        The ``.env`` file read, if any.
+    """
+
+    def __init__(self, missing: list[str], path: str | None, *, sandbox_hint: str | None = None) -> None:
+        self.missing = missing
+        self.path = path
+        where = f" (read {path})" if path else " (no .env file found)"
+        hint = sandbox_hint or (
+            "or try the local sandbox: `with engagifii_data.sandbox.run() as sb: "
+            "client = EngagifiiClient(sb.settings())`"
+        )
+        super().__init__(
+            "missing configuration: " + ", ".join(missing) + where
+            + f"; copy .env.example to .env and fill it in, {hint}"
+        )
+
+
 def _read_env_file(
     env_file: str | os.PathLike[str] | None, env: Mapping[str, str]
 ) -> tuple[str | None, dict[str, str]]:
-    """The ``.env`` path in search order and its values (taken literally, no ``${VAR}`` expansion)."""
+    """The ``.env`` path in search order and its values (taken literally, no ``${VAR}`` expansion).
+
+    The file must be safe to trust (:func:`check_env_file`) and readable text (:func:`read_env_text`).
+    """
     from dotenv import dotenv_values, find_dotenv
 
     explicit = env_file if env_file is not None else env.get(ENV_PREFIX + "ENV_FILE") or None
@@ -312,8 +415,102 @@ def _read_env_file(
         path = find_dotenv(usecwd=True) or None
     if not path:
         return None, {}
+    check_env_file(Path(path))
+    text = read_env_text(Path(path))
     # no ${VAR} interpolation: secrets are taken literally (a "$" in a secret stays a "$")
-    return path, {k: v for k, v in dotenv_values(path, interpolate=False).items() if v is not None}
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    return path, {k: v for k, v in values.items() if v is not None}
+
+
+def check_env_file(path: Path) -> None:
+    """Refuse a ``.env`` that someone else could have written.
+
+    A ``.env`` found in a shared directory (``/tmp``, a parent folder) may be another user's: it could
+    point the identity URL at their server while the secret comes from the environment. The file is
+    trusted only when the current user (or root) owns it and no other user can write it: not
+    world-writable, and not group-writable through a group that has other members.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the file and the reason.
+    """
+    if os.name != "posix":
+        return
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read .env file {path}: {exc.strerror or exc}") from None
+    me = os.geteuid()
+    if info.st_uid not in (me, 0):
+        raise ConfigurationError(
+            f"refusing to read .env file {path}: it belongs to another user (uid {info.st_uid}); "
+            "a .env must be owned by you"
+        )
+    if info.st_mode & stat.S_IWOTH:
+        raise ConfigurationError(
+            f"refusing to read .env file {path}: any user can write it (mode {stat.filemode(info.st_mode)}); "
+            f"run: chmod o-w {path}"
+        )
+    if info.st_mode & stat.S_IWGRP and _group_has_others(info.st_gid, info.st_uid):
+        raise ConfigurationError(
+            f"refusing to read .env file {path}: other members of its group can write it "
+            f"(mode {stat.filemode(info.st_mode)}); run: chmod g-w {path}"
+        )
+
+
+def _group_has_others(gid: int, owner: int) -> bool:
+    """Whether a user other than ``owner`` belongs to group ``gid`` (as a member or by primary group)."""
+    import grp
+    import pwd
+
+    try:
+        owner_name = pwd.getpwuid(owner).pw_name
+    except KeyError:
+        owner_name = None
+    try:
+        members = set(grp.getgrgid(gid).gr_mem)
+    except KeyError:
+        return True  # an unknown group: assume the worst
+    if members - {owner_name}:
+        return True
+    return any(p.pw_gid == gid and p.pw_uid != owner for p in pwd.getpwall())
+
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def read_env_text(path: Path) -> str:
+    """The text of a ``.env`` file: a byte order mark says the encoding, otherwise it must be UTF-8.
+
+    A file saved by PowerShell's ``>`` (UTF-16 with a BOM) or by an editor that adds a UTF-8 BOM is
+    read correctly.
+
+    Raises
+    ------
+    ConfigurationError
+        The file cannot be read, or it is not UTF-8 (e.g. saved as Windows-1252), naming the file and
+        the first offending byte.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read .env file {path}: {exc.strerror or exc}") from None
+    encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), "utf-8")
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        byte = raw[exc.start : exc.start + 1].hex()
+        raise ConfigurationError(
+            f".env file {path} is not valid {encoding.upper().replace('-SIG', '')} text (byte 0x{byte} at offset "
+            f"{exc.start}); save it as UTF-8"
+        ) from None
 
 
 def credentials_configured(

@@ -6,6 +6,9 @@ The tree::
 
     EngagifiiError                      base of everything the toolkit raises on purpose
     ├── ConfigurationError (ValueError)   missing/invalid settings, plain http:// to a remote host
+    │   └── QueryError                    an invalid query argument (date, status, page size, tenant)
+    ├── ReportError (ValueError)          a frame that must not be written as a report (a partial walk)
+    ├── ReportNotWritable (OSError)       a report or checkpoint path that cannot be written
     ├── AuthenticationError               token endpoint refused us, or a renewed token got a 401
     ├── ApiError                          an HTTP error answer from the Events API (after retries)
     │   ├── BadRequestError               400 (VALIDATION_ERROR, MISSING_TENANT, ...)
@@ -28,6 +31,8 @@ The status -> class mapping lives in :data:`STATUS_ERRORS` (a table, not an if-l
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -37,6 +42,62 @@ class EngagifiiError(Exception):
 
 class ConfigurationError(EngagifiiError, ValueError):
     """A setting is missing or invalid (exit code 2 in the CLI)."""
+
+
+class QueryError(ConfigurationError):
+    """A query argument is invalid: a bad date, status, page size or an empty tenant (exit code 2).
+
+    Parameters
+    ----------
+    field : str
+        The argument at fault (``start``, ``end``, ``status``, ``page_size``, ``tenant``).
+    problem : str
+        What is wrong, with argument names written as ``{start}``, ``{end}`` ... so that
+        :meth:`named` can say ``--from``/``--to`` in the CLI and ``start``/``end`` in Python.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(self.named({}))
+
+    def named(self, names: Mapping[str, str]) -> str:
+        """The message with argument names taken from ``names`` (missing ones: the Python name)."""
+
+        class _Names(dict[str, str]):
+            def __missing__(self, key: str) -> str:
+                return key
+
+        return self.problem.format_map(_Names(names))
+
+
+class ReportError(EngagifiiError, ValueError):
+    """A frame or file cannot be used as a report: a partial walk, no walk report, an unknown format."""
+
+
+class ReportNotWritable(EngagifiiError, OSError):
+    """A report or checkpoint cannot be written at its path (exit code 1 for a report).
+
+    Parameters
+    ----------
+    path : str
+        The path that could not be written.
+    reason : str
+        Why, in words (``No space left on device``, ``a symbolic link owned by another user`` ...).
+    errno : int, optional
+        The ``errno`` of the underlying :class:`OSError`, when there was one.
+    hint : str, optional
+        What to do.
+    """
+
+    def __init__(self, path: str, reason: str, *, errno: int | None = None, hint: str | None = None) -> None:
+        super().__init__(errno, f"cannot write the report to {path}: {reason}")
+        self.path = path
+        self.reason = reason
+        self.hint = hint or "choose another path"
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class AuthenticationError(EngagifiiError):
@@ -273,3 +334,118 @@ def error_class_for(status: int) -> type[ApiError]:
     if status >= 500:
         return ServerError
     return ApiError
+
+
+# -- how an error reads to a person ----------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char)
+    if named is not None:
+        return named
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def safe_text(value: object, limit: int = 300) -> str:
+    """Text made safe to show a person: control characters escaped, at most ``limit`` characters.
+
+    Terminal escapes (``ESC``, ``BEL``, ``CR``), line breaks and bidirectional overrides become
+    visible escapes (``\\x1b``); longer text is cut with ``…``. Every server text quoted in an
+    exception passes through here, and so does every error line the CLI and the explorer show.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit * 4:
+        text = text[: limit * 4]
+    text = _CONTROL.sub(_escape, text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+#: How the advice names things on the command line (the explorer passes its own words).
+CLI_WORDS: Mapping[str, str] = {
+    "rerun": "rerun the same command",
+    "checkpoint": "--checkpoint FILE",
+    "workers": "--workers",
+    "tenant": "--tenant",
+    "start": "--from",
+    "end": "--to",
+    "status": "--status",
+    "page_size": "--page-size",
+    "search": "--search",
+}
+
+
+def describe_error(exc: BaseException, words: Mapping[str, str] = CLI_WORDS) -> list[str]:
+    """One or two plain lines for an error: what failed (the API's code and traceId) and what to do.
+
+    The CLI prints them on stderr; the explorer shows them in its status line. Every line is passed
+    through :func:`safe_text`.
+
+    Parameters
+    ----------
+    exc : BaseException
+        Any exception (unexpected ones get a generic line).
+    words : mapping
+        How the advice names options and actions (:data:`CLI_WORDS` for the command line).
+    """
+    return [safe_text(line, 600) for line in _describe(exc, words)]
+
+
+def _api_bits(exc: ApiError) -> str:
+    bits = [f"HTTP {exc.status}"]
+    if exc.code:
+        bits.append(exc.code)
+    if exc.path:
+        bits.append(exc.path)
+    if exc.trace_id:
+        bits.append(f"traceId {exc.trace_id}")
+    return " ".join(bits)
+
+
+def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
+    if isinstance(exc, IncompleteWalkError):
+        cause = exc.cause
+        got = f"{len(exc.partial):,} rows fetched" if exc.partial is not None else "no rows kept"
+        if isinstance(cause, PaginationError):
+            advice = "the server's paging cannot be followed safely, so a rerun will not help; report it to Engagifii"
+        elif cause is None and exc.reason != "cancelled":
+            advice = "the listing kept changing while it was read; try again later"
+        else:
+            advice = f"{w['rerun']} to resume from the saved pages" if exc.checkpoint else (
+                f"use {w['checkpoint']} to keep fetched pages and resume from them")
+            if isinstance(cause, RateLimitError) and cause.retry_after is not None:
+                advice = f"the server asked to wait {cause.retry_after:g} s; {advice} after that"
+        return [f"error: the walk was not completed: {exc.reason}", f"no report was written ({got}); {advice}"]
+    if isinstance(exc, AuthenticationError):
+        hint = {
+            "invalid_client": "check ENGAGIFII_CLIENT_ID and ENGAGIFII_CLIENT_SECRET (in the environment or .env)",
+            "invalid_scope": "check ENGAGIFII_SCOPE (the API needs EventsApi)",
+            "unauthorized_client": "ask Engagifii to allow the client_credentials grant for this client",
+        }.get(exc.error, "check the client credentials and the identity server URL")
+        return [f"error: authentication failed: {exc}", hint]
+    if isinstance(exc, TenantNotFoundError):
+        return [f"error: unknown tenant: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),
+                f"check the tenant code (ENGAGIFII_TENANT_CODE or {w['tenant']})"]
+    if isinstance(exc, RateLimitError):
+        wait = f"; the server asked to wait {exc.retry_after:.0f} s" if exc.retry_after is not None else ""
+        return [f"error: rate limited: {_api_bits(exc)}{wait}", f"try again later, or lower {w['workers']}"]
+    if isinstance(exc, ApiError):
+        return [f"error: the API refused the request: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),
+                "if it persists, quote the traceId to Engagifii support"]
+    if isinstance(exc, TransportError):
+        variable = "ENGAGIFII_IDENTITY_SERVER_URL" if exc.path == "/connect/token" else "ENGAGIFII_API_BASE_URL"
+        return [f"error: network: {exc}", f"check the network and {variable}; retries were exhausted"]
+    if isinstance(exc, PaginationError):
+        return [f"error: the walk stopped: {exc}", "no report was written; the listing could not be read safely"]
+    if isinstance(exc, QueryError):
+        return [f"error: {exc.named(w)}"]
+    if isinstance(exc, ReportNotWritable):
+        return [f"error: {exc}", f"no report was written; {exc.hint}"]
+    if isinstance(exc, EngagifiiError | ValueError):
+        return [f"error: {exc}"]
+    if isinstance(exc, MemoryError | RecursionError):
+        return [f"error: the answer was too large or too deeply nested to process ({type(exc).__name__})",
+                "no report was written; rerun with --debug and report it"]
+    return [f"error: unexpected {type(exc).__name__}: {exc}", "no report was written; rerun with --debug for details"]

@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from .exceptions import StopRequested
+
 logger = logging.getLogger(__name__)
 
 
@@ -28,14 +30,29 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._next = 0.0
 
-    def acquire(self) -> None:
-        """Block until the next request may be sent."""
+    def acquire(self, stop: Callable[[], bool] | None = None) -> None:
+        """Block until the next request may be sent.
+
+        Raises
+        ------
+        StopRequested
+            ``stop()`` turned True while waiting (the reserved slot is given back).
+        """
         with self._lock:
             now = self._clock()
             start = max(now, self._next)
             self._next = start + self.interval
-        if start > now:
+        if start <= now:
+            return
+        if stop is None or self._sleep is not time.sleep:
             self._sleep(start - now)
+            return
+        while (remaining := start - self._clock()) > 0:
+            if stop():
+                with self._lock:
+                    self._next = max(self._clock(), self._next - self.interval)
+                raise StopRequested()
+            time.sleep(min(0.05, remaining))
 
 
 class AdaptiveConcurrency:
@@ -64,11 +81,19 @@ class AdaptiveConcurrency:
     def __repr__(self) -> str:
         return f"AdaptiveConcurrency(limit={self.limit}, ceiling={self.ceiling}, throttled={self.throttled})"
 
-    def acquire(self) -> None:
-        """Block until fewer than ``limit`` requests are in flight."""
+    def acquire(self, stop: Callable[[], bool] | None = None) -> None:
+        """Block until fewer than ``limit`` requests are in flight.
+
+        Raises
+        ------
+        StopRequested
+            ``stop()`` turned True while waiting.
+        """
         with self._cond:
             while self.active >= self.limit:
-                self._cond.wait()
+                if stop is not None and stop():
+                    raise StopRequested()
+                self._cond.wait(0.05 if stop is not None else None)
             self.active += 1
 
     def release(self, status: int | None) -> None:

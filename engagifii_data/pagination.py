@@ -6,7 +6,12 @@ Rules (DESIGN.md; engagifii-api.md "Listing events"):
 
 - **Envelope**: rows are found under ``data | collection | result | items`` and the total under
   ``totalCount | pagingModel.totalRecords | totalRecords | total`` (docs, wire and sibling-service
-  shapes). Neither found -> :class:`PaginationError` naming the keys seen.
+  shapes). Rows ``null`` or absent with a total of 0 are zero rows (an empty listing as real servers
+  send it); the total may be missing or ``null`` on pages after page 1 (page 1's total stands).
+  Anything else unrecognised -> :class:`PaginationError` naming the keys seen.
+- **Absurd totals** (negative, fractional, not a number, over :data:`MAX_TOTAL` events, or more than
+  :data:`MAX_PAGES` pages at the page size) -> :class:`PaginationError` before any plan is built;
+  nothing is ever built per planned page (the plan is a ``range``).
 - **Plan**: the first page's total and the *effective* page size (the server may cap ``PageSize``
   silently, so a first page shorter than requested but short of the total reveals the cap) give the
   number of pages ``ceil(total / size)``.
@@ -22,11 +27,16 @@ Rules (DESIGN.md; engagifii-api.md "Listing events"):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .exceptions import PaginationError
+
+#: Largest total count believed, in events (a listing this large is a broken total, not a tenant).
+MAX_TOTAL = 10_000_000
+#: Most pages a walk plans (``ceil(total / page size)``).
+MAX_PAGES = 1_000_000
 
 #: Keys that may hold the rows of a page, in the order tried.
 ROW_KEYS: tuple[str, ...] = ("data", "collection", "result", "items")
@@ -48,14 +58,23 @@ class Page:
     number : int
         1-based page number that was requested.
     rows : list of dict
-        The events, as sent.
-    total : int
-        The total count the server reported with this page.
+        The events: as sent by :meth:`EngagifiiClient.list_page`; only those not seen on an earlier
+        page when yielded by :meth:`EngagifiiClient.iter_pages`.
+    total : int or None
+        The total count the server reported with this page (None: a page after page 1 that did not
+        say; page 1's total stands).
+    repaired : int
+        Texts in the answer that were not valid Unicode and were repaired to U+FFFD.
     """
 
     number: int
     rows: list[dict[str, Any]]
-    total: int
+    total: int | None
+    repaired: int = 0
+
+    def with_rows(self, rows: list[dict[str, Any]]) -> Page:
+        """The same page holding ``rows`` instead."""
+        return Page(self.number, rows, self.total, self.repaired)
 
     @property
     def ids(self) -> list[str]:
@@ -79,7 +98,36 @@ def _lookup(body: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
-def parse_page(body: Any, number: int) -> Page:
+def _check_total(total: Any, number: int) -> int:
+    """The total as an int, or PaginationError for anything absurd."""
+    if isinstance(total, bool) or not isinstance(total, int | float | str):
+        raise PaginationError(number, f"total count is not a number: {_short(total)}")
+    if isinstance(total, str):
+        text = total.strip()
+        if not text.isdigit():
+            raise PaginationError(number, f"total count is not a number: {_short(total)}")
+        if len(text) > 12:
+            raise PaginationError(number, f"total count {text[:20]} is beyond the maximum of {MAX_TOTAL:,}")
+        value = int(text)
+    elif isinstance(total, float):
+        if total != total or total in (float("inf"), float("-inf")) or total != int(total):
+            raise PaginationError(number, f"total count is not a whole number: {_short(total)}")
+        value = int(total)
+    else:
+        value = total
+    if value < 0:
+        raise PaginationError(number, f"negative total count {value}")
+    if value > MAX_TOTAL:
+        raise PaginationError(number, f"total count {value:,} is beyond the maximum of {MAX_TOTAL:,} events")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def parse_page(body: Any, number: int, *, repaired: int = 0) -> Page:
     """Find the rows and the total in a list response.
 
     Parameters
@@ -88,6 +136,8 @@ def parse_page(body: Any, number: int) -> Page:
         The decoded JSON of a ``POST /event/list`` answer.
     number : int
         The page number that was requested.
+    repaired : int
+        Texts repaired while decoding (carried on the page).
 
     Returns
     -------
@@ -96,8 +146,9 @@ def parse_page(body: Any, number: int) -> Page:
     Raises
     ------
     PaginationError
-        The body is not an object, or holds no recognised rows or total (the message names the keys
-        found, so a new envelope can be added to :data:`ROW_KEYS` / :data:`TOTAL_PATHS`).
+        The body is not an object; it holds no recognised rows and total (the message names the keys
+        found, so a new envelope can be added to :data:`ROW_KEYS` / :data:`TOTAL_PATHS`); page 1 has no
+        total; or the total is absurd.
     """
     if not isinstance(body, Mapping):
         raise PaginationError(number, f"expected a JSON object, got {type(body).__name__}")
@@ -111,24 +162,21 @@ def parse_page(body: Any, number: int) -> Page:
         total = _lookup(body, path)
         if total is not None:
             break
-    if not isinstance(rows, list) or total is None:
+    checked = _check_total(total, number) if total is not None else None
+    if rows is None and checked == 0:
+        rows = []  # an empty listing sent as rows null, or without its rows key
+    if not isinstance(rows, list) or (checked is None and number == 1):
         missing = []
         if not isinstance(rows, list):
             missing.append("rows (" + " | ".join(ROW_KEYS) + ")")
-        if total is None:
+        if checked is None:
             missing.append("total (" + " | ".join(".".join(p) for p in TOTAL_PATHS) + ")")
         raise PaginationError(
             number,
             "unrecognised response envelope: no " + " and no ".join(missing)
-            + f"; keys present: {sorted(map(str, body.keys()))}",
+            + f"; keys present: {_short(sorted(map(str, body.keys()))[:20])}",
         )
-    try:
-        total_int = int(total)
-    except (TypeError, ValueError):
-        raise PaginationError(number, f"total count is not a number: {total!r}") from None
-    if total_int < 0:
-        raise PaginationError(number, f"negative total count {total_int}")
-    return Page(number=number, rows=[r for r in rows if isinstance(r, dict)], total=total_int)
+    return Page(number=number, rows=[r for r in rows if isinstance(r, dict)], total=checked, repaired=repaired)
 
 
 def effective_page_size(first: Page, requested: int) -> int:
@@ -139,16 +187,28 @@ def effective_page_size(first: Page, requested: int) -> int:
     than requested means the server uses its own, larger size; the plan follows the server either way.
     """
     n = len(first.rows)
-    if n > 0 and n != requested and (first.total > n or n > requested):
+    total = first.total or 0
+    if n > 0 and n != requested and (total > n or n > requested):
         return n
     return requested
 
 
 def plan_pages(total: int, page_size: int) -> int:
-    """Number of pages for ``total`` rows at ``page_size`` per page (at least 1)."""
+    """Number of pages for ``total`` rows at ``page_size`` per page (at least 1).
+
+    Raises
+    ------
+    PaginationError
+        More than :data:`MAX_PAGES` pages.
+    """
     if page_size < 1:
         raise ValueError("page_size must be >= 1")
-    return max(1, math.ceil(total / page_size))
+    pages = max(1, math.ceil(total / page_size))
+    if pages > MAX_PAGES:
+        raise PaginationError(
+            1, f"a total of {total:,} at {page_size} per page needs {pages:,} pages, over the maximum of {MAX_PAGES:,}"
+        )
+    return pages
 
 
 @dataclass
@@ -176,6 +236,8 @@ class WalkState:
         Rows dropped because their id was already collected.
     pages_done : list of int
         Page numbers accepted, in order.
+    repaired : int
+        Texts repaired to valid Unicode over the pages accepted.
     """
 
     first: Page
@@ -186,6 +248,7 @@ class WalkState:
     totals_seen: list[int] = field(default_factory=list)
     duplicates: int = 0
     pages_done: list[int] = field(default_factory=list)
+    repaired: int = 0
     _seen: set[str] = field(default_factory=set, repr=False)
     _previous_ids: list[str] = field(default_factory=list, repr=False)
     _unkeyed: int = 0
@@ -196,11 +259,13 @@ class WalkState:
     MAX_EMPTY_RUN: ClassVar[int] = 2
 
     def __post_init__(self) -> None:
+        if self.first.total is None:
+            raise PaginationError(1, "page 1 has no total count")
         self.total = self.first.total
         self.page_size = effective_page_size(self.first, self.requested_page_size)
         self.planned_pages = plan_pages(self.total, self.page_size)
-        if self.first.total > 0 and not self.first.rows:
-            raise PaginationError(1, f"page 1 is empty although the total count is {self.first.total}")
+        if self.total > 0 and not self.first.rows:
+            raise PaginationError(1, f"page 1 is empty although the total count is {self.total}")
 
     @property
     def collected(self) -> int:
@@ -217,11 +282,6 @@ class WalkState:
         """True when every page reported the same total and the unique rows equal it."""
         return len(self.totals_seen) <= 1 and self.collected == self.total
 
-    @property
-    def latest_total(self) -> int:
-        """The total reported by the most recent page."""
-        return self.totals_seen[-1] if self.totals_seen else self.total
-
     def accept(self, page: Page) -> list[dict[str, Any]]:
         """Take the next page (in page order) and return its rows not collected before.
 
@@ -236,23 +296,26 @@ class WalkState:
                 f"walk went past the planned {self.planned_pages} pages (+1); stopping instead of looping",
             )
         ids = page.ids
+        # a page that does not repeat the total: the total stands as last reported
+        total = page.total if page.total is not None else (
+            self._previous_total if self._previous_total >= 0 else self.total)
         # the same ids as the previous page under the same total: the server ignores the page number.
         # Under a changed total it is a listing that shifted by a whole page: de-duplication and
         # the re-read handle that.
-        if self.pages_done and ids and ids == self._previous_ids and page.total == self._previous_total:
+        if self.pages_done and ids and ids == self._previous_ids and total == self._previous_total:
             raise PaginationError(
                 page.number,
                 f"returned the same {len(ids)} ids as page {self.pages_done[-1]}: "
                 "the server appears to ignore the page number",
             )
-        if page.total not in self.totals_seen:
-            self.totals_seen.append(page.total)
+        if total not in self.totals_seen:
+            self.totals_seen.append(total)
         self._empty_run = self._empty_run + 1 if not page.rows else 0
         if self._empty_run >= self.MAX_EMPTY_RUN and not self.done:
             raise PaginationError(
                 page.number,
                 f"{self._empty_run} pages in a row came back empty with {self.collected} of the "
-                f"{page.total} events reported collected: the total count looks wrong; stopping instead of "
+                f"{total} events reported collected: the total count looks wrong; stopping instead of "
                 f"walking the remaining {max(0, self.planned_pages - page.number)} planned pages",
             )
         fresh: list[dict[str, Any]] = []
@@ -269,10 +332,11 @@ class WalkState:
             self._seen.add(key)
             fresh.append(row)
         self._previous_ids = ids
-        self._previous_total = page.total
+        self._previous_total = total
+        self.repaired += page.repaired
         self.pages_done.append(page.number)
         return fresh
 
-    def remaining_pages(self) -> Sequence[int]:
-        """Pages 2..planned still to fetch after page 1."""
+    def remaining_pages(self) -> range:
+        """Pages 2..planned still to fetch after page 1 (a ``range``: nothing is built per page)."""
         return range(2, self.planned_pages + 1)

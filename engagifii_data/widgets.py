@@ -36,10 +36,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import html
 import io
-import json
 import logging
 import threading
 import time
@@ -50,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .client import STATUSES, EngagifiiClient, WalkProgress
+from .client import EngagifiiClient
 from .exceptions import (
     ApiError,
     AuthenticationError,
@@ -59,7 +57,9 @@ from .exceptions import (
     IncompleteWalkError,
     TransportError,
 )
+from .query import STATUSES
 from .reports import export_csv, export_parquet
+from .walk import WalkProgress
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -152,32 +152,12 @@ def describe_filters(
 ) -> str:
     """Say which filters the server applies and which are applied to the frame.
 
-    Parameters
-    ----------
-    only_upcoming, search
-        Server-side filters (the API's ``onlyUpcoming`` and name search).
-    start, end : date, optional
-        Client-side range on ``startDateTime`` (UTC, both ends inclusive).
-    status : list of str, optional
-        Client-side ``eventStatus`` values.
-
-    Returns
-    -------
-    str
-        e.g. ``"server: onlyUpcoming, search 'gala' · client: status Published, 2026-01-01..2026-03-31"``
-        (``none`` on a side without filters; the date range is on ``startDateTime``, UTC, end inclusive).
+    The words of :meth:`EventQuery.describe <engagifii_data.query.EventQuery.describe>`, e.g.
+    ``"server: onlyUpcoming, search 'gala' · client: status Published, startDateTime 2026-01-01..2026-03-31"``.
     """
-    server = []
-    if only_upcoming:
-        server.append("onlyUpcoming")
-    if search:
-        server.append(f"search {search!r}")
-    client = []
-    if status:
-        client.append("status " + ", ".join(status))
-    if start is not None or end is not None:
-        client.append(f"{start.isoformat() if start else '…'}..{end.isoformat() if end else '…'}")
-    return f"server: {', '.join(server) or 'none'} · client: {', '.join(client) or 'none'}"
+    from .query import EventQuery
+
+    return EventQuery(only_upcoming=only_upcoming, search=search, start=start, end=end, status=status).describe()
 
 
 def events_by_month(df: pd.DataFrame, *, column: str = "startDateTime") -> pd.DataFrame:
@@ -316,8 +296,9 @@ def _n(count: int, one: str, many: str | None = None) -> str:
 
 
 def _filters_key(only_upcoming: bool, search: str | None, page_size: int) -> str:
-    raw = json.dumps({"only_upcoming": only_upcoming, "search": search, "page_size": page_size}, sort_keys=True)
-    return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:10]
+    from .query import EventQuery
+
+    return EventQuery(only_upcoming=only_upcoming, search=search, page_size=page_size).checkpoint_key()
 
 
 def _safe(code: str) -> str:
@@ -506,6 +487,14 @@ class EventExplorer:
         }
 
     def _filters_text(self, params: dict[str, Any]) -> str:
+        from .exceptions import QueryError
+
+        try:
+            return self._describe(params)
+        except QueryError as exc:
+            return exc.named({"start": "From", "end": "To"})
+
+    def _describe(self, params: dict[str, Any]) -> str:
         return describe_filters(
             only_upcoming=params["only_upcoming"],
             search=params["search"],

@@ -33,7 +33,7 @@ recorder (``python -m tests.record_cassettes``, ``make cassettes``) calls ``make
   :data:`REDACTED_SECRET`; the response hook drops ``Set-Cookie`` and replaces ``access_token``
   (and ``refresh_token``/``id_token``) in token responses with :data:`REDACTED_TOKEN`, re-serialising
   the JSON so it stays valid.
-- Host: every request URI is rewritten to :data:`REPLAY_ORIGIN` (``http://engagifii.localhost``),
+- Host: every request URI is rewritten to :data:`REPLAY_ORIGIN` (``http://localhost:9``),
   so the sandbox's random port (or a real tenant's environment host) never reaches a cassette, and
   replays use Settings pointing there. ``*.localhost`` is loopback, so :class:`Settings` accepts
   plain ``http://`` for it (a fake ``https://`` host would work too but pretends a TLS hop that never
@@ -77,7 +77,7 @@ CASSETTES = ROOT / "cassettes"
 #: Recordings of a real tenant (``ENGAGIFII_RECORD_REAL=1 make cassettes``).
 REAL_CASSETTES = CASSETTES / "real"
 #: Every recorded request URI is rewritten to this origin; replays point Settings at it.
-REPLAY_ORIGIN = "http://engagifii.localhost"
+REPLAY_ORIGIN = "http://localhost:9"
 #: What the ``client_secret`` form field is replaced with: nothing. An empty value cannot be mistaken
 #: for a secret by any scanner (a placeholder such as "client_secret-REDACTED" is secret-shaped).
 REDACTED_SECRET = ""

@@ -226,7 +226,7 @@ def record_one(scenario: Scenario, settings: Settings, out_dir: Path, ctx: Conte
     if not path.is_file():
         raise RecordingError(f"{scenario.name}: nothing was recorded")
     text = path.read_text(encoding="utf-8")
-    secrets = {settings.client_secret, *_bearer_tokens(sent)}
+    secrets = {settings.client_secret.reveal(), *_bearer_tokens(sent)}
     for secret in secrets:
         if secret and secret in text:
             raise RecordingError(f"{path}: a secret or access token sent during recording is in the cassette")

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 import engagifii_data.client as client_module
+from engagifii_data.query import EventQuery
 from engagifii_data import sandbox
 from engagifii_data.client import EngagifiiClient
 from engagifii_data.exceptions import ApiError, TenantNotFoundError
@@ -221,12 +222,12 @@ def test_event_detail(replay: Any, replay_settings: Any, sent_requests: list[Sen
 def test_a_wrong_page_number_cannot_pass(
     monkeypatch: pytest.MonkeyPatch, replay_settings: Any, wrong_page: Any, explanation: str
 ) -> None:
-    original = client_module.build_list_body
+    original = EventQuery.list_body
 
-    def wrong_body(page_number: int, page_size: int, **kwargs: Any) -> dict[str, Any]:
-        return original(wrong_page(page_number) if page_number > 1 else 1, page_size, **kwargs)
+    def wrong_body(self: EventQuery, page_number: int) -> dict[str, Any]:
+        return original(self, wrong_page(page_number) if page_number > 1 else 1)
 
-    monkeypatch.setattr(client_module, "build_list_body", wrong_body)
+    monkeypatch.setattr(EventQuery, "list_body", wrong_body)
     client, _ = make_client(replay_settings)
     cassette = CASSETTES / "test_walk_two_tenants_one_session.yaml"
     with pytest.raises(CassetteMismatchError) as info, replay_cassette(cassette), client:
@@ -246,8 +247,8 @@ def test_without_the_body_matcher_a_page_1_walker_would_pass(
     monkeypatch: pytest.MonkeyPatch, replay_settings: Any
 ) -> None:
     """Why the body matcher exists: vcrpy's default matching replays this broken walk happily."""
-    original = client_module.build_list_body
-    monkeypatch.setattr(client_module, "build_list_body", lambda n, size, **kw: original(1, size, **kw))
+    original = EventQuery.list_body
+    monkeypatch.setattr(EventQuery, "list_body", lambda self, n: original(self, 1))
     client, _ = make_client(replay_settings)
     defaults = ["method", "scheme", "host", "port", "path", "query"]
     with VCR.use_cassette(str(CASSETTES / "test_token_expires_mid_walk.yaml"), match_on=defaults), client:

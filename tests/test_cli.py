@@ -233,7 +233,7 @@ def test_an_unwritable_report_fails_before_the_walk(tmp_path: Path) -> None:
     assert f"cannot write the report to {blocker / 'r.csv'}" in err
     assert "wrote" not in out
     code, _, err = run_cli("events", "--sandbox", "--tenant", "GLOBEX", "-o", str(tmp_path), "--no-progress")
-    assert code == 1 and "is a directory" in err
+    assert code == 1 and "it is a folder" in err
 
 
 def test_multi_tenant_checkpoints_and_failures_name_the_tenant(sb: Any, tmp_path: Path) -> None:
@@ -263,7 +263,7 @@ def test_a_path_under_a_file_says_so_and_what_to_do(tmp_path: Path) -> None:
                              "--no-progress")
     assert code == 1 and "wrote" not in out
     assert f"{blocker} is a file, not a folder" in err and "File exists" not in err
-    assert "free some space" not in err and "-o must name a file whose folders are folders" in err
+    assert "free some space" not in err and "give the path of a file whose folders are folders" in err
 
 
 def test_a_symlinked_report_keeps_the_link_and_replaces_its_target(tmp_path: Path) -> None:
@@ -314,7 +314,15 @@ def test_client_side_filters_are_named_with_their_bounds(tmp_path: Path) -> None
     code, out, err = run_cli("events", "--sandbox", "--from", "2025-01-01", "--to", "2025-01-31", "-o",
                              str(tmp_path / "r.csv"), "--no-progress")
     assert code == 0, err
-    assert "startDateTime from 2025-01-01T00:00:00+00:00, startDateTime before 2025-02-01T00:00:00+00:00" in out
+    assert "after filters (startDateTime 2025-01-01..2025-01-31)" in out
+    code, out, err = run_cli("events", "--sandbox", "--from", "2025-01-01", "--to", "2025-01-31T12:00",
+                             "-o", str(tmp_path / "r.csv"), "--no-progress")
+    assert code == 0, err
+    assert "after filters (startDateTime 2025-01-01..2025-01-31T12:00:00Z)" in out
+    code, out, err = run_cli("events", "--sandbox", "--from", "2025-02-01", "--to", "2025-01-31",
+                             "-o", str(tmp_path / "r.csv"), "--no-progress")
+    assert code == 2 and "--to (2025-01-31) is before --from (2025-02-01)" in err
+    assert "end" not in err.replace("--to", "").split("(")[0]
 
 
 def test_ctrl_c_with_a_checkpoint_says_how_to_resume(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

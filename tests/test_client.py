@@ -393,7 +393,7 @@ def test_a_partial_result_cannot_be_exported_as_if_complete(sb: Any, tmp_path: A
     with pytest.raises(IncompleteWalkError) as info:
         client.events(LARGE, workers=1, progress=False)
     partial = info.value.partial
-    with pytest.raises(ValueError, match=r"partial result \(200 rows of a total of 2400; pages not fetched: 3-24\)"):
+    with pytest.raises(ValueError, match=r"partial result \(200 rows of a total of 2,400; pages not fetched: 3-24\)"):
         export_csv(partial, tmp_path / "p.csv")
     with pytest.raises(ValueError, match="partial"):
         export_parquet(partial, tmp_path / "p.parquet")
@@ -438,7 +438,7 @@ def test_damaged_foreign_or_directory_checkpoints_are_handled(sb: Any, tmp_path:
     with pytest.raises(ConfigurationError, match="format version 99"):
         client.events(SMALL, page_size=10, checkpoint=foreign, progress=False)
     damaged = tmp_path / "damaged.jsonl"
-    header["version"] = 1
+    header["version"] = 2
     damaged.write_text(
         json.dumps(header) + "\n" + json.dumps({"page": 2, "total": 36, "rows": {"id": "a"}}) + "\n",
         encoding="utf-8",
@@ -466,8 +466,8 @@ def test_an_api_field_named_tenant_survives_a_multi_tenant_frame(sb: Any, monkey
 
     original = client_module.parse_page
 
-    def with_tenant_field(body: Any, number: int) -> Any:
-        page = original(body, number)
+    def with_tenant_field(body: Any, number: int, **kwargs: Any) -> Any:
+        page = original(body, number, **kwargs)
         for row in page.rows:
             row["tenant"] = "from-api"
         return page

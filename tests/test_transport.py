@@ -1,4 +1,4 @@
-"""Unit tests of the transport's pure parts: error bodies, Retry-After, adaptive concurrency, spacing."""
+"""Unit tests of reading answers and pacing: error bodies, Retry-After, adaptive concurrency, spacing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-import requests
+from requests.structures import CaseInsensitiveDict
 
 from engagifii_data.auth import effective_margin
 from engagifii_data.exceptions import (
@@ -16,17 +16,21 @@ from engagifii_data.exceptions import (
     TenantNotFoundError,
 )
 from engagifii_data.pacing import AdaptiveConcurrency, RateLimiter
-from engagifii_data.responses import error_from_response, parse_error_body, parse_retry_after
+from engagifii_data.responses import error_from_answer, parse_error_body, parse_retry_after
 
 
-def response(status: int, body: Any, content_type: str = "application/json", **headers: str) -> requests.Response:
-    r = requests.Response()
-    r.status_code = status
-    r._content = (json.dumps(body) if not isinstance(body, str) else body).encode("utf-8")
-    r.headers["Content-Type"] = content_type
-    r.headers.update(headers)
-    r.encoding = "utf-8"
-    return r
+def response(status: int, body: Any, content_type: str = "application/json", **headers: str) -> dict[str, Any]:
+    """An answer as the transport hands it over: status, body bytes, headers."""
+    raw = (json.dumps(body) if not isinstance(body, str) else body).encode("utf-8")
+    return {"status": status, "body": raw, "headers": CaseInsensitiveDict({"Content-Type": content_type, **headers})}
+
+
+def error_from_response(answer: dict[str, Any], path: str, tenant: str | None = None) -> Any:
+    return error_from_answer(answer["status"], answer["body"], answer["headers"], path, tenant)
+
+
+def parse(answer: dict[str, Any]) -> dict[str, Any]:
+    return parse_error_body(answer["body"], answer["headers"])
 
 
 def test_documented_envelope() -> None:
@@ -39,7 +43,7 @@ def test_documented_envelope() -> None:
 
 
 def test_oauth_error_shape() -> None:
-    info = parse_error_body(response(401, {"error": "invalid_token", "error_description": "The access token expired"}))
+    info = parse(response(401, {"error": "invalid_token", "error_description": "The access token expired"}))
     assert info["code"] == "invalid_token"
     assert info["message"] == "The access token expired"
 
@@ -48,7 +52,7 @@ def test_problem_details_shape() -> None:
     body = {"type": "https://tools.ietf.org/html/rfc7231#section-6.5.1", "title": "One or more validation errors.",
             "status": 400, "traceId": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "errors": {"PageSize": ["must be >= 1"]}}
-    info = parse_error_body(response(400, body, "application/problem+json"))
+    info = parse(response(400, body, "application/problem+json"))
     assert info["trace_id"] == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     assert info["message"] == "One or more validation errors."
     assert info["details"] == {"PageSize": ["must be >= 1"]}
@@ -80,7 +84,10 @@ def test_parse_retry_after_seconds_and_http_date() -> None:
     assert parse_retry_after("3") == 3
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0  # in the past: no wait
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None  # in the past: no wait
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412480.0) == 30
+    for useless in ("0", "-5", "nan", "inf", "", "1e999"):
+        assert parse_retry_after(useless) is None
 
 
 def test_adaptive_concurrency_halves_after_429_and_recovers_up_to_the_ceiling() -> None:
@@ -116,51 +123,3 @@ def test_rate_limiter_spaces_requests() -> None:
 @pytest.mark.parametrize(("lifetime", "margin", "expected"), [(3600, 300, 300), (60, 300, 15), (10, 300, 2.5)])
 def test_renewal_margin_is_clamped_for_short_tokens(lifetime: float, margin: float, expected: float) -> None:
     assert effective_margin(lifetime, margin) == expected
-
-
-def test_a_throttled_or_failing_token_endpoint_is_retryable_not_an_auth_failure() -> None:
-    from engagifii_data.auth import _check_token_response
-
-    with pytest.raises(RateLimitError) as info:
-        _check_token_response(response(429, "slow down", "text/plain", **{"Retry-After": "4"}))
-    assert info.value.retry_after == 4
-    with pytest.raises(ServerError):
-        _check_token_response(response(503, "<html><title>503</title></html>", "text/html"))
-    ok = response(400, {"error": "invalid_client"})
-    assert _check_token_response(ok) is ok
-
-
-def test_token_throttling_is_waited_out_under_the_retry_policy() -> None:
-    from engagifii_data.config import Settings
-    from engagifii_data.transport import Stats, Transport
-
-    class Tokens:
-        def __init__(self) -> None:
-            self.calls = 0
-            self.current = None
-
-        def get(self) -> str:
-            self.calls += 1
-            if self.calls == 1:
-                raise RateLimitError(429, None, "busy", None, "/connect/token", retry_after=3)
-            if self.calls == 2:
-                raise ServerError(503, None, "down", None, "/connect/token")
-            return "token"
-
-        def close(self) -> None:
-            pass
-
-    waits: list[float] = []
-    settings = Settings(client_id="c", client_secret="s", tenant_codes=("T",),
-                        identity_url="http://127.0.0.1:1", api_base_url="http://127.0.0.1:1")
-    tokens = Tokens()
-    transport = Transport(settings, tokens, Stats(), sleep=waits.append)  # type: ignore[arg-type]
-    assert transport._with_retries(transport._token) == "token"
-    assert tokens.calls == 3
-    assert waits[0] == 3 and len(waits) == 2
-    tokens.calls = 0
-    capped = Settings(client_id="c", client_secret="s", tenant_codes=("T",), retry_after_cap=2,
-                      identity_url="http://127.0.0.1:1", api_base_url="http://127.0.0.1:1")
-    transport = Transport(capped, tokens, Stats(), sleep=waits.append)  # type: ignore[arg-type]
-    with pytest.raises(RateLimitError):
-        transport._with_retries(transport._token)

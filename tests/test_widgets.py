@@ -166,7 +166,7 @@ def test_status_and_dates_are_applied_to_the_frame_and_said_so(
     assert e.data is not None
     assert len(want) > 0
     assert e.data["id"].tolist() == want["id"].tolist()
-    assert "client: status Published, Completed, 2025-01-01..2025-12-31" in e.message_text
+    assert "client: status Published, Completed, startDateTime 2025-01-01..2025-12-31" in e.message_text
 
 
 def test_search_and_upcoming_go_to_the_server(sb: Any, client: EngagifiiClient, tmp_path: Path) -> None:
@@ -175,7 +175,7 @@ def test_search_and_upcoming_go_to_the_server(sb: Any, client: EngagifiiClient, 
     e.only_upcoming.value = True
     e.status.value = ("Published",)
     e.start.value, e.end.value = dt.date(2026, 1, 1), dt.date(2026, 3, 31)
-    assert "server: onlyUpcoming, search 'gala' · client: status Published, 2026-01-01..2026-03-31" in (
+    assert "server: onlyUpcoming, search 'gala' · client: status Published, startDateTime 2026-01-01..2026-03-31" in (
         e.filters_label.value.replace("&#x27;", "'")
     )
     e.status.value = ()
@@ -403,7 +403,7 @@ def test_describe_filters_and_monthly_counts() -> None:
             start=dt.date(2026, 1, 1),
             end=dt.date(2026, 3, 31),
         )
-        == "server: onlyUpcoming, search 'gala' · client: status Published, 2026-01-01..2026-03-31"
+        == "server: onlyUpcoming, search 'gala' · client: status Published, startDateTime 2026-01-01..2026-03-31"
     )
     df = pd.DataFrame(
         {

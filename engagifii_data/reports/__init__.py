@@ -1,8 +1,99 @@
-"""Reports: CSV and Parquet writers, written atomically, never a partial walk as if complete."""
+"""Reports: the walk's record, and CSV / Parquet / Excel writers that never write a partial walk as complete.
+
+- :mod:`.walk_report`: :class:`WalkReport`, the typed view of ``df.attrs["engagifii"]``;
+- :mod:`.files`: where a report may be written (one rule) and safe, atomic writes;
+- :mod:`.csv_writer`, :mod:`.parquet_writer`: the report formats;
+- :func:`write_report`: the format chosen by name or extension (the CLI and the explorer use it).
+"""
 
 from __future__ import annotations
 
-from .csv_writer import DATETIME_FORMAT, export_csv
-from .parquet_writer import export_parquet
+import os
+from pathlib import Path
+from typing import Any
 
-__all__ = ["DATETIME_FORMAT", "export_csv", "export_parquet"]
+import pandas as pd
+
+from ..frames import EVENT_COLUMNS
+from .csv_writer import DATETIME_FORMAT, export_csv
+from .files import FORMATS, check_writable, report_format
+from .parquet_writer import export_parquet
+from .walk_report import WalkReport
+
+__all__ = [
+    "DATETIME_FORMAT",
+    "FORMATS",
+    "WalkReport",
+    "check_writable",
+    "declared_columns",
+    "export_csv",
+    "export_parquet",
+    "report_format",
+    "write_report",
+]
+
+
+def declared_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with only its leading ``tenant`` column (if any) and the declared columns, in order.
+
+    The header of such a report never changes from run to run, whatever fields the API adds
+    (``--columns declared`` in the CLI). ``attrs`` are kept.
+    """
+    keep = [c for c in ("tenant", *EVENT_COLUMNS) if c in df.columns]
+    out = df.loc[:, keep]
+    out.attrs = dict(df.attrs)
+    return out
+
+
+def write_report(
+    df: pd.DataFrame,
+    path: str | os.PathLike[str],
+    fmt: str | None = None,
+    *,
+    columns: str = "all",
+    allow_incomplete: bool = False,
+    **options: Any,
+) -> Path:
+    """Write ``df`` in the format its path names (or ``fmt``): the one dispatcher of report formats.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Usually from ``events()``.
+    path : path
+        Destination (``.csv``, ``.parquet``/``.pq``, ``.xlsx``; anything else CSV).
+    fmt : {"csv", "parquet", "xlsx"}, optional
+        Overrides the extension.
+    columns : {"all", "declared"}
+        ``"declared"`` writes a fixed header (:func:`declared_columns`).
+    allow_incomplete : bool
+        Write a partial walk anyway (default False: refused).
+    **options
+        Passed to the writer (e.g. ``neutralize_formulas`` for CSV, ``timezone`` for Excel).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ReportError
+        A partial walk (unless ``allow_incomplete``).
+    ReportNotWritable
+        The file cannot be written.
+    ImportError
+        Excel without its engine (the message names the ``pip install`` to run).
+    """
+    fmt, _ = report_format(path, fmt)
+    if columns not in ("all", "declared"):
+        raise ValueError(f"columns must be 'all' or 'declared', got {columns!r}")
+    if columns == "declared":
+        df = declared_columns(df)
+    if fmt == "parquet":
+        return export_parquet(df, path, allow_incomplete=allow_incomplete)
+    if fmt == "xlsx":
+        from .excel_writer import export_excel
+
+        return export_excel(df, path, allow_incomplete=allow_incomplete, **{
+            k: v for k, v in options.items() if k != "neutralize_formulas"})
+    return export_csv(df, path, allow_incomplete=allow_incomplete, **options)

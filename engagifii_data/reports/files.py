@@ -1,4 +1,21 @@
-"""Safe file writes: atomic replacement through a temp file beside the target."""
+"""Safe file writes: one rule for where a report may be written, and atomic replacement.
+
+The rule (:func:`resolve_target`), used both by the early check (:func:`check_writable`, which the CLI
+runs before a long walk) and by the writer (:func:`atomic_write`):
+
+- a folder, or a path under a regular file, cannot be written;
+- a **symbolic link** is followed only when the link is owned by the current user or by the owner of
+  the folder it sits in (the rule of Linux's ``fs.protected_symlinks``): a link another user planted
+  in a shared folder such as ``/tmp`` never redirects a report onto a victim's file;
+- an existing device, FIFO or socket (``/dev/stdout``, a named pipe) is written into, not replaced;
+- anything else is written to a uniquely named temp file created exclusively beside the target
+  (``mkstemp``: no fixed ``.tmp`` name to plant a link at), flushed, fsync'ed and moved over the
+  target with ``os.replace``. On any error the temp file is removed and the previous file is
+  untouched: a failed export never leaves a half-written report.
+
+Errors are :class:`~engagifii_data.exceptions.ReportNotWritable` (an ``OSError``) naming the path, the
+reason and what to do.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +25,169 @@ import os
 import stat
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-# --------------------------------------------------------------------------------------------------
-# Atomic writes
-# --------------------------------------------------------------------------------------------------
+from ..exceptions import ReportNotWritable
+
+#: Report formats by file extension (anything else is CSV).
+FORMATS_BY_SUFFIX: dict[str, str] = {".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx", ".csv": "csv"}
+#: Every report format.
+FORMATS: tuple[str, ...] = ("csv", "parquet", "xlsx")
+
+
+def report_format(path: str | os.PathLike[str] | None, fmt: str | None = None) -> tuple[str, str | None]:
+    """The format to write ``path`` in, and a warning when an explicit ``fmt`` contradicts the name.
+
+    Parameters
+    ----------
+    path : path or None
+        The report path (``.parquet``/``.pq`` -> Parquet, ``.xlsx`` -> Excel, anything else CSV).
+    fmt : {"csv", "parquet", "xlsx"}, optional
+        An explicit choice; it wins over the extension.
+
+    Returns
+    -------
+    (str, str or None)
+        The format, and a warning text or None.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``fmt``.
+    """
+    by_name = FORMATS_BY_SUFFIX.get(Path(path).suffix.lower()) if path is not None else None
+    if fmt is None:
+        return by_name or "csv", None
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if path is not None and by_name is not None and by_name != fmt:
+        return fmt, f"writing {fmt} to {path} (the file name suggests {by_name})"
+    return fmt, None
+
+
+def not_writable(path: str | os.PathLike[str], exc: OSError) -> ReportNotWritable:
+    """The :class:`ReportNotWritable` for ``exc`` raised while writing ``path``, with a fitting hint."""
+    if isinstance(exc, ReportNotWritable):
+        return exc
+    code = exc.errno
+    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        hint = "free some space or choose another path"
+    elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "choose a path you can write to"
+    elif code in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        hint = "give the path of a file whose folders are folders"
+    else:
+        hint = "choose another path"
+    reason = exc.strerror or str(exc)
+    if code == errno.ENOTDIR:
+        blocker = next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            reason = f"{blocker} is a file, not a folder"
+    return ReportNotWritable(str(path), reason, errno=code, hint=hint)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a report will go: the file to replace, or a stream to write into.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file replaced (a symlink's target), or the device/FIFO written into.
+    stream : bool
+        True for a device, FIFO or socket (written into, cannot be atomic).
+    """
+
+    path: Path
+    stream: bool
+
+
+def resolve_target(path: str | os.PathLike[str]) -> Target:
+    """Apply the rule of the module docstring to ``path`` (nothing is created).
+
+    Raises
+    ------
+    ReportNotWritable
+        ``path`` is a folder, a symbolic link owned by another user, or a stream that cannot be
+        written.
+    """
+    given = Path(path)
+    try:
+        link = os.lstat(given)
+    except FileNotFoundError:
+        return Target(given, False)
+    except OSError as exc:
+        raise not_writable(given, exc) from None
+    if stat.S_ISLNK(link.st_mode):
+        _check_link_owner(given, link)
+        try:
+            kind = os.stat(given).st_mode
+        except FileNotFoundError:  # a dangling link: its target is created
+            return Target(Path(os.path.realpath(given)), False)
+        except OSError as exc:
+            raise not_writable(given, exc) from None
+    else:
+        kind = link.st_mode
+    if stat.S_ISDIR(kind):
+        raise ReportNotWritable(str(given), "it is a folder", errno=errno.EISDIR,
+                                hint="give the path of a file, e.g. reports/events.csv")
+    if not stat.S_ISREG(kind):  # a device, FIFO or socket (e.g. /dev/stdout -> a pipe): written into
+        if not os.access(given, os.W_OK):
+            raise ReportNotWritable(str(given), "permission denied", errno=errno.EACCES,
+                                    hint="choose a path you can write to")
+        return Target(given, True)
+    return Target(Path(os.path.realpath(given)), False)
+
+
+def _check_link_owner(path: Path, link: os.stat_result) -> None:
+    if os.name != "posix":
+        return
+    try:
+        folder_owner = os.stat(path.parent if str(path.parent) else Path(".")).st_uid
+    except OSError:
+        folder_owner = -1
+    if link.st_uid in (os.geteuid(), folder_owner):
+        return
+    raise ReportNotWritable(
+        str(path),
+        f"it is a symbolic link owned by another user (uid {link.st_uid}) in a folder they do not own; "
+        "it is not followed",
+        errno=errno.EPERM,
+        hint="remove the link or choose another path",
+    )
+
+
+def check_writable(path: str | os.PathLike[str]) -> Target:
+    """Prove a report can be written at ``path``, by the writer's own rule (before a long walk).
+
+    Folders are created; a probe file is created exclusively beside the target and removed.
+
+    Raises
+    ------
+    ReportNotWritable
+        As :func:`resolve_target`, or the folder cannot be created or written.
+    """
+    target = resolve_target(path)
+    if target.stream:
+        return target
+    try:
+        _make_parents(target.path)
+        fd, probe = tempfile.mkstemp(dir=target.path.parent, prefix=f".{target.path.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise not_writable(path, exc) from None
+    return target
+
+
+def _make_parents(target: Path) -> None:
+    for parent in reversed(target.parents):
+        if parent.exists() and not parent.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(parent))
+    target.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _umask() -> int:
@@ -28,56 +202,49 @@ def _umask() -> int:
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
-    """Write via ``write(binary_file)`` to a temp file beside ``path``, fsync, then ``os.replace``.
-
-    On any error the temp file is removed and an existing file at ``path`` is left untouched.
-
-    * A symbolic link is followed: the file it points to is replaced (atomically, as above) and the
-      link stays a link, as editors do. A dangling link gets its target created.
-    * An existing device, FIFO or socket (``/dev/stdout``, a named pipe) is not a file that can be
-      replaced: the bytes are written straight into it, which cannot be atomic. Replacing it would turn
-      ``/dev/null`` into a regular file (as root).
+    """Write via ``write(binary_file)`` under the rule of the module docstring; return ``path``.
 
     Raises
     ------
-    IsADirectoryError
-        ``path`` is a directory.
-    OSError
-        Any other reason the file cannot be written (no space, no permission, a parent is a file).
+    ReportNotWritable
+        The file cannot be written (no space, no permission, a part of the path is a file, a symbolic
+        link owned by another user); the temp file is removed and any previous file is untouched.
     """
-    target = Path(path)
-    with contextlib.suppress(FileNotFoundError):
-        kind = os.stat(target).st_mode  # through links: /dev/stdout -> /proc/self/fd/1 -> a pipe
-        if stat.S_ISDIR(kind):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-        if not stat.S_ISREG(kind):
-            with open(target, "wb") as fh:
+    target = resolve_target(path)
+    if target.stream:
+        try:
+            with open(target.path, "wb") as fh:
                 write(fh)
-            return target
-    if target.is_symlink():  # to a regular file, or dangling
-        target = Path(os.path.realpath(target))
-    target.parent.mkdir(parents=True, exist_ok=True)
+        except BrokenPipeError:
+            raise  # a closed pipe (`| head`): the caller decides, it is not an unwritable report
+        except OSError as exc:
+            raise not_writable(path, exc) from None
+        return Path(path)
+    tmp_name = None
     try:
-        mode = target.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o666 & ~_umask()
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
+        _make_parents(target.path)
+        try:
+            mode = target.path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        fd, tmp_name = tempfile.mkstemp(dir=target.path.parent, prefix=f".{target.path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp_name, mode)
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+        os.replace(tmp_name, target.path)
+        tmp_name = None
+    except OSError as exc:
+        raise not_writable(path, exc) from None
+    finally:
+        if tmp_name is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
     with contextlib.suppress(OSError):  # make the rename durable (POSIX); not possible everywhere
-        dir_fd = os.open(target.parent, os.O_RDONLY)
+        dir_fd = os.open(target.path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
     return Path(path)
-

@@ -1,0 +1,512 @@
+"""The concurrent walk of one tenant's listing: every page, or a clear account of what is missing.
+
+The walk knows nothing of HTTP: it is given a *page fetcher* (``fetch(number, hooks) -> Page``) and an
+:class:`~engagifii_data.query.EventQuery` for one tenant, and returns the typed frame with its
+:class:`~engagifii_data.reports.WalkReport` in ``attrs``. The client passes a fetcher that sends the
+list request; the tests pass fakes.
+
+How a walk goes:
+
+1. Page 1 gives the total; the plan is ``ceil(total / page size)`` pages (the page rules are in
+   :mod:`engagifii_data.pagination`).
+2. Pages 2..P are requested by ``workers`` threads (:class:`Prefetcher`), at most ``4 x workers``
+   ahead of the page being accepted, and accepted in page order; rows are converted to typed
+   batches while the walk waits (:class:`BatchedFrames`).
+3. If the listing changed during the walk (another total, or unique rows short of it), it is read
+   once more; a listing that still does not settle gives :class:`IncompleteWalkError` naming both
+   totals.
+4. A page that cannot be fetched stops the walk: requests not yet sent are dropped first, then the
+   rows so far become the ``.partial`` frame of :class:`IncompleteWalkError` (marked incomplete, with
+   the missing pages). With a checkpoint every page is saved as it arrives, so a rerun fetches only
+   what is missing.
+5. ``cancel`` (a :class:`threading.Event`) is polled before every request and during every wait,
+   page 1 included: a cancelled walk ends as soon as the requests in flight return.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .checkpoint import Checkpoint
+from .exceptions import EngagifiiError, IncompleteWalkError, PaginationError, StopRequested
+from .frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR, FrameBuilder, empty_events_frame
+from .pacing import AdaptiveConcurrency
+from .pagination import Page, WalkState
+from .query import EventQuery
+from .reports.walk_report import WalkReport
+from .transport import RequestHooks, RetryNotice, Stats
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WalkProgress:
+    """Progress of one walk, passed to a ``progress`` callable after every page and before a retry.
+
+    Attributes
+    ----------
+    tenant : str
+    pages_done, pages_total : int
+        Pages accepted so far / planned from page 1's total.
+    rows, total : int
+        Unique rows collected / the total count reported by page 1.
+    retrying : RetryNotice or None
+        Set when a request is about to be retried (which page, after what, in how many seconds);
+        None on a page update.
+    """
+
+    tenant: str
+    pages_done: int
+    pages_total: int
+    rows: int
+    total: int
+    retrying: RetryNotice | None = None
+
+
+ProgressArg = bool | Callable[[WalkProgress], None] | None
+
+#: Fetches one page: ``fetch(page_number, hooks) -> Page`` (raises EngagifiiError, StopRequested).
+PageFetcher = Callable[[int, RequestHooks], Page]
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where tqdm.auto draws a widget bar)."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    try:
+        ip = shell.get_ipython()
+    except Exception:
+        return False
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+class ProgressReporter:
+    """A tqdm.auto bar and/or a callback, against the real total (rows).
+
+    Parameters
+    ----------
+    progress : bool, callable or None
+        None: a bar in notebooks and terminals; True/False: force the bar on/off; a callable receives
+        a :class:`WalkProgress` after every page and before every retry.
+    tenant : str
+        Shown in the bar's label.
+    """
+
+    def __init__(self, progress: ProgressArg, tenant: str) -> None:
+        self.callback = progress if callable(progress) else None
+        self.show = (in_notebook() or sys.stderr.isatty()) if progress is None else progress is True
+        self.tenant = tenant
+        self.bar: Any = None
+        self._last = WalkProgress(tenant, 0, 0, 0, 0)
+
+    def update(self, state: WalkState) -> None:
+        """Report the walk's state after a page was accepted."""
+        rows = state.collected
+        if self.show:
+            if self.bar is None:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=state.total, unit="rows", desc=f"events {self.tenant}", leave=True)
+            self.bar.n = rows
+            self.bar.set_postfix(pages=f"{len(state.pages_done)}/{state.planned_pages}", refresh=False)
+            self.bar.refresh()
+        self._last = WalkProgress(self.tenant, len(state.pages_done), state.planned_pages, rows, state.total)
+        if self.callback is not None:
+            self.callback(self._last)
+
+    def retrying(self, notice: RetryNotice) -> None:
+        """Report a retry about to wait (the callback gets the last state plus the notice)."""
+        if self.callback is not None:
+            self.callback(WalkProgress(**{**self._last.__dict__, "retrying": notice}))
+
+    def close(self) -> None:
+        """Close the bar, if one was drawn."""
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Prefetcher:
+    """Fetches pages on worker threads, keeping up to ``ahead`` pages requested beyond the one consumed.
+
+    Finished requests top the window up from the worker threads themselves, so converting rows on the
+    caller's thread never leaves the connections idle; at most ``ahead`` pages of raw rows wait to be
+    consumed (bounded memory). Results are taken in page order with :meth:`result`. ``pages`` may be
+    a ``range``: nothing is built per planned page.
+    """
+
+    def __init__(self, fetch: Callable[[int], Page], pages: Sequence[int], *, workers: int, ahead: int) -> None:
+        self._fetch = fetch
+        self._pages = pages
+        self._ahead = max(1, ahead)
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engagifii-page")
+        self._futures: dict[int, Future[Page]] = {}
+        self._lock = threading.RLock()
+        self._next = 0
+        self._consumed = 0
+        self._closed = False
+        self._fill()
+
+    def _fill(self, _done: object = None) -> None:
+        with self._lock:
+            while not self._closed and self._next < len(self._pages) and self._next < self._consumed + self._ahead:
+                number = self._pages[self._next]
+                self._next += 1
+                future = self._executor.submit(self._fetch, number)
+                self._futures[number] = future
+                future.add_done_callback(self._fill)
+
+    def ready(self, index: int) -> bool:
+        """Whether the page at ``index`` of the plan is fetched (or failed), so :meth:`result` won't block."""
+        with self._lock:
+            future = self._futures.get(self._pages[index]) if index < len(self._pages) else None
+        return future is not None and future.done()
+
+    def result(self, index: int) -> Page:
+        """The page at ``index`` of the plan (blocks until fetched; re-raises its error)."""
+        with self._lock:
+            self._consumed = index
+            self._fill()
+            future = self._futures.pop(self._pages[index])
+        return future.result()
+
+    def stop(self) -> None:
+        """Send nothing more: cancel the requests not started (those in flight finish on their own)."""
+        with self._lock:
+            self._closed = True
+            for future in self._futures.values():
+                future.cancel()
+            self._futures.clear()
+
+    def close(self) -> None:
+        """:meth:`stop`, then wait for the requests in flight."""
+        self.stop()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+class BatchedFrames:
+    """A :class:`FrameBuilder` fed in batches of about ``batch_rows`` rows instead of page by page.
+
+    Converting costs a fixed overhead per batch (one array per column, one localisation per time
+    zone), so pages are collected and converted together; at most ``batch_rows`` raw rows (plus one
+    page) are held at a time, and :meth:`build` converts what is pending first.
+    """
+
+    def __init__(self, batch_rows: int = 1000) -> None:
+        self._builder = FrameBuilder(copy_lists=False)  # the walk owns the decoded pages
+        self._pending: list[dict[str, Any]] = []
+        self._batch_rows = batch_rows
+
+    def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Hold ``rows``; convert the held rows once there are ``batch_rows`` of them."""
+        self._pending.extend(rows)
+        if len(self._pending) >= self._batch_rows:
+            self.flush()
+
+    def flush(self, min_rows: int = 1) -> None:
+        """Convert the pending rows now if there are at least ``min_rows`` of them."""
+        if len(self._pending) >= max(1, min_rows):
+            pending, self._pending = self._pending, []
+            self._builder.add(pending)
+
+    def build(self) -> pd.DataFrame:
+        """The frame of every row added, in order."""
+        self.flush()
+        return self._builder.build()
+
+
+@dataclass
+class _Pass:
+    """One read of the listing: its page state, its frame, its concurrency gate, resumed pages."""
+
+    state: WalkState
+    frame: pd.DataFrame | None  # None until the pass ends (or fails)
+    gate: AdaptiveConcurrency
+    resumed: list[int] = field(default_factory=list)
+
+
+class _PassFailed(Exception):
+    def __init__(self, reason: str, cause: BaseException | None, result: _Pass, missing: Sequence[int]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.cause = cause
+        self.result = result
+        self.missing = missing
+
+
+def walk_listing(
+    fetch: PageFetcher,
+    query: EventQuery,
+    *,
+    stats: Stats | None = None,
+    workers: int = 4,
+    progress: ProgressArg = None,
+    cancel: threading.Event | None = None,
+    checkpoint: str | Path | None = None,
+    allow_incomplete: bool = False,
+) -> pd.DataFrame:
+    """Walk every page of one tenant's listing into a typed frame.
+
+    Parameters
+    ----------
+    fetch : callable
+        ``fetch(page_number, hooks) -> Page``; ``hooks`` carry the concurrency gate, the stop signal
+        and the retry callback that every request of the walk must honour.
+    query : EventQuery
+        One tenant (``query.tenant``), the filters and the page size.
+    stats : Stats, optional
+        The session's counters; the report's ``requests``/``retries`` are their growth during the walk.
+    workers : int
+        Concurrent page requests after page 1 (default 4; 1 = sequential).
+    progress : bool, callable or None
+        See :class:`ProgressReporter`.
+    cancel : threading.Event, optional
+        When set, the walk stops as soon as the requests in flight return.
+    checkpoint : path, optional
+        A file where every page is saved as it arrives (:class:`~engagifii_data.checkpoint.Checkpoint`).
+    allow_incomplete : bool
+        Return a partial frame (marked incomplete) instead of raising, except when the server's
+        paging itself cannot be followed (default False).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The declared columns and dtypes (``engagifii_data.frames.EVENT_COLUMNS``), the client-side
+        filters applied, ``attrs["engagifii"]`` written from the :class:`WalkReport`.
+
+    Raises
+    ------
+    IncompleteWalkError
+        A page could not be fetched, the walk was cancelled, or the listing did not settle; its
+        ``.partial`` holds the rows fetched.
+    PaginationError
+        Page 1 is unusable (no envelope, an absurd total).
+    EngagifiiError
+        Page 1 could not be fetched (authentication, API or network errors after retries).
+    """
+    code = query.tenant
+    started = time.monotonic()
+    fetched_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    before = stats.snapshot() if stats is not None else {}
+    store = (
+        Checkpoint.open(checkpoint, tenant=code, filters=query.server_filters, page_size=query.page_size)
+        if checkpoint is not None
+        else None
+    )
+    bar = ProgressReporter(progress, code)
+
+    def finish(
+        result: _Pass, *, complete: bool, missing: Sequence[int] = (), totals: Sequence[int] = ()
+    ) -> pd.DataFrame:
+        assert result.frame is not None
+        fetched = result.frame
+        df = query.apply(fetched)
+        after = stats.snapshot() if stats is not None else {}
+        state = result.state
+        report = WalkReport(
+            tenants=(code,),
+            total_count=state.total,
+            complete=complete,
+            fetched_at=fetched_at,
+            pages=len(state.pages_done),
+            planned_pages=state.planned_pages,
+            page_size=state.page_size,
+            requests=after.get("http_requests", 0) - before.get("http_requests", 0),
+            retries=after.get("retries", 0) - before.get("retries", 0),
+            duplicates=state.duplicates,
+            rows_fetched=len(fetched),
+            rows=len(df),
+            totals_seen=tuple(totals or state.totals_seen),
+            missing_pages=tuple(missing),
+            resumed_pages=len(result.resumed),
+            seconds=round(time.monotonic() - started, 3),
+            server_filters=query.server_filters,
+            client_filters=query.client_filters,
+            naive_datetimes=dict(fetched.attrs.get(NAIVE_DATETIMES_ATTR) or {}),
+            coerced=dict(fetched.attrs.get(COERCED_ATTR) or {}),
+            repaired_text=state.repaired,
+            concurrency={
+                "start": result.gate.start,
+                "final": result.gate.limit,
+                "ceiling": result.gate.ceiling,
+                "throttled": result.gate.throttled,
+            },
+        )
+        report.attach(df)
+        logger.info(
+            "walk tenant %s: %d pages, %d rows (total %d), %d duplicates, %d retries, %.2f s%s",
+            code, report.pages, report.rows_fetched, report.total_count, report.duplicates, report.retries,
+            report.seconds, "" if complete else " INCOMPLETE",
+        )
+        return df
+
+    def read() -> _Pass:
+        return _read_listing(fetch, query, workers, bar, cancel, store)
+
+    try:
+        try:
+            result = read()
+            if not result.state.settled:
+                first_totals = list(result.state.totals_seen)
+                logger.warning(
+                    "tenant %s: listing changed during the walk (totals %s, %d unique rows); reading it once more",
+                    code, first_totals, result.state.collected,
+                )
+                if store is not None:
+                    store.reset()
+                result = read()
+                if not result.state.settled:
+                    totals = first_totals + [t for t in result.state.totals_seen if t not in first_totals]
+                    reason = (
+                        f"the listing did not settle: total counts {totals} reported during the walk, "
+                        f"{result.state.collected} unique events collected"
+                    )
+                    frame = finish(result, complete=False, totals=totals)
+                    if allow_incomplete:
+                        logger.warning("tenant %s: %s", code, reason)
+                        return frame
+                    raise IncompleteWalkError(None, reason, partial=frame)
+        except _PassFailed as failed:
+            missing = list(failed.missing)
+            frame = finish(failed.result, complete=False, missing=missing)
+            if allow_incomplete and not isinstance(failed.cause, PaginationError):
+                return frame
+            raise IncompleteWalkError(
+                missing[0] if missing else None,
+                failed.reason,
+                partial=frame,
+                cause=failed.cause,
+                missing_pages=missing,
+                checkpoint=str(store.path) if store is not None else None,
+            ) from failed.cause
+    finally:
+        bar.close()
+        if store is not None:
+            store.release()
+    frame = finish(result, complete=True)
+    if store is not None:
+        store.complete()
+    return frame
+
+
+def _read_listing(
+    fetch: PageFetcher,
+    query: EventQuery,
+    workers: int,
+    bar: ProgressReporter,
+    cancel: threading.Event | None,
+    store: Checkpoint | None,
+) -> _Pass:
+    """One pass over the listing, pages in order (raises :class:`_PassFailed` with the rows so far)."""
+    gate = AdaptiveConcurrency(workers)
+    # set when the pass ends for any reason (an error, Ctrl-C): requests still in flight skip their
+    # remaining retries instead of keeping the caller waiting for their backoff
+    abort = threading.Event()
+
+    def stop() -> bool:
+        return abort.is_set() or (cancel is not None and cancel.is_set())
+
+    hooks = RequestHooks(gate=gate, stop=stop, on_retry=bar.retrying)
+    try:
+        first = fetch(1, hooks)
+    except StopRequested:
+        raise IncompleteWalkError(1, "cancelled", missing_pages=[1]) from None
+    saved: dict[int, Page] = store.start(first) if store is not None else {}
+    state = WalkState(first, query.page_size)
+    if state.page_size < query.page_size:
+        logger.info(
+            "tenant %s: the server capped the page size at %d (asked for %d)", query.tenant, state.page_size,
+            query.page_size,
+        )
+    builder = BatchedFrames()
+    first_rows = state.accept(first)
+    bar.update(state)
+    result = _Pass(state, None, gate)
+    prefetch: Prefetcher | None = None
+
+    def failed(reason: str, cause: BaseException | None, missing: Sequence[int]) -> _PassFailed:
+        # stop sending first: converting the rows held so far takes a while
+        abort.set()
+        if prefetch is not None:
+            prefetch.stop()
+        result.frame = builder.build()
+        return _PassFailed(reason, cause, result, missing)
+
+    def get(number: int) -> Page:
+        if number in saved:
+            result.resumed.append(number)
+            return saved[number]
+        page = fetch(number, hooks)
+        if store is not None:
+            store.save(page)
+        return page
+
+    def take(number: int, page_of: Callable[[], Page], missing: Sequence[int]) -> None:
+        """Fetch page ``number`` and accept it in page order; failures keep the rows so far."""
+        try:
+            page = page_of()
+        except StopRequested:
+            raise failed("cancelled", None, missing) from None
+        except EngagifiiError as exc:
+            raise failed(f"page {number} could not be fetched: {exc}", exc, missing) from exc
+        try:
+            fresh = state.accept(page)
+        except PaginationError as exc:
+            raise failed(str(exc), exc, missing) from exc
+        builder.add(fresh)
+        bar.update(state)
+
+    pages = state.remaining_pages()
+    try:
+        if workers > 1 and len(pages):
+            prefetch = Prefetcher(get, pages, workers=workers, ahead=workers * 4)
+        builder.add(first_rows)  # after the requests for pages 2.. are on their way
+        for index, number in enumerate(pages):
+            if cancel is not None and cancel.is_set():
+                raise failed("cancelled", None, pages[index:])
+            if prefetch is not None and not prefetch.ready(index):
+                builder.flush(min_rows=500)  # convert held rows while this thread would only wait
+            page_of = functools.partial(prefetch.result, index) if prefetch else functools.partial(get, number)
+            take(number, page_of, pages[index:])
+        if not state.done and state.planned_pages + 1 not in state.pages_done:
+            # the listing may have grown or shifted: one page past the plan, never more
+            extra = state.planned_pages + 1
+            take(extra, functools.partial(get, extra), [extra])
+    finally:
+        abort.set()
+        if prefetch is not None:
+            prefetch.close()
+    result.frame = builder.build()
+    return result
+
+
+def concat_tenants(codes: Sequence[str], frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """One frame for several tenants: a leading ``tenant`` column, the reports combined.
+
+    A field the API itself calls ``tenant`` is kept, renamed ``record.tenant``. ``attrs`` hold the
+    combined :class:`WalkReport` (each tenant's under ``tenants``) and the summed per-column counts.
+    """
+    parts = []
+    for code, frame in zip(codes, frames, strict=True):
+        part = frame.copy()
+        if "tenant" in part.columns:
+            part = part.rename(columns={"tenant": "record.tenant"})
+        part.insert(0, "tenant", pd.Series([code] * len(part), dtype="string", index=part.index))
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True) if parts else empty_events_frame(tenant="")
+    reports = [WalkReport.of(frame) for frame in frames]
+    combined = WalkReport.combine(reports)
+    out.attrs = {COERCED_ATTR: combined.coerced, NAIVE_DATETIMES_ATTR: combined.naive_datetimes}
+    return combined.attach(out)
