@@ -19,12 +19,11 @@ import pandas as pd
 import pytest
 import yaml
 
-import engagifii_data.client as client_module
-from engagifii_data.query import EventQuery
 from engagifii_data import sandbox
 from engagifii_data.client import EngagifiiClient
 from engagifii_data.exceptions import ApiError, TenantNotFoundError
 from engagifii_data.frames import EVENT_COLUMNS
+from engagifii_data.query import EventQuery
 from tests.conftest import (
     CASSETTES,
     REAL_CASSETTES,
