@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -717,7 +718,7 @@ def _slow(answer: Answer) -> Answer:
     return dataclasses.replace(answer, trickle=(1, 0.2))
 
 
-@pytest.mark.parametrize("where", ["list-page-1", "list-page-2", "event", "token"])
+@pytest.mark.parametrize("where", ["list-page-1", "list-page-2", "list-late-headers", "event", "token"])
 def test_slow_body_is_bounded_by_the_request_deadline(where: str, hs: HostileServer) -> None:
     rows = event_rows(30)
     hs.route("POST", TOKEN_PATH, token_answer())
@@ -727,6 +728,8 @@ def test_slow_body_is_bounded_by_the_request_deadline(where: str, hs: HostileSer
         hs.route("POST", LIST_PATH, _slow(page_answer([*rows[:10], pad], 30)), page=1)
     elif where == "list-page-2":
         hs.route("POST", LIST_PATH, _slow(page_answer([*rows[10:20], pad], 30)), page=2)
+    elif where == "list-late-headers":  # each wait shorter than read_timeout, the whole answer is not
+        hs.route("POST", LIST_PATH, dataclasses.replace(page_answer(rows[:10], 30), delay=3.0), page=1)
     elif where == "event":
         hs.route("GET", EVENT_PATH.format(id=rows[0]["id"]), _slow(Answer(body=pad)))
     else:
@@ -882,14 +885,27 @@ def _names_limit(text: str, limit: int) -> bool:
     return any(s in text for s in spellings)
 
 
+def _gzip_bomb(size: int) -> Answer:
+    """A listing page whose row name is ``size`` x's, gzip-compressed (about 1,000 : 1)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [packer.compress(b'{"collection":[{"id":"' + event_id(1).encode() + b'","name":"')]
+    block = b"x" * MiB
+    parts += [packer.compress(block) for _ in range(size // MiB)]
+    parts.append(packer.compress(b'"}],"pagingModel":{"totalRecords":1}}') + packer.flush())
+    return Answer(body=b"".join(parts), headers={"Content-Encoding": "gzip"})
+
+
 @pytest.mark.parametrize(
-    "shape", ["list-content-length", "list-chunked", "list-200MB", "event", "token", "list-slow-to-start"]
+    "shape",
+    ["list-content-length", "list-chunked", "list-200MB", "list-gzip-bomb", "event", "token", "list-slow-to-start"],
 )
 def test_body_larger_than_max_body_bytes_is_refused(shape: str, hs: HostileServer) -> None:
     rows = serve(hs)
     huge = huge_answer(5 * MiB, kind="row", chunked=shape == "list-chunked")
     if shape == "list-200MB":
         huge = huge_answer(200 * MiB, kind="row")
+    if shape == "list-gzip-bomb":  # 50 KB on the wire, 50 MiB once decoded
+        huge = _gzip_bomb(50 * MiB)
     if shape == "list-slow-to-start":
         huge = dataclasses.replace(huge, delay=0.2)
     if shape == "event":
@@ -1205,6 +1221,16 @@ def test_broken_unicode_becomes_replacement_characters_and_is_counted(shape: str
     assert "\ufffd" in text
     parquet_path = export_parquet(df, tmp_path / "out.parquet")
     assert "\ufffd" in pd.read_parquet(parquet_path)["name"].iloc[1]
+
+
+@pytest.mark.parametrize("shape", ["escaped-lone-high-surrogate", "escaped-reversed-pair", "raw-utf8-surrogate"])
+def test_broken_unicode_report_from_the_cli(shape: str, hs: HostileServer, tmp_path: Path) -> None:
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route("POST", LIST_PATH, _broken_page(BROKEN_TEXT[shape]))
+    report = tmp_path / "out.csv"
+    code, _, err = cli_events(write_env(tmp_path / "t.env", hs), "-o", str(report))
+    assert code == 0, err
+    assert "\ufffd" in report.read_bytes().decode("utf-8")
 
 
 INVISIBLE_FORMULAS = [
