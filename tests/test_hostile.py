@@ -1247,7 +1247,9 @@ INVISIBLE_FORMULAS = [
 ]
 
 
-@pytest.mark.parametrize("name", INVISIBLE_FORMULAS, ids=lambda s: f"U+{ord(s[0]):04X}")
+@pytest.mark.parametrize(
+    "name", INVISIBLE_FORMULAS, ids=[f"{i}-U+{ord(s[0]):04X}" for i, s in enumerate(INVISIBLE_FORMULAS)]
+)
 @pytest.mark.parametrize("dtype", ["string", "object"])
 def test_formula_behind_invisible_characters_is_neutralised(name: str, dtype: str, tmp_path: Path) -> None:
     df = pd.DataFrame({"id": ["a", "b"], "name": pd.array([name, "plain"], dtype=dtype)})
@@ -1374,7 +1376,7 @@ def test_checkpoints_use_no_fixed_temp_names(dirs: Shared, hs: HostileServer) ->
         assert decoy.is_symlink() and os.readlink(decoy) == str(dirs.victim)
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o002, 0o000])
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o000], ids=["umask-022", "umask-002", "umask-000"])
 def test_checkpoint_is_created_private(umask: int, hs: HostileServer, tmp_path: Path) -> None:
     _failing_walk(hs, event_rows(30), failing_page=3)
     path = tmp_path / "ck" / "walk.jsonl"
