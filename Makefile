@@ -13,7 +13,7 @@ ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
 $(VENV)/.stamp-base: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[sandbox]'
 	@touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-base
@@ -35,6 +35,7 @@ test: $(VENV)/.stamp-dev lint
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 ## lab: JupyterLab on notebooks/, with the widget frontend, against the sandbox by default

@@ -65,8 +65,14 @@ def _serve(conn: Connection, events: int) -> None:
     from engagifii_data import sandbox
 
     with sandbox.run(tenants={TENANT: events}) as sb:
-        conn.send({"api_url": sb.api_url, "identity_url": sb.identity_url,
-                   "client_id": sb.client_id, "client_secret": sb.client_secret})
+        conn.send(
+            {
+                "api_url": sb.api_url,
+                "identity_url": sb.identity_url,
+                "client_id": sb.client_id,
+                "client_secret": sb.client_secret,
+            }
+        )
         while True:
             command, argument = conn.recv()
             if command == "stop":
@@ -79,8 +85,7 @@ def _serve(conn: Connection, events: int) -> None:
                 conn.send(None)
             elif command == "counts":
                 pages = [r["page"] for r in list(sb.log) if r["kind"] == "api"]
-                conn.send({"token": sb.token_requests, "api": sb.api_requests,
-                           "distinct_pages": len(set(pages))})
+                conn.send({"token": sb.token_requests, "api": sb.api_requests, "distinct_pages": len(set(pages))})
 
 
 class Server:
@@ -100,9 +105,13 @@ class Server:
     def settings(self) -> Any:
         from engagifii_data import Settings
 
-        return Settings(client_id=self.info["client_id"], client_secret=self.info["client_secret"],
-                        tenant_codes=(TENANT,), identity_url=self.info["identity_url"],
-                        api_base_url=self.info["api_url"])
+        return Settings(
+            client_id=self.info["client_id"],
+            client_secret=self.info["client_secret"],
+            tenant_codes=(TENANT,),
+            identity_url=self.info["identity_url"],
+            api_base_url=self.info["api_url"],
+        )
 
     def close(self) -> None:
         self.conn.send(("stop", None))
@@ -137,8 +146,12 @@ def vendor_token(server: Server) -> str:
     info = server.info
     token: str = requests.post(
         f"{info['identity_url']}/connect/token",
-        data={"grant_type": "client_credentials", "client_id": info["client_id"],
-              "client_secret": info["client_secret"], "scope": "EventsApi"},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": info["client_id"],
+            "client_secret": info["client_secret"],
+            "scope": "EventsApi",
+        },
         timeout=30,
     ).json()["access_token"]
     return token
@@ -180,8 +193,12 @@ def floor_walk(server: Server, token: str, workers: int, page_size: int = 100) -
     session = requests.Session()
     session.trust_env = False
     session.mount("http://", HTTPAdapter(pool_maxsize=workers))
-    headers = {"Authorization": f"Bearer {token}", "tenant-code": TENANT, "api-version": "1.0",
-               "Content-Type": "application/json"}
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "tenant-code": TENANT,
+        "api-version": "1.0",
+        "Content-Type": "application/json",
+    }
 
     def page(number: int) -> Any:
         body = json.dumps({"PageNumber": number, "PageSize": page_size}).encode()
@@ -213,8 +230,12 @@ def measure(server: Server, label: str, workers: int, prepare: Any, action: Any)
     counts = server.call("counts")
     run = Run(label, workers, pages, seconds, counts["api"], counts["token"], rows, cpu, token_seconds)
     if client_stats is not None:
-        run.checks.append(("client stats agree", client_stats["http_requests"] == counts["api"]
-                           and client_stats["token_requests"] == counts["token"]))
+        run.checks.append(
+            (
+                "client stats agree",
+                client_stats["http_requests"] == counts["api"] and client_stats["token_requests"] == counts["token"],
+            )
+        )
     run.checks.append(("each page once", counts["distinct_pages"] == counts["api"] == pages))
     return run
 
@@ -332,14 +353,18 @@ def frame_benchmark(events: int, total: int) -> FrameResult:
 
 
 def machine() -> str:
-    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-            f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}, {dt.date.today().isoformat()}")
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}, {dt.date.today().isoformat()}"
+    )
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     for row in rows:
         lines.append("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
     return "\n".join(lines)
@@ -365,18 +390,42 @@ def main(argv: list[str] | None = None) -> int:
         token = functools.partial(vendor_token, server)
         if not args.skip_vendor:
             print("# (a) vendor loop, PageSize 10 ...", file=sys.stderr)
-            runs.append(measure(server, "(a) vendor loop, PageSize 10", 1, token,
-                                functools.partial(vendor_loop, server, page_size=10)))
+            runs.append(
+                measure(
+                    server,
+                    "(a) vendor loop, PageSize 10",
+                    1,
+                    token,
+                    functools.partial(vendor_loop, server, page_size=10),
+                )
+            )
         print("# (b) vendor loop, PageSize 100 ...", file=sys.stderr)
-        runs.append(measure(server, "(b) vendor loop, PageSize 100", 1, token,
-                            functools.partial(vendor_loop, server, page_size=100)))
+        runs.append(
+            measure(
+                server, "(b) vendor loop, PageSize 100", 1, token, functools.partial(vendor_loop, server, page_size=100)
+            )
+        )
         for workers in (1, 2, 4, 8):
             print(f"# (c) ours, {workers} worker(s) ...", file=sys.stderr)
-            runs.append(measure(server, f"(c) ours, workers={workers}", workers,
-                                functools.partial(authenticated_client, server), ours(workers)))
+            runs.append(
+                measure(
+                    server,
+                    f"(c) ours, workers={workers}",
+                    workers,
+                    functools.partial(authenticated_client, server),
+                    ours(workers),
+                )
+            )
         print("# (d) floor, 4 threads ...", file=sys.stderr)
-        runs.append(measure(server, "(d) floor: requests + orjson, 4 threads", 4, token,
-                            functools.partial(floor_walk, server, workers=4)))
+        runs.append(
+            measure(
+                server,
+                "(d) floor: requests + orjson, 4 threads",
+                4,
+                token,
+                functools.partial(floor_walk, server, workers=4),
+            )
+        )
     finally:
         server.close()
     print("# frame building ...", file=sys.stderr)
@@ -396,47 +445,96 @@ def main(argv: list[str] | None = None) -> int:
                 checks.append((">=20x (a)", vendor.seconds / run.seconds >= 20))
         failed = [name for name, ok in checks if not ok]
         all_pass &= not failed
-        out.append([
-            run.label, f"{run.pages:,}", f"{run.token_seconds:.2f}", f"{run.seconds:.2f}", f"{best:.2f}",
-            f"{run.seconds / best:.2f}x",
-            f"{vendor.seconds / run.seconds:.1f}x" if vendor is not None else "-",
-            f"{run.cpu:.2f}", f"{run.requests:,}", str(run.token_requests), f"{run.rows:,}",
-            "PASS" if not failed else "FAIL: " + ", ".join(failed),
-        ])
-    print(table(out, ["scenario", "pages", "token s", "wall s", "ideal s", "/ideal", "vs (a)", "client CPU s",
-                      "list requests", "token requests", "rows", "checks"]))
+        out.append(
+            [
+                run.label,
+                f"{run.pages:,}",
+                f"{run.token_seconds:.2f}",
+                f"{run.seconds:.2f}",
+                f"{best:.2f}",
+                f"{run.seconds / best:.2f}x",
+                f"{vendor.seconds / run.seconds:.1f}x" if vendor is not None else "-",
+                f"{run.cpu:.2f}",
+                f"{run.requests:,}",
+                str(run.token_requests),
+                f"{run.rows:,}",
+                "PASS" if not failed else "FAIL: " + ", ".join(failed),
+            ]
+        )
+    print(
+        table(
+            out,
+            [
+                "scenario",
+                "pages",
+                "token s",
+                "wall s",
+                "ideal s",
+                "/ideal",
+                "vs (a)",
+                "client CPU s",
+                "list requests",
+                "token requests",
+                "rows",
+                "checks",
+            ],
+        )
+    )
     print()
     ratio = frames.peak_bytes / frames.frame_bytes
     memory_ok = ratio <= 3
     all_pass &= memory_ok
     per_page = {b: s / (frames.rows / 100) * 1000 for b, s in frames.seconds_by_batch.items()}
     frame_rows = [
-        ["rows per second, page by page (100 rows)", f"{frames.rows / frames.seconds_by_batch[100]:,.0f}",
-         f"{per_page[100]:.1f} ms per page"],
-        ["rows per second, batches of 1,000 rows (as the walk does)",
-         f"{frames.rows / frames.seconds_by_batch[1000]:,.0f}", f"{per_page[1000]:.1f} ms per 100 rows"],
-        ["JSON decoding + fresh ids (the transport's share, not above), rows per second",
-         f"{frames.rows / frames.decode_seconds:,.0f}", ""],
+        [
+            "rows per second, page by page (100 rows)",
+            f"{frames.rows / frames.seconds_by_batch[100]:,.0f}",
+            f"{per_page[100]:.1f} ms per page",
+        ],
+        [
+            "rows per second, batches of 1,000 rows (as the walk does)",
+            f"{frames.rows / frames.seconds_by_batch[1000]:,.0f}",
+            f"{per_page[1000]:.1f} ms per 100 rows",
+        ],
+        [
+            "JSON decoding + fresh ids (the transport's share, not above), rows per second",
+            f"{frames.rows / frames.decode_seconds:,.0f}",
+            "",
+        ],
         ["final DataFrame memory_usage(deep=True)", f"{frames.frame_bytes / 2**20:,.1f} MiB", ""],
-        ["peak traced memory above baseline while building", f"{frames.peak_bytes / 2**20:,.1f} MiB",
-         f"{ratio:.2f}x the frame: {'PASS' if memory_ok else 'FAIL'} (target <= 3x)"],
-        ["the frame's real footprint: traced objects it holds + Arrow string buffers",
-         f"{frames.footprint_bytes / 2**20:,.1f} MiB",
-         f"traced peak = {frames.peak_bytes / frames.footprint_bytes:.2f}x it"
-         " (memory_usage counts list cells shallowly)"],
-        ["process max RSS (whole benchmark)",
-         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB", ""],
+        [
+            "peak traced memory above baseline while building",
+            f"{frames.peak_bytes / 2**20:,.1f} MiB",
+            f"{ratio:.2f}x the frame: {'PASS' if memory_ok else 'FAIL'} (target <= 3x)",
+        ],
+        [
+            "the frame's real footprint: traced objects it holds + Arrow string buffers",
+            f"{frames.footprint_bytes / 2**20:,.1f} MiB",
+            f"traced peak = {frames.peak_bytes / frames.footprint_bytes:.2f}x it"
+            " (memory_usage counts list cells shallowly)",
+        ],
+        [
+            "process max RSS (whole benchmark)",
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB",
+            "",
+        ],
     ]
     print(table(frame_rows, [f"frame building, {frames.rows:,} events", "value", "note"]))
     print()
     print(f"machine: {machine()}")
-    print("(a), (b): plain requests.post loop with the vendor's body, no DataFrame; (c): EngagifiiClient.events,"
-          " typed DataFrame included; (d): the least a Python client can do (4 threads, requests + orjson, no"
-          " checks, no DataFrame). Sandbox in a separate process. ideal = latency x (1 + ceil((P-1)/workers)).")
-    print("wall s: from access token in hand to the last row (the ideal has no token request); token s: the token"
-          " request before it, one per run.")
-    print("client CPU s: CPU time of the benchmark process (all threads) during the run; the GIL serialises it,"
-          " so a run cannot be faster than it.")
+    print(
+        "(a), (b): plain requests.post loop with the vendor's body, no DataFrame; (c): EngagifiiClient.events,"
+        " typed DataFrame included; (d): the least a Python client can do (4 threads, requests + orjson, no"
+        " checks, no DataFrame). Sandbox in a separate process. ideal = latency x (1 + ceil((P-1)/workers))."
+    )
+    print(
+        "wall s: from access token in hand to the last row (the ideal has no token request); token s: the token"
+        " request before it, one per run."
+    )
+    print(
+        "client CPU s: CPU time of the benchmark process (all threads) during the run; the GIL serialises it,"
+        " so a run cannot be faster than it."
+    )
     print(f"targets: {'all PASS' if all_pass else 'some FAIL'}")
     return 0
 

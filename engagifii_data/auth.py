@@ -100,8 +100,9 @@ def token_request(settings: Settings) -> tuple[dict[str, str], str]:
     return dict(headers), str(body)
 
 
-def parse_token_answer(data: Any, clock: Callable[[], float] = time.monotonic, *, sent_at: float,
-                       margin: float) -> AccessToken:
+def parse_token_answer(
+    data: Any, clock: Callable[[], float] = time.monotonic, *, sent_at: float, margin: float
+) -> AccessToken:
     """An :class:`AccessToken` from a 200 token answer (RFC 6749 section 5.1).
 
     Parameters

@@ -55,8 +55,9 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def _checksum(number: int, total: int | None, rows: Any) -> str:
-    canonical = json.dumps({"page": number, "total": total, "rows": rows}, sort_keys=True, ensure_ascii=False,
-                           separators=(",", ":"))
+    canonical = json.dumps(
+        {"page": number, "total": total, "rows": rows}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -139,7 +140,9 @@ class Checkpoint:
                 header["total"] = saved_header.get("total")
                 logger.info(
                     "checkpoint %s: %d saved pages for tenant %s (page 1 is fetched again to re-check the total)",
-                    p, len(pages), tenant,
+                    p,
+                    len(pages),
+                    tenant,
                 )
         except BaseException:
             _unlock(lock_fd, None)
@@ -158,15 +161,16 @@ class Checkpoint:
             saved_first = self._pages.get(1)
             same_front = saved_first is not None and saved_first.ids == first.ids
             if self.header.get("total") == first.total and same_front:
-                reusable = {
-                    n: p for n, p in self._pages.items() if n != 1 and p.total in (None, first.total)
-                }
+                reusable = {n: p for n, p in self._pages.items() if n != 1 and p.total in (None, first.total)}
                 logger.info("checkpoint %s: resuming with %d saved pages", self.path, len(reusable))
             else:
                 if self._pages:
                     logger.info(
                         "checkpoint %s: the listing changed (total %s -> %s%s), starting over",
-                        self.path, self.header.get("total"), first.total, "" if same_front else ", page 1 differs",
+                        self.path,
+                        self.header.get("total"),
+                        first.total,
+                        "" if same_front else ", page 1 differs",
                     )
                 reusable = {}
             self.header["total"] = first.total
@@ -258,8 +262,12 @@ def _unlock(fd: int | None, remove: Path | None) -> None:
 
 
 def _page_line(page: Page) -> str:
-    item = {"page": page.number, "total": page.total, "rows": page.rows,
-            "sha256": _checksum(page.number, page.total, page.rows)}
+    item = {
+        "page": page.number,
+        "total": page.total,
+        "rows": page.rows,
+        "sha256": _checksum(page.number, page.total, page.rows),
+    }
     return json.dumps(item, ensure_ascii=False) + "\n"
 
 
@@ -296,8 +304,7 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[int, Page]]:
             logger.warning("checkpoint %s: ignoring a damaged line (an interrupted write)", path)
             continue
         if item.get("sha256") != _checksum(number, total, rows):
-            logger.warning("checkpoint %s: page %d does not match its checksum; it will be fetched again", path,
-                           number)
+            logger.warning("checkpoint %s: page %d does not match its checksum; it will be fetched again", path, number)
             continue
         pages[number] = Page(number, rows, total)
     return header, pages

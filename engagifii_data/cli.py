@@ -106,25 +106,46 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--upcoming", action="store_true", help="only events that have not ended (server-side)")
     ev.add_argument("--search", metavar="TEXT", help="name contains TEXT (server-side)")
     ev.add_argument(
-        "--from", dest="start", metavar="WHEN",
+        "--from",
+        dest="start",
+        metavar="WHEN",
         help="startDateTime on or after WHEN (YYYY-MM-DD or an ISO 8601 datetime; UTC unless it has an offset)",
     )
-    ev.add_argument("--to", dest="end", metavar="WHEN",
-                    help="startDateTime on or before WHEN (a date includes that whole day; a datetime that instant)")
-    ev.add_argument("--status", action="append", metavar="NAME",
-                    help="Draft, Published, Cancelled or Completed (repeatable)")
+    ev.add_argument(
+        "--to",
+        dest="end",
+        metavar="WHEN",
+        help="startDateTime on or before WHEN (a date includes that whole day; a datetime that instant)",
+    )
+    ev.add_argument(
+        "--status", action="append", metavar="NAME", help="Draft, Published, Cancelled or Completed (repeatable)"
+    )
     ev.add_argument("--page-size", type=int, default=100, metavar="N", help="rows per page (default 100)")
     ev.add_argument("--workers", type=int, default=4, metavar="N", help="concurrent page requests (default 4)")
-    ev.add_argument("-o", "--output", metavar="PATH",
-                    help="report path; - for standard output (default reports/events-<tenant>-<time>.<format>)")
-    ev.add_argument("--format", choices=("csv", "parquet", "xlsx"),
-                    help="report format (default from the extension: .parquet/.pq, .xlsx, else csv)")
-    ev.add_argument("--columns", choices=("all", "declared"), default="all",
-                    help="all: the declared columns, then fields the API added (default); "
-                         "declared: a fixed header that never changes (for scheduled loads)")
+    ev.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="report path; - for standard output (default reports/events-<tenant>-<time>.<format>)",
+    )
+    ev.add_argument(
+        "--format",
+        choices=("csv", "parquet", "xlsx"),
+        help="report format (default from the extension: .parquet/.pq, .xlsx, else csv)",
+    )
+    ev.add_argument(
+        "--columns",
+        choices=("all", "declared"),
+        default="all",
+        help="all: the declared columns, then fields the API added (default); "
+        "declared: a fixed header that never changes (for scheduled loads)",
+    )
     ev.add_argument("--checkpoint", metavar="PATH", help="save pages as they arrive; rerun to resume")
-    ev.add_argument("--no-formula-escape", action="store_true",
-                    help="write text cells starting with = + - @, TAB or CR as they are (unsafe in Excel)")
+    ev.add_argument(
+        "--no-formula-escape",
+        action="store_true",
+        help="write text cells starting with = + - @, TAB or CR as they are (unsafe in Excel)",
+    )
     ev.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     ck = sub.add_parser("check", help="health check: a token, then a one-row list per tenant")
@@ -160,14 +181,19 @@ def _add_fault_options(parser: argparse.ArgumentParser) -> None:
         default = getattr(defaults, spec.name)
         kind = str(spec.type)
         if spec.name in _MAPPING_FAULTS:
-            parser.add_argument(option, dest=f"fault_{spec.name}", metavar="KEY=FAULT[,KEY=FAULT]",
-                                help="e.g. 3=drop,7=html503 (faults: html503, drop, truncate)")
+            parser.add_argument(
+                option,
+                dest=f"fault_{spec.name}",
+                metavar="KEY=FAULT[,KEY=FAULT]",
+                help="e.g. 3=drop,7=html503 (faults: html503, drop, truncate)",
+            )
         elif kind == "bool":
             parser.add_argument(option, dest=f"fault_{spec.name}", action="store_true", help=f"(default {default})")
         else:
             convert: Callable[[str], Any] = float if "float" in kind else int if "int" in kind else str
-            parser.add_argument(option, dest=f"fault_{spec.name}", type=convert, metavar="VALUE",
-                                help=f"(default {default})")
+            parser.add_argument(
+                option, dest=f"fault_{spec.name}", type=convert, metavar="VALUE", help=f"(default {default})"
+            )
 
 
 def _fault_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -192,8 +218,10 @@ def _fault_values(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
-    level = logging.DEBUG if getattr(args, "debug", False) else (
-        logging.INFO if getattr(args, "verbose", False) else logging.WARNING
+    level = (
+        logging.DEBUG
+        if getattr(args, "debug", False)
+        else (logging.INFO if getattr(args, "verbose", False) else logging.WARNING)
     )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     # our own DEBUG lines are the per-request audit trail; the libraries' are noise
@@ -237,8 +265,13 @@ def _query_from(args: argparse.Namespace, tenants: list[str]) -> EventQuery:
     from .query import EventQuery
 
     return EventQuery(
-        tuple(tenants), only_upcoming=args.upcoming, search=args.search, start=args.start, end=args.end,
-        status=args.status, page_size=args.page_size,
+        tuple(tenants),
+        only_upcoming=args.upcoming,
+        search=args.search,
+        start=args.start,
+        end=args.end,
+        status=args.status,
+        page_size=args.page_size,
     )
 
 
@@ -275,8 +308,10 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
     if args.workers < 1:
         raise ConfigurationError("--workers must be >= 1")
     if args.workers > 16:
-        print(f"warning: --workers {args.workers} is rarely faster than 8 and invites rate limiting (429)",
-              file=sys.stderr)
+        print(
+            f"warning: --workers {args.workers} is rarely faster than 8 and invites rate limiting (429)",
+            file=sys.stderr,
+        )
     _query_from(args, ["-"])  # the filters are checked before anything is started
     fmt, warning = report_format(args.output if args.output not in (None, "-") else None, args.format)
     if warning:
@@ -309,8 +344,9 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _print_summary(df: Any, query: EventQuery, written: Path, stats: dict[str, int], seconds: float,
-                   out: TextIO) -> None:
+def _print_summary(
+    df: Any, query: EventQuery, written: Path, stats: dict[str, int], seconds: float, out: TextIO
+) -> None:
     from .reports import WalkReport
 
     report: WalkReport = WalkReport.of(df)

@@ -370,7 +370,12 @@ class EngagifiiClient:
             query = self.query(tenant)
         else:
             query = self.query(
-                tenant, only_upcoming=only_upcoming, search=search, start=start, end=end, status=status,
+                tenant,
+                only_upcoming=only_upcoming,
+                search=search,
+                start=start,
+                end=end,
+                status=status,
                 page_size=page_size,
             )
         if len(query.tenants) > 1 or not (tenant is None or isinstance(tenant, str | EventQuery)):
@@ -394,8 +399,14 @@ class EngagifiiClient:
             return self._fetch_page(query, number, hooks)
 
         return walk_listing(
-            fetch, query, stats=self._stats, workers=workers, progress=progress, cancel=cancel,
-            checkpoint=Path(checkpoint) if checkpoint is not None else None, allow_incomplete=allow_incomplete,
+            fetch,
+            query,
+            stats=self._stats,
+            workers=workers,
+            progress=progress,
+            cancel=cancel,
+            checkpoint=Path(checkpoint) if checkpoint is not None else None,
+            allow_incomplete=allow_incomplete,
         )
 
     def _events_of_tenants(
@@ -420,15 +431,23 @@ class EngagifiiClient:
             try:
                 frames.append(
                     self._events_of_tenant(
-                        query.for_tenant(code), workers, progress, cancel,
-                        tenant_checkpoint(checkpoint, code) if len(codes) > 1 else checkpoint, allow_incomplete,
+                        query.for_tenant(code),
+                        workers,
+                        progress,
+                        cancel,
+                        tenant_checkpoint(checkpoint, code) if len(codes) > 1 else checkpoint,
+                        allow_incomplete,
                     )
                 )
             except IncompleteWalkError as exc:
                 done = f" (tenants {', '.join(codes[: len(frames)])} completed)" if frames else ""
                 raise IncompleteWalkError(
-                    exc.page, f"tenant {code}: {exc.reason}{done}", partial=exc.partial, cause=exc.cause,
-                    missing_pages=exc.missing_pages, checkpoint=exc.checkpoint,
+                    exc.page,
+                    f"tenant {code}: {exc.reason}{done}",
+                    partial=exc.partial,
+                    cause=exc.cause,
+                    missing_pages=exc.missing_pages,
+                    checkpoint=exc.checkpoint,
                 ) from exc
         return concat_tenants(codes, frames)
 

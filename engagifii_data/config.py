@@ -253,9 +253,9 @@ class Settings:
         object.__setattr__(self, "tenant_codes", codes)
         object.__setattr__(self, "client_id", str(self.client_id).strip())
         object.__setattr__(
-            self, "identity_url", _check_url(
-                "ENGAGIFII_IDENTITY_SERVER_URL (identity_url)", self.identity_url, drop_suffix="/connect/token"
-            )
+            self,
+            "identity_url",
+            _check_url("ENGAGIFII_IDENTITY_SERVER_URL (identity_url)", self.identity_url, drop_suffix="/connect/token"),
         )
         object.__setattr__(
             self,
@@ -392,7 +392,9 @@ class MissingConfiguration(ConfigurationError):
             "client = EngagifiiClient(sb.settings())`"
         )
         super().__init__(
-            "missing configuration: " + ", ".join(missing) + where
+            "missing configuration: "
+            + ", ".join(missing)
+            + where
             + f"; copy .env.example to .env and fill it in, {hint}"
         )
 

@@ -303,8 +303,6 @@ class StopRequested(EngagifiiError):
     """
 
 
-
-
 #: HTTP status -> exception class used by the transport for error answers.
 STATUS_ERRORS: dict[int, type[ApiError]] = {
     400: BadRequestError,
@@ -413,8 +411,11 @@ def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
         elif cause is None and exc.reason != "cancelled":
             advice = "the listing kept changing while it was read; try again later"
         else:
-            advice = f"{w['rerun']} to resume from the saved pages" if exc.checkpoint else (
-                f"use {w['checkpoint']} to keep fetched pages and resume from them")
+            advice = (
+                f"{w['rerun']} to resume from the saved pages"
+                if exc.checkpoint
+                else (f"use {w['checkpoint']} to keep fetched pages and resume from them")
+            )
             if isinstance(cause, RateLimitError) and cause.retry_after is not None:
                 advice = f"the server asked to wait {cause.retry_after:g} s; {advice} after that"
         return [f"error: the walk was not completed: {exc.reason}", f"no report was written ({got}); {advice}"]
@@ -426,14 +427,18 @@ def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
         }.get(exc.error, "check the client credentials and the identity server URL")
         return [f"error: authentication failed: {exc}", hint]
     if isinstance(exc, TenantNotFoundError):
-        return [f"error: unknown tenant: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),
-                f"check the tenant code (ENGAGIFII_TENANT_CODE or {w['tenant']})"]
+        return [
+            f"error: unknown tenant: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),
+            f"check the tenant code (ENGAGIFII_TENANT_CODE or {w['tenant']})",
+        ]
     if isinstance(exc, RateLimitError):
         wait = f"; the server asked to wait {exc.retry_after:.0f} s" if exc.retry_after is not None else ""
         return [f"error: rate limited: {_api_bits(exc)}{wait}", f"try again later, or lower {w['workers']}"]
     if isinstance(exc, ApiError):
-        return [f"error: the API refused the request: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),
-                "if it persists, quote the traceId to Engagifii support"]
+        return [
+            f"error: the API refused the request: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),
+            "if it persists, quote the traceId to Engagifii support",
+        ]
     if isinstance(exc, TransportError):
         variable = "ENGAGIFII_IDENTITY_SERVER_URL" if exc.path == "/connect/token" else "ENGAGIFII_API_BASE_URL"
         return [f"error: network: {exc}", f"check the network and {variable}; retries were exhausted"]
@@ -446,6 +451,8 @@ def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
     if isinstance(exc, EngagifiiError | ValueError):
         return [f"error: {exc}"]
     if isinstance(exc, MemoryError | RecursionError):
-        return [f"error: the answer was too large or too deeply nested to process ({type(exc).__name__})",
-                "no report was written; rerun with --debug and report it"]
+        return [
+            f"error: the answer was too large or too deeply nested to process ({type(exc).__name__})",
+            "no report was written; rerun with --debug and report it",
+        ]
     return [f"error: unexpected {type(exc).__name__}: {exc}", "no report was written; rerun with --debug for details"]

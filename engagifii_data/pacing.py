@@ -22,8 +22,13 @@ class RateLimiter:
         ``60 / per_minute`` seconds apart.
     """
 
-    def __init__(self, per_minute: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.interval = 60.0 / per_minute
         self._clock = clock
         self._sleep = sleep
@@ -114,5 +119,3 @@ class AdaptiveConcurrency:
                     self.limit += 1
                     self._successes = 0
             self._cond.notify_all()
-
-

@@ -173,7 +173,8 @@ def parse_page(body: Any, number: int, *, repaired: int = 0) -> Page:
             missing.append("total (" + " | ".join(".".join(p) for p in TOTAL_PATHS) + ")")
         raise PaginationError(
             number,
-            "unrecognised response envelope: no " + " and no ".join(missing)
+            "unrecognised response envelope: no "
+            + " and no ".join(missing)
             + f"; keys present: {_short(sorted(map(str, body.keys()))[:20])}",
         )
     return Page(number=number, rows=[r for r in rows if isinstance(r, dict)], total=checked, repaired=repaired)
@@ -297,8 +298,11 @@ class WalkState:
             )
         ids = page.ids
         # a page that does not repeat the total: the total stands as last reported
-        total = page.total if page.total is not None else (
-            self._previous_total if self._previous_total >= 0 else self.total)
+        total = (
+            page.total
+            if page.total is not None
+            else (self._previous_total if self._previous_total >= 0 else self.total)
+        )
         # the same ids as the previous page under the same total: the server ignores the page number.
         # Under a changed total it is a listing that shifted by a whole page: de-duplication and
         # the re-read handle that.

@@ -294,9 +294,7 @@ class EventQuery:
         out = []
         before = self.end_before
         if self.only_upcoming and before is not None and before <= now:
-            out.append(
-                f"only upcoming events were asked for, but the range ends at {self._end_text()}, in the past"
-            )
+            out.append(f"only upcoming events were asked for, but the range ends at {self._end_text()}, in the past")
         return out
 
     # -- the frame -------------------------------------------------------------------------------

@@ -95,6 +95,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 # -- server text ---------------------------------------------------------------------------------
 
+
 def server_text(value: Any, limit: int = MAX_SERVER_TEXT) -> str:
     """Text that came from a server, safe to show: :func:`~engagifii_data.exceptions.safe_text`."""
     return safe_text(value, limit)
@@ -261,13 +262,20 @@ def parse_error_body(body: bytes, headers: Mapping[str, str]) -> dict[str, str |
     if isinstance(parsed, dict):
         err = parsed.get("error")
         if isinstance(err, dict):
-            out.update(code=err.get("code"), message=err.get("message"), details=err.get("details"),
-                       trace_id=err.get("traceId") or err.get("traceID"))
+            out.update(
+                code=err.get("code"),
+                message=err.get("message"),
+                details=err.get("details"),
+                trace_id=err.get("traceId") or err.get("traceID"),
+            )
         elif isinstance(err, str):
             out.update(code=err, message=parsed.get("error_description") or parsed.get("message"))
         elif "title" in parsed or "type" in parsed or "errors" in parsed:
-            out.update(code=parsed.get("code") or parsed.get("title"),
-                       message=parsed.get("detail") or parsed.get("title"), details=parsed.get("errors"))
+            out.update(
+                code=parsed.get("code") or parsed.get("title"),
+                message=parsed.get("detail") or parsed.get("title"),
+                details=parsed.get("errors"),
+            )
         else:
             out.update(code=parsed.get("code"), message=parsed.get("message"))
         out["trace_id"] = out["trace_id"] or parsed.get("traceId") or parsed.get("traceID")
@@ -311,8 +319,8 @@ def error_from_answer(
     if cls is RateLimitError or retry_after is not None:
         if cls is not RateLimitError:
             cls = RateLimitError
-        kwargs["retry_after"] = retry_after if retry_after is not None else parse_retry_after(
-            headers.get("Retry-After")
+        kwargs["retry_after"] = (
+            retry_after if retry_after is not None else parse_retry_after(headers.get("Retry-After"))
         )
     return cls(status, info["code"], message, info["trace_id"], path, **kwargs)
 

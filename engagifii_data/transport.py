@@ -145,8 +145,11 @@ class RetryNotice:
     attempt: int
 
     def __str__(self) -> str:
-        what = f"page {self.page}" if self.page is not None else (
-            "the token request" if self.path == TOKEN_PATH else self.path)
+        what = (
+            f"page {self.page}"
+            if self.page is not None
+            else ("the token request" if self.path == TOKEN_PATH else self.path)
+        )
         return f"retrying {what} in {self.wait:.0f} s: {self.reason}"
 
 
@@ -212,8 +215,16 @@ class EnvironmentCachingSession(requests.Session):
         parts = urlsplit(url if isinstance(url, str) else str(url))
         try:
             key: tuple[Any, ...] = (
-                parts.scheme, parts.netloc, tuple(sorted((proxies or {}).items())), stream, verify, cert,
-                self.trust_env, tuple(sorted(self.proxies.items())), self.verify, self.cert,
+                parts.scheme,
+                parts.netloc,
+                tuple(sorted((proxies or {}).items())),
+                stream,
+                verify,
+                cert,
+                self.trust_env,
+                tuple(sorted(self.proxies.items())),
+                self.verify,
+                self.cert,
             )
             hash(key)
         except TypeError:  # unhashable arguments: no caching
@@ -388,12 +399,19 @@ class Transport:
                 target_origin = "an invalid address"
             same = target_origin == origin and (answer.status in (307, 308) or method == "GET")
             if not follow or not same:
-                what = "the token endpoint never follows redirects" if not follow else (
-                    "redirects to another origin are not followed" if target_origin != origin
-                    else f"a {method} is not re-sent after HTTP {answer.status}")
+                what = (
+                    "the token endpoint never follows redirects"
+                    if not follow
+                    else (
+                        "redirects to another origin are not followed"
+                        if target_origin != origin
+                        else f"a {method} is not re-sent after HTTP {answer.status}"
+                    )
+                )
                 raise TransportError(
                     f"HTTP {answer.status} redirect to {server_text(target_origin, 120)} not followed ({what}); "
-                    "check the configured URL", path=path,
+                    "check the configured URL",
+                    path=path,
                 )
             url = target
         raise TransportError(f"more than {MAX_REDIRECTS} redirects", path=path)
@@ -440,9 +458,12 @@ class Transport:
                     if deadline.fired == "stop":
                         raise StopRequested() from None
                     if deadline.fired == "deadline":
-                        raise _Retry(TransportError(
-                            f"no complete answer within {settings.request_deadline:g} s (request_deadline)", path=path
-                        )) from None
+                        raise _Retry(
+                            TransportError(
+                                f"no complete answer within {settings.request_deadline:g} s (request_deadline)",
+                                path=path,
+                            )
+                        ) from None
                     raise _Retry(TransportError(_network_reason(exc), path=path)) from None
         finally:
             if gate is not None:
@@ -462,8 +483,15 @@ class Transport:
                 raise StopRequested()
             self.stats.add("token_requests")
             started = time.perf_counter()
-            answer = self._exchange("POST", settings.token_url, headers=headers, data=body,
-                                    hooks=RequestHooks(stop=hooks.stop), path=TOKEN_PATH, follow=False)
+            answer = self._exchange(
+                "POST",
+                settings.token_url,
+                headers=headers,
+                data=body,
+                hooks=RequestHooks(stop=hooks.stop),
+                path=TOKEN_PATH,
+                follow=False,
+            )
             self._log("POST", TOKEN_PATH, answer, started, None, None)
             status = answer.status
             if status in RETRY_STATUSES:
@@ -478,10 +506,13 @@ class Transport:
             try:
                 return decode_json(answer.body, declared_charset(answer.headers.get("Content-Type"))).data
             except ValueError:
-                raise _Retry(TransportError(
-                    f"HTTP {status} from the identity server with a body that is not JSON ({len(answer.body)} bytes)",
-                    path=TOKEN_PATH,
-                )) from None
+                raise _Retry(
+                    TransportError(
+                        f"HTTP {status} from the identity server with a body that is not JSON "
+                        f"({len(answer.body)} bytes)",
+                        path=TOKEN_PATH,
+                    )
+                ) from None
 
         return self._with_retries(attempt, hooks, TOKEN_PATH)
 
@@ -569,15 +600,23 @@ class Transport:
             try:
                 return decode_json(answer.body, declared_charset(answer.headers.get("Content-Type")))
             except ValueError as exc:
-                raise _Retry(TransportError(
-                    f"HTTP {status} with a body that is not usable JSON ({len(answer.body)} bytes: {exc})"[:300],
-                    path=path,
-                )) from None
+                raise _Retry(
+                    TransportError(
+                        f"HTTP {status} with a body that is not usable JSON ({len(answer.body)} bytes: {exc})"[:300],
+                        path=path,
+                    )
+                ) from None
 
         return self._with_retries(attempt, hooks, path, page)
 
     def _api_send(
-        self, method: str, path: str, tenant: str, data: str | None, page: int | None, token: str,
+        self,
+        method: str,
+        path: str,
+        tenant: str,
+        data: str | None,
+        page: int | None,
+        token: str,
         hooks: RequestHooks,
     ) -> _Answer:
         headers = {
@@ -590,8 +629,9 @@ class Transport:
             self.limiter.acquire(hooks.stop)
         self.stats.add("http_requests")
         started = time.perf_counter()
-        answer = self._exchange(method, self.settings.api_base_url + path, headers=headers, data=data,
-                                hooks=hooks, path=path, follow=True)
+        answer = self._exchange(
+            method, self.settings.api_base_url + path, headers=headers, data=data, hooks=hooks, path=path, follow=True
+        )
         self._log(method, path, answer, started, tenant, page)
         return answer
 
@@ -601,8 +641,13 @@ class Transport:
             trace = answer.headers.get("traceId") or answer.headers.get("x-request-id") or "-"
             logger.debug(
                 "%s %s -> %d in %.0f ms (tenant %s, page %s, traceId %s)",
-                method, path, answer.status, (time.perf_counter() - started) * 1000, tenant or "-",
-                page if page is not None else "-", server_text(trace, 80),
+                method,
+                path,
+                answer.status,
+                (time.perf_counter() - started) * 1000,
+                tenant or "-",
+                page if page is not None else "-",
+                server_text(trace, 80),
             )
 
 
@@ -611,8 +656,16 @@ def _network_reason(exc: BaseException) -> str:
     if isinstance(exc, requests.Timeout):
         return f"timed out ({type(exc).__name__})"
     text = str(exc)
-    for marker in ("Connection refused", "RemoteDisconnected", "Connection aborted", "Connection reset",
-                   "Name or service not known", "IncompleteRead", "timed out", "certificate verify failed"):
+    for marker in (
+        "Connection refused",
+        "RemoteDisconnected",
+        "Connection aborted",
+        "Connection reset",
+        "Name or service not known",
+        "IncompleteRead",
+        "timed out",
+        "certificate verify failed",
+    ):
         if marker in text:
             return f"connection failed: {marker}"
     return f"connection failed: {type(exc).__name__}"

@@ -347,8 +347,14 @@ def walk_listing(
         report.attach(df)
         logger.info(
             "walk tenant %s: %d pages, %d rows (total %d), %d duplicates, %d retries, %.2f s%s",
-            code, report.pages, report.rows_fetched, report.total_count, report.duplicates, report.retries,
-            report.seconds, "" if complete else " INCOMPLETE",
+            code,
+            report.pages,
+            report.rows_fetched,
+            report.total_count,
+            report.duplicates,
+            report.retries,
+            report.seconds,
+            "" if complete else " INCOMPLETE",
         )
         return df
 
@@ -362,7 +368,9 @@ def walk_listing(
                 first_totals = list(result.state.totals_seen)
                 logger.warning(
                     "tenant %s: listing changed during the walk (totals %s, %d unique rows); reading it once more",
-                    code, first_totals, result.state.collected,
+                    code,
+                    first_totals,
+                    result.state.collected,
                 )
                 if store is not None:
                     store.reset()
@@ -427,7 +435,9 @@ def _read_listing(
     state = WalkState(first, query.page_size)
     if state.page_size < query.page_size:
         logger.info(
-            "tenant %s: the server capped the page size at %d (asked for %d)", query.tenant, state.page_size,
+            "tenant %s: the server capped the page size at %d (asked for %d)",
+            query.tenant,
+            state.page_size,
             query.page_size,
         )
     builder = BatchedFrames()

@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 #: How to get the widget stack (ipywidgets, JupyterLab and its widget frontend) into this environment.
-INSTALL_HINT = 'pip install "engagifii-data[lab]"  (or `make lab` in a clone of engagifii-data)'
+INSTALL_HINT = "pip install 'engagifii-data[widgets]' (JupyterLab with the widget frontend: 'engagifii-data[lab]')"
 
 #: Default report path; ``{tenant}`` is replaced by the tenant code.
 DEFAULT_EXPORT_PATH = "reports/events-{tenant}.csv"
@@ -531,7 +531,9 @@ class EventExplorer:
             self.export_button.disabled = True
             self.cancel_button.disabled = kind != "fetch"
             thread = threading.Thread(
-                target=self._guard, args=(target, self._cancel_event, *args), name=f"engagifii-explorer-{kind}",
+                target=self._guard,
+                args=(target, self._cancel_event, *args),
+                name=f"engagifii-explorer-{kind}",
                 daemon=True,
             )
             self._job = thread
@@ -681,8 +683,7 @@ class EventExplorer:
             f"✔ {tenant}: {_n(s['rows_fetched'], 'row')} (total {s['total']:,}){kept} · {_n(s['pages'], 'page')} · "
             f"{_n(s['requests'], 'API request')} · {_n(s['token_requests'], 'token request')} "
             f"({s['session_token_requests']} this session) · {_n(s['retries'], 'retry', 'retries')} · "
-            f"{s['seconds']:.2f} s"
-            + (" · resumed from checkpoint" if resuming else "")
+            f"{s['seconds']:.2f} s" + (" · resumed from checkpoint" if resuming else "")
         )
         self._set_message(
             f"{html.escape(done)}<br><small>applied — {html.escape(filters)}</small>", kind="ok", raw_html=True

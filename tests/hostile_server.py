@@ -195,8 +195,7 @@ def token_answer(*, expires_in: Any = 3600, prefix: str = "tok-") -> Answer:
     def body(_: Recorded) -> dict[str, Any]:
         with lock:
             n = next(counter)
-        return {"access_token": f"{prefix}{n}", "expires_in": expires_in, "token_type": "Bearer",
-                "scope": "EventsApi"}
+        return {"access_token": f"{prefix}{n}", "expires_in": expires_in, "token_type": "Bearer", "scope": "EventsApi"}
 
     return Answer(body=body)
 
@@ -244,7 +243,7 @@ def listing_answer(
     def body(request: Recorded) -> dict[str, Any]:
         number = request.page or 1
         size = request.page_size or 100
-        chunk = all_rows[(number - 1) * size: number * size]
+        chunk = all_rows[(number - 1) * size : number * size]
         if total_on is not None and not total_on(number):
             return {"collection": chunk} if envelope == "wire" else {"data": chunk}
         return wire_page(chunk, count) if envelope == "wire" else docs_page(chunk, count)
@@ -252,11 +251,15 @@ def listing_answer(
     return Answer(body=body)
 
 
-def error_answer(status: int, code: str | None, message: Any, *, trace_id: str | None = "trace-1",
-                 **answer: Any) -> Answer:
+def error_answer(
+    status: int, code: str | None, message: Any, *, trace_id: str | None = "trace-1", **answer: Any
+) -> Answer:
     """The API's documented error envelope ``{"error": {"code", "message", "traceId", ...}}``."""
-    return Answer(status=status, body={"error": {"code": code, "message": message, "details": None,
-                                                "traceId": trace_id}}, **answer)
+    return Answer(
+        status=status,
+        body={"error": {"code": code, "message": message, "details": None, "traceId": trace_id}},
+        **answer,
+    )
 
 
 def oauth_error(status: int, error: str, description: Any, **answer: Any) -> Answer:
@@ -278,17 +281,30 @@ def huge_answer(size: int, *, status: int = 200, kind: str = "row", chunked: boo
     ``"oauth"`` an OAuth error with a huge ``error_description``.
     """
     shapes: dict[str, tuple[bytes, bytes, str]] = {
-        "row": (b'{"collection":[{"id":"' + event_id(1).encode() + b'","name":"',
-                b'"}],"pagingModel":{"totalRecords":1}}', DEFAULT_CONTENT_TYPE),
+        "row": (
+            b'{"collection":[{"id":"' + event_id(1).encode() + b'","name":"',
+            b'"}],"pagingModel":{"totalRecords":1}}',
+            DEFAULT_CONTENT_TYPE,
+        ),
         "string": (b'"', b'"', DEFAULT_CONTENT_TYPE),
         "text": (b"", b"", "text/plain; charset=utf-8"),
-        "error": (b'{"error":{"code":"VALIDATION_ERROR","traceId":"trace-huge","message":"', b'"}}',
-                  DEFAULT_CONTENT_TYPE),
+        "error": (
+            b'{"error":{"code":"VALIDATION_ERROR","traceId":"trace-huge","message":"',
+            b'"}}',
+            DEFAULT_CONTENT_TYPE,
+        ),
         "oauth": (b'{"error":"invalid_client","error_description":"', b'"}', DEFAULT_CONTENT_TYPE),
     }
     prefix, suffix, content_type = shapes[kind]
-    return Answer(status=status, body_size=size, body_prefix=prefix, body_suffix=suffix,
-                  content_type=answer.pop("content_type", content_type), chunked=chunked, **answer)
+    return Answer(
+        status=status,
+        body_size=size,
+        body_prefix=prefix,
+        body_suffix=suffix,
+        content_type=answer.pop("content_type", content_type),
+        chunked=chunked,
+        **answer,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -389,7 +405,7 @@ class _Handler(BaseHTTPRequestHandler):
             data, default_type = answer.render(request)
             length = len(data)
             step = answer.trickle[0] if answer.trickle else CHUNK
-            pieces = (data[i: i + step] for i in range(0, len(data), max(1, step)))
+            pieces = (data[i : i + step] for i in range(0, len(data), max(1, step)))
         self.send_response(answer.status)
         headers = {"Content-Type": answer.content_type or default_type, **dict(answer.headers)}
         for name, value in headers.items():
@@ -429,7 +445,7 @@ class _Handler(BaseHTTPRequestHandler):
 def _rechunk(pieces: Iterator[bytes], size: int) -> Iterator[bytes]:
     for piece in pieces:
         for i in range(0, len(piece), max(1, size)):
-            yield piece[i: i + size]
+            yield piece[i : i + size]
 
 
 class _Server(ThreadingHTTPServer):
@@ -463,8 +479,12 @@ class _Server(ThreadingHTTPServer):
             self._open[id(request)] = request
             self._serials[id(request)] = serial
             self.hostile.connections += 1
-            thread = threading.Thread(target=self.process_request_thread, args=(request, client_address),
-                                      name=f"hostile-{self.server_address[1]}-{serial}", daemon=True)
+            thread = threading.Thread(
+                target=self.process_request_thread,
+                args=(request, client_address),
+                name=f"hostile-{self.server_address[1]}-{serial}",
+                daemon=True,
+            )
             self._handler_threads = [t for t in self._handler_threads if t.is_alive()]
             self._handler_threads.append(thread)
         thread.start()
@@ -541,8 +561,12 @@ class HostileServer:
     def start(self) -> HostileServer:
         """Start serving in a background thread."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"hostile-{self.port}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"hostile-{self.port}",
+                daemon=True,
+            )
             self._thread.start()
         return self
 
@@ -588,8 +612,10 @@ class HostileServer:
                 if page is not None:
                     candidates.append((method, path, page))
                 candidates.append((method, path, None))
-            prefixes = sorted((k for k in self._routes if k[1].endswith("*") and path.startswith(k[1][:-1])),
-                              key=lambda k: (-len(k[1]), k[2] is None))
+            prefixes = sorted(
+                (k for k in self._routes if k[1].endswith("*") and path.startswith(k[1][:-1])),
+                key=lambda k: (-len(k[1]), k[2] is None),
+            )
             candidates += [k for k in prefixes if k[2] in (None, page) and k[0] in (request.method.upper(), "*")]
             for key in candidates:
                 queue = self._routes.get(key)
@@ -602,8 +628,10 @@ class HostileServer:
     def requests_to(self, path: str, method: str | None = None, *, page: int | None = None) -> list[Recorded]:
         """Recorded requests for ``path`` (and ``method``, ``page`` when given)."""
         return [
-            r for r in list(self.requests)
-            if r.route_path == path and (method is None or r.method == method.upper())
+            r
+            for r in list(self.requests)
+            if r.route_path == path
+            and (method is None or r.method == method.upper())
             and (page is None or r.page == page)
         ]
 
@@ -626,8 +654,9 @@ class HostileServer:
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+            )
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256())
         )
@@ -635,8 +664,11 @@ class HostileServer:
         cert_file = Path(self._tmpdir) / "cert.pem"
         key_file = Path(self._tmpdir) / "key.pem"
         cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         self.ca_file = str(cert_file)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_file, key_file)

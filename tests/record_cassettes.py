@@ -81,9 +81,7 @@ class Scenario:
 def walk_two_tenants(client: EngagifiiClient, ctx: Context) -> tuple[Any, Any]:
     """GLOBEX (36 events, 4 pages of 10) then an ACME search (pages of 5) in one session."""
     small = client.events(SMALL, page_size=SMALL_PAGE_SIZE, workers=ctx.workers, progress=False)
-    searched = client.events(
-        LARGE, search=ACME_SEARCH, page_size=SEARCH_PAGE_SIZE, workers=ctx.workers, progress=False
-    )
+    searched = client.events(LARGE, search=ACME_SEARCH, page_size=SEARCH_PAGE_SIZE, workers=ctx.workers, progress=False)
     return small, searched
 
 
@@ -212,9 +210,11 @@ def record_one(scenario: Scenario, settings: Settings, out_dir: Path, ctx: Conte
     path = out_dir / f"{scenario.name}.yaml"
     path.unlink(missing_ok=True)
     recorder = make_vcr("all", library=out_dir)
-    with capture_requests() as sent, recorder.use_cassette(path.name), EngagifiiClient(
-        settings, sleep=_no_sleep
-    ) as client:
+    with (
+        capture_requests() as sent,
+        recorder.use_cassette(path.name),
+        EngagifiiClient(settings, sleep=_no_sleep) as client,
+    ):
         try:
             scenario.run(client, ctx)
         except BaseException as exc:
@@ -268,9 +268,7 @@ def record_real(out_dir: Path = REAL_CASSETTES, environ: dict[str, str] | None =
         Without ``ENGAGIFII_RECORD_REAL=1``, with missing credentials, or with a loopback API URL.
     """
     if not real_opt_in(environ):
-        raise ConfigurationError(
-            f"refusing to record against the real API without the explicit opt-in {REAL_OPT_IN}=1"
-        )
+        raise ConfigurationError(f"refusing to record against the real API without the explicit opt-in {REAL_OPT_IN}=1")
     settings = Settings.from_env(environ=environ)
     from urllib.parse import urlsplit
 

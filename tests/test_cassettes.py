@@ -49,7 +49,6 @@ SMALL, LARGE, EMPTY = "GLOBEX", "ACME", "INITECH"
 REPLAY_WORKERS = 4
 
 
-
 def make_client(settings: Any) -> tuple[EngagifiiClient, SleepRecorder]:
     sleep = SleepRecorder()
     return EngagifiiClient(settings, sleep=sleep), sleep
@@ -267,16 +266,20 @@ def test_a_missing_cassette_says_so() -> None:
 def test_unplayed_recordings_fail_the_replay(replay_settings: Any) -> None:
     """A client that stops early (sends fewer requests than recorded) does not pass either."""
     client, _ = make_client(replay_settings)
-    with pytest.raises(CassetteMismatchError, match="never replayed") as info, replay_cassette(
-        "test_walk_two_tenants_one_session"
-    ), client:
+    with (
+        pytest.raises(CassetteMismatchError, match="never replayed") as info,
+        replay_cassette("test_walk_two_tenants_one_session"),
+        client,
+    ):
         client.events(SMALL, page_size=10, workers=1, progress=False)  # the ACME half is never asked for
     assert "tenant-code: ACME" in str(info.value)
 
 
 def test_replays_do_not_need_the_port_the_sandbox_had(replay_settings: Any) -> None:
     """Any origin is normalised before matching, so the fixed replay origin is only a convention."""
-    client, _ = make_client(replay_settings.replace(api_base_url="http://127.0.0.1:9", identity_url="http://127.0.0.1:9"))
+    client, _ = make_client(
+        replay_settings.replace(api_base_url="http://127.0.0.1:9", identity_url="http://127.0.0.1:9")
+    )
     with replay_cassette("test_empty_tenant"), client:
         assert len(client.events(EMPTY, page_size=10, progress=False)) == 0
 

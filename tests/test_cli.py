@@ -116,8 +116,16 @@ def test_a_walk_that_cannot_finish_exits_5_and_writes_no_report(sb: Any, tmp_pat
     report.write_text("yesterday's report\n", encoding="utf-8")
     checkpoint = tmp_path / "cp.jsonl"
     code, _, err = run_cli(
-        "events", "--env-file", str(path), "--tenant", "ACME", "-o", str(report), "--no-progress",
-        "--checkpoint", str(checkpoint),
+        "events",
+        "--env-file",
+        str(path),
+        "--tenant",
+        "ACME",
+        "-o",
+        str(report),
+        "--no-progress",
+        "--checkpoint",
+        str(checkpoint),
     )
     assert code == 5
     assert "INTERNAL_ERROR" in err and "traceId" in err
@@ -126,8 +134,16 @@ def test_a_walk_that_cannot_finish_exits_5_and_writes_no_report(sb: Any, tmp_pat
     sb.faults.fail_from_page = None
     sb.reset_log()
     code, out, err = run_cli(
-        "events", "--env-file", str(path), "--tenant", "ACME", "-o", str(report), "--no-progress",
-        "--checkpoint", str(checkpoint),
+        "events",
+        "--env-file",
+        str(path),
+        "--tenant",
+        "ACME",
+        "-o",
+        str(report),
+        "--no-progress",
+        "--checkpoint",
+        str(checkpoint),
     )
     assert code == 0, err
     assert "wrote 2,400 rows" in out
@@ -181,9 +197,25 @@ def test_console_script_entry_point() -> None:
 def test_debug_output_shows_requests_but_no_secrets_or_tokens(tmp_path: Path) -> None:
     report = tmp_path / "g.csv"
     result = subprocess.run(
-        [sys.executable, "-m", "engagifii_data.cli", "--debug", "events", "--sandbox", "--tenant", "GLOBEX",
-         "--page-size", "10", "-o", str(report), "--no-progress"],
-        capture_output=True, text=True, check=False, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "engagifii_data.cli",
+            "--debug",
+            "events",
+            "--sandbox",
+            "--tenant",
+            "GLOBEX",
+            "--page-size",
+            "10",
+            "-o",
+            str(report),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert "POST /api/1.0/event/list -> 200" in result.stderr
@@ -195,15 +227,25 @@ def test_debug_output_shows_requests_but_no_secrets_or_tokens(tmp_path: Path) ->
 def test_a_tenant_named_twice_is_walked_once_and_the_cap_is_reported(tmp_path: Path) -> None:
     report = tmp_path / "dup.csv"
     code, out, err = run_cli(
-        "events", "--sandbox", "--tenant", "GLOBEX", "--tenant", "GLOBEX", "--page-size", "500",
-        "-o", str(report), "--no-progress",
+        "events",
+        "--sandbox",
+        "--tenant",
+        "GLOBEX",
+        "--tenant",
+        "GLOBEX",
+        "--page-size",
+        "500",
+        "-o",
+        str(report),
+        "--no-progress",
     )
     assert code == 0, err
     assert "wrote 36 rows for tenant GLOBEX" in out
     frame = pd.read_csv(report, encoding="utf-8-sig", dtype=str)
     assert len(frame) == 36 and frame["id"].is_unique
-    code, out, err = run_cli("events", "--sandbox", "--tenant", "ACME", "--page-size", "500",
-                             "-o", str(report), "--no-progress")
+    code, out, err = run_cli(
+        "events", "--sandbox", "--tenant", "ACME", "--page-size", "500", "-o", str(report), "--no-progress"
+    )
     assert "the server capped the page size at 100" in out
 
 
@@ -227,8 +269,7 @@ def test_a_long_retry_after_mid_walk_says_how_long_to_wait(sb: Any, tmp_path: Pa
 def test_an_unwritable_report_fails_before_the_walk(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x", encoding="utf-8")
-    code, out, err = run_cli("events", "--sandbox", "--tenant", "GLOBEX", "-o", str(blocker / "r.csv"),
-                             "--no-progress")
+    code, out, err = run_cli("events", "--sandbox", "--tenant", "GLOBEX", "-o", str(blocker / "r.csv"), "--no-progress")
     assert code == 1
     assert f"cannot write the report to {blocker / 'r.csv'}" in err
     assert "wrote" not in out
@@ -240,8 +281,24 @@ def test_multi_tenant_checkpoints_and_failures_name_the_tenant(sb: Any, tmp_path
     sb.faults.fail_from_page = 3
     path = env_file(tmp_path, sb)
     checkpoint = tmp_path / "walk.jsonl"
-    args = ("events", "--env-file", str(path), "--tenant", "INITECH", "--tenant", "GLOBEX", "--page-size", "10",
-            "--workers", "1", "--checkpoint", str(checkpoint), "-o", str(tmp_path / "m.csv"), "--no-progress")
+    args = (
+        "events",
+        "--env-file",
+        str(path),
+        "--tenant",
+        "INITECH",
+        "--tenant",
+        "GLOBEX",
+        "--page-size",
+        "10",
+        "--workers",
+        "1",
+        "--checkpoint",
+        str(checkpoint),
+        "-o",
+        str(tmp_path / "m.csv"),
+        "--no-progress",
+    )
     code, _, err = run_cli(*args)
     assert code == 5
     assert "tenant GLOBEX:" in err and "(tenants INITECH completed)" in err
@@ -259,8 +316,9 @@ def test_multi_tenant_checkpoints_and_failures_name_the_tenant(sb: Any, tmp_path
 def test_a_path_under_a_file_says_so_and_what_to_do(tmp_path: Path) -> None:
     blocker = tmp_path / "afile"
     blocker.write_text("x", encoding="utf-8")
-    code, out, err = run_cli("events", "--sandbox", "--tenant", "GLOBEX", "-o", str(blocker / "sub" / "r.csv"),
-                             "--no-progress")
+    code, out, err = run_cli(
+        "events", "--sandbox", "--tenant", "GLOBEX", "-o", str(blocker / "sub" / "r.csv"), "--no-progress"
+    )
     assert code == 1 and "wrote" not in out
     assert f"{blocker} is a file, not a folder" in err and "File exists" not in err
     assert "free some space" not in err and "give the path of a file whose folders are folders" in err
@@ -301,9 +359,22 @@ def test_a_named_pipe_is_written_into_not_replaced(tmp_path: Path) -> None:
 
 def test_dash_writes_the_report_to_standard_output(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "engagifii_data.cli", "events", "--sandbox", "--tenant", "GLOBEX", "-o", "-",
-         "--no-progress"],
-        capture_output=True, cwd=tmp_path, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "engagifii_data.cli",
+            "events",
+            "--sandbox",
+            "--tenant",
+            "GLOBEX",
+            "-o",
+            "-",
+            "--no-progress",
+        ],
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert len(pd.read_csv(io.BytesIO(result.stdout))) == 36
@@ -311,16 +382,43 @@ def test_dash_writes_the_report_to_standard_output(tmp_path: Path) -> None:
 
 
 def test_client_side_filters_are_named_with_their_bounds(tmp_path: Path) -> None:
-    code, out, err = run_cli("events", "--sandbox", "--from", "2025-01-01", "--to", "2025-01-31", "-o",
-                             str(tmp_path / "r.csv"), "--no-progress")
+    code, out, err = run_cli(
+        "events",
+        "--sandbox",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-01-31",
+        "-o",
+        str(tmp_path / "r.csv"),
+        "--no-progress",
+    )
     assert code == 0, err
     assert "after filters (startDateTime 2025-01-01..2025-01-31)" in out
-    code, out, err = run_cli("events", "--sandbox", "--from", "2025-01-01", "--to", "2025-01-31T12:00",
-                             "-o", str(tmp_path / "r.csv"), "--no-progress")
+    code, out, err = run_cli(
+        "events",
+        "--sandbox",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-01-31T12:00",
+        "-o",
+        str(tmp_path / "r.csv"),
+        "--no-progress",
+    )
     assert code == 0, err
     assert "after filters (startDateTime 2025-01-01..2025-01-31T12:00:00Z)" in out
-    code, out, err = run_cli("events", "--sandbox", "--from", "2025-02-01", "--to", "2025-01-31",
-                             "-o", str(tmp_path / "r.csv"), "--no-progress")
+    code, out, err = run_cli(
+        "events",
+        "--sandbox",
+        "--from",
+        "2025-02-01",
+        "--to",
+        "2025-01-31",
+        "-o",
+        str(tmp_path / "r.csv"),
+        "--no-progress",
+    )
     assert code == 2 and "--to (2025-01-31) is before --from (2025-02-01)" in err
     assert "end" not in err.replace("--to", "").split("(")[0]
 
@@ -333,8 +431,9 @@ def test_ctrl_c_with_a_checkpoint_says_how_to_resume(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(client_module.EngagifiiClient, "events", interrupted)
     checkpoint = tmp_path / "walk.jsonl"
-    code, _, err = run_cli("events", "--sandbox", "--checkpoint", str(checkpoint), "-o", str(tmp_path / "r.csv"),
-                           "--no-progress")
+    code, _, err = run_cli(
+        "events", "--sandbox", "--checkpoint", str(checkpoint), "-o", str(tmp_path / "r.csv"), "--no-progress"
+    )
     assert code == 130
     assert f"interrupted; no report was written; rerun the same command to resume from {checkpoint}" in err
     assert not (tmp_path / "r.csv").exists()

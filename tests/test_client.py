@@ -25,7 +25,6 @@ from tests.helpers import SleepRecorder
 LARGE, SMALL, EMPTY = "ACME", "GLOBEX", "INITECH"
 
 
-
 @pytest.fixture
 def sb() -> Iterator[Any]:
     with sandbox.run() as server:
@@ -432,8 +431,14 @@ def test_damaged_foreign_or_directory_checkpoints_are_handled(sb: Any, tmp_path:
     with pytest.raises(ConfigurationError, match="not a file"):
         client.events(SMALL, checkpoint=tmp_path, progress=False)
     foreign = tmp_path / "v99.jsonl"
-    header = {"format": "engagifii-checkpoint", "version": 99, "tenant": SMALL,
-              "filters": {"only_upcoming": False, "search": None}, "page_size": 10, "total": 36}
+    header = {
+        "format": "engagifii-checkpoint",
+        "version": 99,
+        "tenant": SMALL,
+        "filters": {"only_upcoming": False, "search": None},
+        "page_size": 10,
+        "total": 36,
+    }
     foreign.write_text(json.dumps(header) + "\n", encoding="utf-8")
     with pytest.raises(ConfigurationError, match="format version 99"):
         client.events(SMALL, page_size=10, checkpoint=foreign, progress=False)

@@ -47,11 +47,7 @@ def _walk(server: Any, workers: int) -> tuple[pd.DataFrame, dict[str, int]]:
 
 
 def _list_pages(server: Any, status: int | None = None) -> list[int]:
-    return [
-        r["page"]
-        for r in list(server.log)
-        if r["kind"] == "api" and (status is None or r["status"] == status)
-    ]
+    return [r["page"] for r in list(server.log) if r["kind"] == "api" and (status is None or r["status"] == status)]
 
 
 @pytest.fixture(scope="module")

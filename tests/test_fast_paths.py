@@ -38,7 +38,14 @@ _OFFSET = st.one_of(
 #: 13, February 30, hour 24, second 60) and out-of-range (years 1600, 2262) values alike.
 CANONICAL_ISH = st.builds(
     lambda y, mo, d, h, mi, s, f, o: f"{y}-{mo}-{d}T{h}:{mi}:{s}{f}{o}",
-    _YEARS, _DIGITS, _DIGITS, _DIGITS, _DIGITS, _DIGITS, _FRACTION, _OFFSET,
+    _YEARS,
+    _DIGITS,
+    _DIGITS,
+    _DIGITS,
+    _DIGITS,
+    _DIGITS,
+    _FRACTION,
+    _OFFSET,
 )
 COLUMN = st.lists(st.one_of(st.none(), CANONICAL_ISH), min_size=1, max_size=12)
 ZONES = st.sampled_from([None, "Eastern Standard Time", "Asia/Kolkata", "Not/AZone", "", 5])
@@ -83,8 +90,14 @@ def test_arrow_datetimes_leave_what_they_cannot_read_to_the_general_reader(value
 
 
 def test_arrow_datetimes_read_the_wire_forms() -> None:
-    values = ["2023-04-26T17:00:00.8257013Z", "2024-01-01T00:00:00+05:30", "2024-07-01T12:00:00", "0001-01-01T00:00:00",
-              None, "2024-03-10T02:30:00"]
+    values = [
+        "2023-04-26T17:00:00.8257013Z",
+        "2024-01-01T00:00:00+05:30",
+        "2024-07-01T12:00:00",
+        "0001-01-01T00:00:00",
+        None,
+        "2024-03-10T02:30:00",
+    ]
     zones = ["UTC", None, "Eastern Standard Time", None, None, "America/New_York"]
     fast = datetimes.arrow_read_datetimes(values)
     assert fast is not None
@@ -134,14 +147,45 @@ def _general_paths_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def _awkward_records() -> list[dict[str, Any]]:
     """Values that fit, values that need converting, and values that do not fit, in one batch."""
     return [
-        {"id": "a", "name": "plain", "defaultPrice": 12, "registrantsCapacity": 3, "isFreeEvent": True,
-         "startDateTime": "2024-01-01T10:00:00Z", "timeZone": "Asia/Kolkata", "tags": ["x"]},
-        {"id": "b", "name": 7, "defaultPrice": "12.50", "registrantsCapacity": "4", "isFreeEvent": "TRUE",
-         "startDateTime": "2024-01-01 10:00", "timeZone": "Eastern Standard Time", "tags": None},
-        {"id": "c", "name": None, "defaultPrice": float("nan"), "registrantsCapacity": 3.5, "isFreeEvent": "maybe",
-         "startDateTime": "2024-02-30T00:00:00", "endDateTime": "0001-01-01T00:00:00", "tags": "not-a-list"},
-        {"id": "d", "name": "\u00e9v\u00e9nement", "defaultPrice": 2**60, "registrantsCapacity": 2**63,
-         "isFreeEvent": 1, "startDateTime": "2024-07-01T12:00:00", "timeZone": "Mars/Olympus"},
+        {
+            "id": "a",
+            "name": "plain",
+            "defaultPrice": 12,
+            "registrantsCapacity": 3,
+            "isFreeEvent": True,
+            "startDateTime": "2024-01-01T10:00:00Z",
+            "timeZone": "Asia/Kolkata",
+            "tags": ["x"],
+        },
+        {
+            "id": "b",
+            "name": 7,
+            "defaultPrice": "12.50",
+            "registrantsCapacity": "4",
+            "isFreeEvent": "TRUE",
+            "startDateTime": "2024-01-01 10:00",
+            "timeZone": "Eastern Standard Time",
+            "tags": None,
+        },
+        {
+            "id": "c",
+            "name": None,
+            "defaultPrice": float("nan"),
+            "registrantsCapacity": 3.5,
+            "isFreeEvent": "maybe",
+            "startDateTime": "2024-02-30T00:00:00",
+            "endDateTime": "0001-01-01T00:00:00",
+            "tags": "not-a-list",
+        },
+        {
+            "id": "d",
+            "name": "\u00e9v\u00e9nement",
+            "defaultPrice": 2**60,
+            "registrantsCapacity": 2**63,
+            "isFreeEvent": 1,
+            "startDateTime": "2024-07-01T12:00:00",
+            "timeZone": "Mars/Olympus",
+        },
     ]
 
 
@@ -187,7 +231,7 @@ def test_list_cells_are_copies_unless_the_builder_owns_the_records() -> None:
         b'{"a": [1, 2.5, "x", null, true]}',
         b'{"n": NaN, "i": Infinity}',  # orjson refuses; the standard library accepts
         b'{"big": 123456789012345678901234567890}',  # beyond 64 bits: orjson would give a float
-        b'[-9223372036854775809, 18446744073709551615, 9223372036854775807]',  # the 64-bit edges
+        b"[-9223372036854775809, 18446744073709551615, 9223372036854775807]",  # the 64-bit edges
         b'{"s": "\\ud800"}',  # a lone surrogate escape
         b"[1e400, -1e400]",  # orjson refuses; the standard library gives infinities
         b"\xef\xbb\xbf[1]",  # a UTF-8 byte order mark
@@ -240,8 +284,13 @@ def test_a_text_plain_json_answer_keeps_its_utf8_text(monkeypatch: pytest.Monkey
     from engagifii_data.transport import Stats, Transport, _Answer
 
     body = '{"name": "Caf\u00e9 \u2013 Z\u00fcrich"}'.encode()
-    settings = Settings(client_id="c", client_secret="s", tenant_codes=("T",), identity_url="http://127.0.0.1:9",
-                        api_base_url="http://127.0.0.1:9")
+    settings = Settings(
+        client_id="c",
+        client_secret="s",
+        tenant_codes=("T",),
+        identity_url="http://127.0.0.1:9",
+        api_base_url="http://127.0.0.1:9",
+    )
     transport = Transport(settings, Stats())
     monkeypatch.setattr(transport.tokens, "get", lambda context=None: "t")
     answer = _Answer(200, CaseInsensitiveDict({"Content-Type": "text/plain"}), body)

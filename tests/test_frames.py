@@ -638,7 +638,10 @@ def test_parquet_atomic_failure_leaves_nothing(tmp_path: Path, monkeypatch: pyte
 def test_parquet_round_trip(tmp_path: Path) -> None:
     df = events_frame([FULL, {"id": "b", "tags": None, "newField": "x"}, {"id": "c", "newField": None}], tenant="T")
     df.attrs["engagifii"] = {
-        "tenant": "T", "total_count": 3, "complete": True, "fetched_at": pd.Timestamp("2024-01-01", tz=UTC)
+        "tenant": "T",
+        "total_count": 3,
+        "complete": True,
+        "fetched_at": pd.Timestamp("2024-01-01", tz=UTC),
     }
     out = export_parquet(df, tmp_path / "sub" / "events.parquet")
     assert out == tmp_path / "sub" / "events.parquet"

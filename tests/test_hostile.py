@@ -96,7 +96,12 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     """No ENGAGIFII_* variable, no proxy, no ~/.netrc and no stray .env reach the code under test."""
     for name in list(os.environ):
         if name.startswith("ENGAGIFII_") or name.lower() in (
-            "http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle", "curl_ca_bundle",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+            "no_proxy",
+            "requests_ca_bundle",
+            "curl_ca_bundle",
         ):
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
@@ -165,8 +170,9 @@ class Outcome:
     rescued: bool = False
 
 
-def bounded(fn: Callable[[], Any], *, limit: float, rescue: Callable[[], None] | None = None,
-            hard: float = 30.0) -> Outcome:
+def bounded(
+    fn: Callable[[], Any], *, limit: float, rescue: Callable[[], None] | None = None, hard: float = 30.0
+) -> Outcome:
     """Run ``fn`` on a thread and time it to its own end.
 
     When it is still running after ``limit`` seconds (the rule under test is broken), ``rescue()`` is
@@ -289,7 +295,10 @@ def test_harness_scripts_answers_per_route_and_page(hs: HostileServer) -> None:
         assert session.post(hs.url + LIST_PATH, json={"PageNumber": 2}).status_code == 418
         assert session.get(hs.url + "/nowhere").status_code == 404
     assert [(r.method, r.route_path, r.page) for r in hs.requests][-3:] == [
-        ("POST", LIST_PATH, 3), ("POST", LIST_PATH, 2), ("GET", "/nowhere", None)]
+        ("POST", LIST_PATH, 3),
+        ("POST", LIST_PATH, 2),
+        ("GET", "/nowhere", None),
+    ]
     assert hs.requests[0].headers["host"] == f"127.0.0.1:{hs.port}"
 
 
@@ -358,9 +367,10 @@ def test_token_endpoint_redirect_is_never_followed(
         identity.route("POST", TOKEN_PATH, redirect_to(location, status))
         identity.route("*", "/connect/token/elsewhere", token_answer())
         settings = settings_for(hs, identity_url=identity.url)
-        with EngagifiiClient(settings, sleep=SleepRecorder()) as client, pytest.raises(
-            (AuthenticationError, TransportError)
-        ) as caught:
+        with (
+            EngagifiiClient(settings, sleep=SleepRecorder()) as client,
+            pytest.raises((AuthenticationError, TransportError)) as caught,
+        ):
             client.authenticate()
         assert attacker.connections == 0, f"followed the {status} to {location}: {attacker.requests}"
         assert [r.route_path for r in identity.requests] == [TOKEN_PATH] * len(identity.requests)
@@ -392,8 +402,9 @@ def test_api_redirect_to_another_origin_is_not_followed(
 
 @pytest.mark.parametrize("status", REDIRECT_STATUSES)
 @pytest.mark.parametrize("absolute", [True, False], ids=["absolute", "relative"])
-def test_api_same_origin_redirect_may_be_followed_with_the_bearer(status: int, absolute: bool,
-                                                                   hs: HostileServer) -> None:
+def test_api_same_origin_redirect_may_be_followed_with_the_bearer(
+    status: int, absolute: bool, hs: HostileServer
+) -> None:
     hs.route("POST", TOKEN_PATH, token_answer())
     old, new = event_id(1), event_id(2)
     new_path = EVENT_PATH.format(id=new)
@@ -472,8 +483,12 @@ def test_url_with_a_password_is_refused_without_echoing_it(field: str, url: str)
 
 
 def test_url_with_a_password_from_the_environment_is_refused_without_echoing_it() -> None:
-    environ = {"ENGAGIFII_CLIENT_ID": "c", "ENGAGIFII_CLIENT_SECRET": SECRET, "ENGAGIFII_TENANT_CODE": "T1",
-               "ENGAGIFII_API_BASE_URL": "https://user:hunter2pw@engagifii.example"}
+    environ = {
+        "ENGAGIFII_CLIENT_ID": "c",
+        "ENGAGIFII_CLIENT_SECRET": SECRET,
+        "ENGAGIFII_TENANT_CODE": "T1",
+        "ENGAGIFII_API_BASE_URL": "https://user:hunter2pw@engagifii.example",
+    }
     with pytest.raises(ConfigurationError) as caught:
         Settings.from_env(environ=environ)
     assert "hunter2pw" not in exception_texts(caught.value)
@@ -515,8 +530,16 @@ def test_settings_views_never_expose_the_secret(view: str) -> None:
 @pytest.mark.parametrize("field", ["identity_url", "api_base_url"])
 @pytest.mark.parametrize(
     "url",
-    ["http://10.0.0.1", "http://example.com", "http://localhost.evil.com", "http://127.0.0.1.nip.io",
-     "http://192.168.1.10:8080", "http://0.0.0.0:80", "http://[fe80::1]", "http://evil.com#@127.0.0.1"],
+    [
+        "http://10.0.0.1",
+        "http://example.com",
+        "http://localhost.evil.com",
+        "http://127.0.0.1.nip.io",
+        "http://192.168.1.10:8080",
+        "http://0.0.0.0:80",
+        "http://[fe80::1]",
+        "http://evil.com#@127.0.0.1",
+    ],
 )
 def test_plain_http_is_refused_for_non_loopback_hosts(field: str, url: str) -> None:
     with pytest.raises(ConfigurationError):
@@ -593,14 +616,21 @@ def _arrange(path: Path, how: str) -> str:
     raise AssertionError(how)
 
 
-UNSAFE_ENV = ["world-writable-666", "world-writable-602", "world-writable-777", "group-writable-shared-group",
-              "other-owner-600", "other-owner-644"]
+UNSAFE_ENV = [
+    "world-writable-666",
+    "world-writable-602",
+    "world-writable-777",
+    "group-writable-shared-group",
+    "other-owner-600",
+    "other-owner-644",
+]
 
 
 @pytest.mark.parametrize("how", UNSAFE_ENV)
 @pytest.mark.parametrize("via", ["env_file-argument", "ENGAGIFII_ENV_FILE", "parent-search", "cwd-search"])
-def test_unsafe_env_file_is_refused_by_settings(how: str, via: str, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unsafe_env_file_is_refused_by_settings(
+    how: str, via: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = tmp_path / "project"
     path = write_env(project / ".env")
     word = _arrange(path, how)
@@ -685,8 +715,9 @@ BAD_ENV_BYTES = {
 
 @pytest.mark.parametrize("shape", sorted(BAD_ENV_BYTES))
 @pytest.mark.parametrize("via", ["settings", "cli"])
-def test_env_file_in_another_encoding_is_a_configuration_error(shape: str, via: str, tmp_path: Path,
-                                                               hs: HostileServer) -> None:
+def test_env_file_in_another_encoding_is_a_configuration_error(
+    shape: str, via: str, tmp_path: Path, hs: HostileServer
+) -> None:
     serve(hs)
     path = tmp_path / "legacy.env"
     text = env_text(hs).replace(f"ENGAGIFII_CLIENT_SECRET={SECRET}\n", "")
@@ -754,8 +785,16 @@ def test_slow_body_is_bounded_by_the_request_deadline(where: str, hs: HostileSer
 
 @pytest.mark.parametrize(
     "where",
-    ["slow-page-1-body", "page-1-429-retry-after", "page-1-503-retry-after", "slow-page-2-body",
-     "page-2-429-retry-after", "page-2-503-retry-after", "slow-token-body", "token-429-retry-after"],
+    [
+        "slow-page-1-body",
+        "page-1-429-retry-after",
+        "page-1-503-retry-after",
+        "slow-page-2-body",
+        "page-2-429-retry-after",
+        "page-2-503-retry-after",
+        "slow-token-body",
+        "token-429-retry-after",
+    ],
 )
 def test_cancel_stops_the_walk_promptly(where: str, hs: HostileServer) -> None:
     rows = event_rows(30)
@@ -809,8 +848,11 @@ def _retry_once(hs: HostileServer, where: str, first: Answer) -> Callable[[Engag
     rows = event_rows(3)
     hs.route("POST", TOKEN_PATH, [first, token_answer()] if where == "token" else token_answer())
     hs.route("POST", LIST_PATH, [first, listing_answer(rows)] if where == "list" else listing_answer(rows))
-    hs.route("GET", EVENT_PATH.format(id=rows[0]["id"]), [first, Answer(body=rows[0])] if where == "event"
-             else Answer(body=rows[0]))
+    hs.route(
+        "GET",
+        EVENT_PATH.format(id=rows[0]["id"]),
+        [first, Answer(body=rows[0])] if where == "event" else Answer(body=rows[0]),
+    )
 
     def call(client: EngagifiiClient) -> Any:
         if where == "event":
@@ -880,8 +922,17 @@ def test_token_200_with_a_non_json_body_is_retried(shape: str, hs: HostileServer
 
 
 def _names_limit(text: str, limit: int) -> bool:
-    spellings = {str(limit), f"{limit:,}", f"{limit:_}", f"{limit // MiB} MiB", f"{limit / MiB:.1f} MiB",
-                 f"{limit // MiB} MB", f"{limit // MiB}MiB", f"{limit // MiB}MB", f"{limit // 1024} KiB"}
+    spellings = {
+        str(limit),
+        f"{limit:,}",
+        f"{limit:_}",
+        f"{limit // MiB} MiB",
+        f"{limit / MiB:.1f} MiB",
+        f"{limit // MiB} MB",
+        f"{limit // MiB}MiB",
+        f"{limit // MiB}MB",
+        f"{limit // 1024} KiB",
+    }
     return any(s in text for s in spellings)
 
 
@@ -932,7 +983,11 @@ N = 100_000
 DEEP_BODIES: dict[str, bytes] = {
     "arrays": b"[" * N + b"]" * N,
     "objects": b'{"a":' * N + b"1" + b"}" * N,
-    "inside-a-row": b'{"collection":[{"id":"' + event_id(1).encode() + b'","name":' + b"[" * N + b"]" * N
+    "inside-a-row": b'{"collection":[{"id":"'
+    + event_id(1).encode()
+    + b'","name":'
+    + b"[" * N
+    + b"]" * N
     + b'}],"pagingModel":{"totalRecords":1}}',
     "total": b'{"collection":[],"pagingModel":{"totalRecords":' + b"[" * N + b"]" * N + b"}}",
 }
@@ -940,8 +995,9 @@ DEEP_BODIES: dict[str, bytes] = {
 
 @pytest.mark.parametrize("shape", sorted(DEEP_BODIES))
 @pytest.mark.parametrize("where", ["list", "event", "token"])
-def test_deeply_nested_json_is_a_transport_error_not_a_recursion_error(shape: str, where: str,
-                                                                      hs: HostileServer) -> None:
+def test_deeply_nested_json_is_a_transport_error_not_a_recursion_error(
+    shape: str, where: str, hs: HostileServer
+) -> None:
     rows = serve(hs)
     deep = Answer(body=DEEP_BODIES[shape])
     if where == "list":
@@ -966,8 +1022,9 @@ def test_deeply_nested_json_is_a_transport_error_not_a_recursion_error(shape: st
 
 @pytest.mark.parametrize("shape", ["arrays", "objects"])
 @pytest.mark.parametrize("status", [400, 404, 500])
-def test_deeply_nested_error_body_does_not_escape_as_recursion_error(shape: str, status: int,
-                                                                    hs: HostileServer) -> None:
+def test_deeply_nested_error_body_does_not_escape_as_recursion_error(
+    shape: str, status: int, hs: HostileServer
+) -> None:
     serve(hs)
     hs.route("POST", LIST_PATH, Answer(status=status, body=DEEP_BODIES[shape]))
     with client_for(hs) as client, pytest.raises(EngagifiiError) as caught:
@@ -984,18 +1041,32 @@ def test_deeply_nested_token_error_does_not_escape_as_recursion_error(status: in
         client.authenticate()
 
 
-def _big(status: int, prefix: bytes, suffix: bytes, content_type: str = "application/json", size: int = 5 * MiB,
-         filler: bytes = b"x") -> Answer:
-    return Answer(status=status, body_size=size, body_prefix=prefix, body_suffix=suffix, body_filler=filler,
-                  content_type=content_type)
+def _big(
+    status: int,
+    prefix: bytes,
+    suffix: bytes,
+    content_type: str = "application/json",
+    size: int = 5 * MiB,
+    filler: bytes = b"x",
+) -> Answer:
+    return Answer(
+        status=status,
+        body_size=size,
+        body_prefix=prefix,
+        body_suffix=suffix,
+        body_filler=filler,
+        content_type=content_type,
+    )
 
 
 HUGE_ERRORS: dict[str, tuple[str, Answer]] = {
     "list-400-json-message": ("list", huge_answer(5 * MiB, status=400, kind="error")),
     "list-500-text": ("list", huge_answer(5 * MiB, status=500, kind="text")),
     "list-404-html-title": ("list", _big(404, b"<html><head><title>", b"</title></head></html>", "text/html")),
-    "list-422-problem-detail": ("list", _big(422, b'{"title":"Invalid","status":422,"detail":"', b'"}',
-                                             "application/problem+json")),
+    "list-422-problem-detail": (
+        "list",
+        _big(422, b'{"title":"Invalid","status":422,"detail":"', b'"}', "application/problem+json"),
+    ),
     "list-400-huge-code": ("list", _big(400, b'{"error":{"code":"', b'","message":"m"}}')),
     "list-400-huge-trace-id": ("list", _big(400, b'{"error":{"code":"E","message":"m","traceId":"', b'"}}')),
     "list-400-many-words": ("list", _big(400, b'{"error":{"code":"E","message":"', b'"}}', filler=b"word ")),
@@ -1040,8 +1111,10 @@ ESCAPE_ANSWERS: dict[str, tuple[str, Answer]] = {
     "list-400-message": ("list", error_answer(400, "VALIDATION_ERROR", ESCAPES)),
     "list-403-code": ("list", error_answer(403, "FORBIDDEN" + ESCAPES, "no")),
     "list-404-trace-id": ("list", error_answer(404, "NOT_FOUND", "no such thing", trace_id="t" + ESCAPES)),
-    "list-400-html-title": ("list", Answer(status=400, content_type="text/html",
-                                           body=f"<html><title>{ESCAPES}</title></html>".encode())),
+    "list-400-html-title": (
+        "list",
+        Answer(status=400, content_type="text/html", body=f"<html><title>{ESCAPES}</title></html>".encode()),
+    ),
     "list-400-plain-text": ("list", Answer(status=400, body=ESCAPES.encode(), content_type="text/plain")),
     "list-422-problem": ("list", Answer(status=422, body={"title": ESCAPES, "status": 422, "detail": ESCAPES})),
     "list-400-newline-injection": ("list", error_answer(400, "E", "bad\nerror: FAKE second line\r\nok")),
@@ -1111,7 +1184,7 @@ def test_total_given_on_page_1_only(shape: str, workers: int, hs: HostileServer)
 
     def later(request: Recorded) -> dict[str, Any]:
         number = request.page or 1
-        return LATER_TOTALS[shape](rows[(number - 1) * 10: number * 10])
+        return LATER_TOTALS[shape](rows[(number - 1) * 10 : number * 10])
 
     hs.route("POST", LIST_PATH, Answer(body=later))
     with client_for(hs) as client:
@@ -1190,8 +1263,17 @@ BROKEN_TEXT: dict[str, bytes] = {
 
 def _broken_page(text: bytes) -> Answer:
     good, bad = event_id(1), event_id(2)
-    body = (b'{"collection":[{"id":"' + good.encode() + b'","name":"fine \xc3\xa9"},{"id":"' + bad.encode()
-            + b'","name":"' + text + b'","description":"' + text + b'"}],"pagingModel":{"totalRecords":2}}')
+    body = (
+        b'{"collection":[{"id":"'
+        + good.encode()
+        + b'","name":"fine \xc3\xa9"},{"id":"'
+        + bad.encode()
+        + b'","name":"'
+        + text
+        + b'","description":"'
+        + text
+        + b'"}],"pagingModel":{"totalRecords":2}}'
+    )
     return Answer(body=body)
 
 
@@ -1205,8 +1287,9 @@ def _surrogates(df: pd.DataFrame) -> list[str]:
 
 
 @pytest.mark.parametrize("shape", sorted(BROKEN_TEXT))
-def test_broken_unicode_becomes_replacement_characters_and_is_counted(shape: str, hs: HostileServer,
-                                                                       tmp_path: Path) -> None:
+def test_broken_unicode_becomes_replacement_characters_and_is_counted(
+    shape: str, hs: HostileServer, tmp_path: Path
+) -> None:
     hs.route("POST", TOKEN_PATH, token_answer())
     hs.route("POST", LIST_PATH, _broken_page(BROKEN_TEXT[shape]))
     with client_for(hs) as client:
@@ -1234,7 +1317,7 @@ def test_broken_unicode_report_from_the_cli(shape: str, hs: HostileServer, tmp_p
 
 
 INVISIBLE_FORMULAS = [
-    "\u200b=HYPERLINK(\"http://evil.example\",\"click\")",
+    '\u200b=HYPERLINK("http://evil.example","click")',
     "\ufeff=1+1",
     "\u2060@SUM(A1)",
     "\u00ad-2+3",
@@ -1391,8 +1474,9 @@ def test_checkpoint_is_created_private(umask: int, hs: HostileServer, tmp_path: 
 
 
 @pytest.mark.parametrize("second", ["api", "cli"])
-def test_second_concurrent_walk_on_the_same_checkpoint_is_refused(second: str, hs: HostileServer,
-                                                                  tmp_path: Path) -> None:
+def test_second_concurrent_walk_on_the_same_checkpoint_is_refused(
+    second: str, hs: HostileServer, tmp_path: Path
+) -> None:
     rows = event_rows(30)
     serve(hs, rows)
     hs.route("POST", LIST_PATH, dataclasses.replace(listing_answer(rows), delay=1.5), page=2)
@@ -1416,8 +1500,17 @@ def test_second_concurrent_walk_on_the_same_checkpoint_is_refused(second: str, h
             assert isinstance(outcome, ConfigurationError), repr(outcome)
             message = str(outcome)
         else:
-            code, _, message = cli_events(write_env(tmp_path / "t.env", hs), "--checkpoint", str(checkpoint),
-                                          "--page-size", "10", "--workers", "1", "-o", str(tmp_path / "second.csv"))
+            code, _, message = cli_events(
+                write_env(tmp_path / "t.env", hs),
+                "--checkpoint",
+                str(checkpoint),
+                "--page-size",
+                "10",
+                "--workers",
+                "1",
+                "-o",
+                str(tmp_path / "second.csv"),
+            )
             assert code == 2, message
         assert time.monotonic() - started < 1.0, "the second walk waited for the first"
         assert str(checkpoint) in message, message
@@ -1487,8 +1580,9 @@ def test_checkpoint_page_edited_on_disk_is_fetched_again_from_the_sandbox(edit: 
 
 
 @pytest.mark.parametrize("shape", ["under-a-file", "under-a-file-deep", "a-directory", "under-dev-null"])
-def test_unwritable_checkpoint_is_a_configuration_error_before_any_request(shape: str, hs: HostileServer,
-                                                                           tmp_path: Path) -> None:
+def test_unwritable_checkpoint_is_a_configuration_error_before_any_request(
+    shape: str, hs: HostileServer, tmp_path: Path
+) -> None:
     serve(hs)
     (tmp_path / "file.txt").write_text("x", encoding="utf-8")
     (tmp_path / "dir").mkdir()
@@ -1554,8 +1648,9 @@ CONSOLE_SCRIPT = Path(sys.executable).with_name("engagifii-data")
 @pytest.mark.parametrize("reader", ["head -c 100", "head -n 1", "true"])
 def test_stdout_report_into_a_closed_pipe_is_quiet(reader: str, tmp_path: Path) -> None:
     command = f"{CONSOLE_SCRIPT} events --sandbox --no-progress -o - | {reader} > /dev/null"
-    proc = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=120,
-                          cwd=tmp_path)
+    proc = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert proc.returncode in (0, 141), (proc.returncode, proc.stderr)
     assert "Broken pipe" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr

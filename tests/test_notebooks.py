@@ -53,9 +53,7 @@ def execute(
         source = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
         injected = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
         nb.cells.insert(index + 1, injected)
-    client = nbclient.NotebookClient(
-        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
-    )
+    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     client.execute(env={**kernel_env(), **(extra_env or {})})
     return nb
 

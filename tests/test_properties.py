@@ -364,8 +364,16 @@ def check_partial(s: Schedule, out: Outcome, frame: pd.DataFrame, error: Incompl
 
 def check(s: Schedule, out: Outcome) -> None:
     """The invariant of the module docstring."""
-    event("outcome: " + ("complete" if out.frame is not None and out.frame.attrs["engagifii"]["complete"]
-                         else "incomplete frame" if out.frame is not None else type(out.error).__name__))
+    event(
+        "outcome: "
+        + (
+            "complete"
+            if out.frame is not None and out.frame.attrs["engagifii"]["complete"]
+            else "incomplete frame"
+            if out.frame is not None
+            else type(out.error).__name__
+        )
+    )
     assert out.after == out.snapshots[-1][1] or s.insert_after_first_page
     if out.frame is not None:
         df = out.frame
@@ -548,19 +556,37 @@ def saved_pages(path: Path) -> set[int]:
 @RESUME_PROFILE
 @given(r=resumes())
 @example(r=Resume("T599", 60, fail_from_page=5, page_faults=(), workers_first=8, workers_rerun=2, insert_between=0))
-@example(r=Resume("T37", 4, fail_from_page=None, page_faults=((2, "drop"), (7, "truncate")), workers_first=4,
-                  workers_rerun=1, insert_between=0))
+@example(
+    r=Resume(
+        "T37",
+        4,
+        fail_from_page=None,
+        page_faults=((2, "drop"), (7, "truncate")),
+        workers_first=4,
+        workers_rerun=1,
+        insert_between=0,
+    )
+)
 @example(r=Resume("T101", 20, fail_from_page=3, page_faults=(), workers_first=1, workers_rerun=4, insert_between=3))
 # the server's cap changed between the failed walk and the rerun (saved pages no longer line up)
-@example(r=Resume("T599", 90, fail_from_page=4, page_faults=(), workers_first=2, workers_rerun=3, insert_between=0,
-                  cap_rerun=70))
+@example(
+    r=Resume(
+        "T599", 90, fail_from_page=4, page_faults=(), workers_first=2, workers_rerun=3, insert_between=0, cap_rerun=70
+    )
+)
 def test_a_resumed_walk_fetches_only_missing_pages_and_equals_an_uninterrupted_one(
     harness: Harness, tmp_path_factory: pytest.TempPathFactory, r: Resume
 ) -> None:
     sb = harness.fresh(pristine=True)
     checkpoint = tmp_path_factory.mktemp("cp") / "walk.jsonl"
-    first = Schedule(r.tenant, r.page_size, workers=r.workers_first, max_attempts=1,
-                     fail_from_page=r.fail_from_page, page_faults=r.page_faults)
+    first = Schedule(
+        r.tenant,
+        r.page_size,
+        workers=r.workers_first,
+        max_attempts=1,
+        fail_from_page=r.fail_from_page,
+        page_faults=r.page_faults,
+    )
     out = walk(sb, first, checkpoint=checkpoint)
     assert isinstance(out.error, IncompleteWalkError), out.error
     check(first, out)

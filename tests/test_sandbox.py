@@ -29,8 +29,13 @@ ENVELOPE_KEYS = {"code", "message", "details", "timestamp", "traceId", "path", "
 
 # -- helpers ---------------------------------------------------------------------------------
 def get_token(sb: Any, **form: str) -> str:
-    data = {"client_id": sb.client_id, "client_secret": sb.client_secret,
-            "grant_type": "client_credentials", "scope": "EventsApi", **form}
+    data = {
+        "client_id": sb.client_id,
+        "client_secret": sb.client_secret,
+        "grant_type": "client_credentials",
+        "scope": "EventsApi",
+        **form,
+    }
     r = requests.post(sb.identity_url + "/connect/token", data=data, timeout=10)
     assert r.status_code == 200, r.text
     token: str = r.json()["access_token"]
@@ -45,8 +50,9 @@ def headers(token: str, tenant: str | None = "ACME", **extra: str) -> dict[str, 
     return h
 
 
-def post_list(sb: Any, token: str, body: Any = None, tenant: str | None = "ACME", *,
-              raw: bytes | str | None = None, **extra: str) -> requests.Response:
+def post_list(
+    sb: Any, token: str, body: Any = None, tenant: str | None = "ACME", *, raw: bytes | str | None = None, **extra: str
+) -> requests.Response:
     payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
     return requests.post(sb.api_url + LIST, headers=headers(token, tenant, **extra), data=payload, timeout=10)
 
@@ -72,8 +78,9 @@ def instant(value: str, tz_name: str | None) -> datetime:
     return dt.replace(tzinfo=timezone(timedelta(minutes=TIME_ZONES[tz_name or "UTC"]))).astimezone(UTC)
 
 
-def assert_envelope(r: requests.Response, status: int, code: str, path: str = LIST,
-                    method: str = "POST") -> dict[str, Any]:
+def assert_envelope(
+    r: requests.Response, status: int, code: str, path: str = LIST, method: str = "POST"
+) -> dict[str, Any]:
     assert r.status_code == status, r.text
     assert r.headers["Content-Type"].startswith("application/json")
     body = r.json()
@@ -102,10 +109,18 @@ def token(sb: Any) -> str:
 # -- package ---------------------------------------------------------------------------------
 def test_import_stays_light() -> None:
     # authlib's client side may be used by engagifii_data.auth; the sandbox's server stack may not
-    heavy = ("flask", "werkzeug", "faker", "authlib.integrations.flask_oauth2",
-             "engagifii_data.sandbox.server", "engagifii_data.sandbox.data")
-    code = ("import sys, engagifii_data; from engagifii_data import sandbox; "
-            f"print([m for m in {heavy!r} if m in sys.modules])")
+    heavy = (
+        "flask",
+        "werkzeug",
+        "faker",
+        "authlib.integrations.flask_oauth2",
+        "engagifii_data.sandbox.server",
+        "engagifii_data.sandbox.data",
+    )
+    code = (
+        "import sys, engagifii_data; from engagifii_data import sandbox; "
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert sandbox.TENANTS == {"ACME": 2400, "GLOBEX": 36, "INITECH": 0}
@@ -152,9 +167,16 @@ def test_serve_calls_ready_then_blocks_until_interrupted() -> None:
 # -- identity --------------------------------------------------------------------------------
 def test_token_shape_and_signature(sb: Any) -> None:
     before = int(time.time())
-    r = requests.post(sb.identity_url + "/connect/token", timeout=10, data={
-        "client_id": sb.client_id, "client_secret": sb.client_secret,
-        "grant_type": "client_credentials", "scope": "EventsApi"})
+    r = requests.post(
+        sb.identity_url + "/connect/token",
+        timeout=10,
+        data={
+            "client_id": sb.client_id,
+            "client_secret": sb.client_secret,
+            "grant_type": "client_credentials",
+            "scope": "EventsApi",
+        },
+    )
     assert r.status_code == 200
     assert r.headers["Cache-Control"] == "no-store"
     body = r.json()
@@ -179,8 +201,12 @@ def test_token_shape_and_signature(sb: Any) -> None:
 
 
 def test_token_basic_auth_and_default_scope(sb: Any) -> None:
-    r = requests.post(sb.identity_url + "/connect/token", auth=(sb.client_id, sb.client_secret),
-                      data={"grant_type": "client_credentials"}, timeout=10)
+    r = requests.post(
+        sb.identity_url + "/connect/token",
+        auth=(sb.client_id, sb.client_secret),
+        data={"grant_type": "client_credentials"},
+        timeout=10,
+    )
     assert r.status_code == 200
     assert r.json()["scope"] == "EventsApi"
     tok = r.json()["access_token"]
@@ -189,8 +215,12 @@ def test_token_basic_auth_and_default_scope(sb: Any) -> None:
 
 def test_token_lifetime_fault() -> None:
     with sandbox.run(token_lifetime=120) as s:
-        r = requests.post(s.identity_url + "/connect/token", auth=(s.client_id, s.client_secret),
-                          data={"grant_type": "client_credentials"}, timeout=10)
+        r = requests.post(
+            s.identity_url + "/connect/token",
+            auth=(s.client_id, s.client_secret),
+            data={"grant_type": "client_credentials"},
+            timeout=10,
+        )
         assert r.json()["expires_in"] == 120
         jwks = requests.get(s.identity_url + "/.well-known/openid-configuration/jwks", timeout=5).json()
         claims = jwt.decode(r.json()["access_token"], KeySet.import_key_set(jwks)).claims
@@ -211,8 +241,12 @@ def test_token_lifetime_fault() -> None:
 )
 def test_token_errors(sb: Any, how: str, status: int, error: str) -> None:
     url = sb.identity_url + "/connect/token"
-    form = {"client_id": sb.client_id, "client_secret": sb.client_secret,
-            "grant_type": "client_credentials", "scope": "EventsApi"}
+    form = {
+        "client_id": sb.client_id,
+        "client_secret": sb.client_secret,
+        "grant_type": "client_credentials",
+        "scope": "EventsApi",
+    }
     kwargs: dict[str, Any] = {"data": form}
     if how == "wrong_secret_form":
         form["client_secret"] = "nope"
@@ -241,8 +275,12 @@ def test_token_errors(sb: Any, how: str, status: int, error: str) -> None:
 
 def test_token_expiry() -> None:
     with sandbox.run(token_lifetime=1) as s:
-        r = requests.post(s.identity_url + "/connect/token", auth=(s.client_id, s.client_secret),
-                          data={"grant_type": "client_credentials"}, timeout=10)
+        r = requests.post(
+            s.identity_url + "/connect/token",
+            auth=(s.client_id, s.client_secret),
+            data={"grant_type": "client_credentials"},
+            timeout=10,
+        )
         tok = r.json()["access_token"]
         assert r.json()["expires_in"] == 1
         assert post_list(s, tok, {}).status_code == 200
@@ -252,7 +290,8 @@ def test_token_expiry() -> None:
         assert r.status_code == 401
         assert r.json() == {"error": "invalid_token", "error_description": "The access token expired"}
         assert r.headers["WWW-Authenticate"] == (
-            'Bearer error="invalid_token", error_description="The access token expired"')
+            'Bearer error="invalid_token", error_description="The access token expired"'
+        )
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer ", "Bearer not.a.jwt", "Basic abc"])
@@ -360,15 +399,21 @@ def test_docs_envelope_and_runtime_switch() -> None:
 
 def test_empty_tenant(sb: Any, token: str) -> None:
     body = post_list(sb, token, {"pageSize": 100}, tenant="INITECH").json()
-    assert body == {"collection": [], "pagingModel": {"totalRecords": 0, "pageNumber": 1, "pageSize": 100,
-                                                      "totalPages": 0}}
+    assert body == {
+        "collection": [],
+        "pagingModel": {"totalRecords": 0, "pageNumber": 1, "pageSize": 100, "totalPages": 0},
+    }
 
 
 def test_case_insensitive_names_and_aliases(sb: Any, token: str) -> None:
     expected = [e["id"] for e in sb.events("ACME")[20:40]]
-    for body in ({"PageNumber": 2, "PageSize": 20}, {"pageNumber": 2, "pageSize": 20},
-                 {"PAGENUMBER": 2, "pagesize": 20}, {"pageNumber": 2, "itemCount": 20},
-                 {"pageNumber": 2, "pageSize": 20, "unknownThing": {"x": 1}, "tags": []}):
+    for body in (
+        {"PageNumber": 2, "PageSize": 20},
+        {"pageNumber": 2, "pageSize": 20},
+        {"PAGENUMBER": 2, "pagesize": 20},
+        {"pageNumber": 2, "itemCount": 20},
+        {"pageNumber": 2, "pageSize": 20, "unknownThing": {"x": 1}, "tags": []},
+    ):
         assert ids(post_list(sb, token, body)) == expected, body
     as_bool = post_list(sb, token, {"onlyUpcoming": True, "pageSize": 100}).json()
     for value in ("true", "TRUE", "True"):
@@ -388,10 +433,12 @@ def test_page_size_cap(sb: Any, token: str) -> None:
 
 
 def test_search(sb: Any, token: str) -> None:
-    for body, needle, name in (({"text": "café"}, "café", "Café Conférence"),
-                               ({"filterBody": {"searchText": "GALA"}, "pageSize": 100}, "gala", "🎉 Gala"),
-                               ({"FilterBody": {"SearchText": "=sum("}}, "=sum(", "=SUM(A1:A2) Workshop"),
-                               ({"text": "@home"}, "@home", "@Home Webinar")):
+    for body, needle, name in (
+        ({"text": "café"}, "café", "Café Conférence"),
+        ({"filterBody": {"searchText": "GALA"}, "pageSize": 100}, "gala", "🎉 Gala"),
+        ({"FilterBody": {"SearchText": "=sum("}}, "=sum(", "=SUM(A1:A2) Workshop"),
+        ({"text": "@home"}, "@home", "@Home Webinar"),
+    ):
         result = post_list(sb, token, body).json()
         rows = result["collection"]
         assert name in [e["name"] for e in rows]
@@ -421,8 +468,11 @@ def test_only_upcoming_against_fixed_clock() -> None:
     for now in (datetime(2025, 6, 1, tzinfo=UTC), sandbox.DEFAULT_NOW):
         with sandbox.run(now=now) as s:
             tok = get_token(s)
-            expected = [e["id"] for e in s.events("ACME")
-                        if instant(e.get("endDateTime") or e["startDateTime"], e.get("timeZone")) >= now]
+            expected = [
+                e["id"]
+                for e in s.events("ACME")
+                if instant(e.get("endDateTime") or e["startDateTime"], e.get("timeZone")) >= now
+            ]
             got: list[str] = []
             page = 1
             while True:
@@ -448,13 +498,19 @@ def test_event_detail(sb: Any, token: str) -> None:
     keys.insert(keys.index("eventDates") + 1, "contacts")
     assert list(detail) == keys  # the row's keys in order, contacts after eventDates
     assert {k: v for k, v in detail.items() if k not in ("contacts", "eventDates")} == {
-        k: v for k, v in row.items() if k != "eventDates"}
+        k: v for k, v in row.items() if k != "eventDates"
+    }
     # the detail's sessions: the row's (perhaps with more fields), perhaps then unscheduled ones
     for listed, detailed in zip(row["eventDates"], detail["eventDates"], strict=False):
         assert {k: detailed[k] for k in listed} == listed
     assert len(detail["eventDates"]) >= len(row["eventDates"])
-    assert_envelope(requests.get(sb.api_url + path, headers=headers(token, "ACME"), timeout=10),
-                    404, "NOT_FOUND", path=path, method="GET")
+    assert_envelope(
+        requests.get(sb.api_url + path, headers=headers(token, "ACME"), timeout=10),
+        404,
+        "NOT_FOUND",
+        path=path,
+        method="GET",
+    )
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -480,12 +536,22 @@ def test_hard_cases_present(sb: Any) -> None:
     assert len(acme) == 2400 and len(globex) == 36
     for events in (acme, globex):
         names = {e["name"] for e in events}
-        for hard in ("Café Conférence", "🎉 Gala", "=SUM(A1:A2) Workshop", "+1 Networking",
-                     "-Minus Meetup", "@Home Webinar"):
+        for hard in (
+            "Café Conférence",
+            "🎉 Gala",
+            "=SUM(A1:A2) Workshop",
+            "+1 Networking",
+            "-Minus Meetup",
+            "@Home Webinar",
+        ):
             assert hard in names
         assert {e["eventStatus"] for e in events} == {"Draft", "Published", "Cancelled", "Completed"}
     assert {e["eventRegistrationState"] for e in acme} == {
-        "RegistrationClosed", "RegistrationNotStarted", "RegistrationScheduled", "RegistrationOpen"}
+        "RegistrationClosed",
+        "RegistrationNotStarted",
+        "RegistrationScheduled",
+        "RegistrationOpen",
+    }
     descriptions = [e.get("description") or "" for e in acme]
     assert any("\r\n" in d for d in descriptions)
     assert any("\n" in d and "\r\n" not in d for d in descriptions)
@@ -493,26 +559,47 @@ def test_hard_cases_present(sb: Any) -> None:
     assert any(e.get("description") is None for e in acme)
     starts = [e["startDateTime"] for e in acme]
     assert any(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", s) for s in starts)
-    assert any(e.get("timeZone") == "Eastern Standard Time" and "+" not in e["startDateTime"]
-               and not e["startDateTime"].endswith("Z") for e in acme)
+    assert any(
+        e.get("timeZone") == "Eastern Standard Time"
+        and "+" not in e["startDateTime"]
+        and not e["startDateTime"].endswith("Z")
+        for e in acme
+    )
     assert any(s.endswith("+05:30") for s in starts)
     assert any(re.fullmatch(r".*T\d\d:\d\d:\d\dZ", s) for s in starts)
     assert any(re.fullmatch(r".*\.\d{7}Z", s) for s in starts)
     assert all(re.fullmatch(r".*\.\d{7}", e["createdOn"]) for e in acme if "createdOn" in e)
     assert any(e["registrationStartFrom"] == "0001-01-01T00:00:00" for e in acme)
     assert any(e["eventTypeId"] == "00000000-0000-0000-0000-000000000000" for e in acme)
-    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", e["id"])
-               for e in acme)
+    assert all(
+        re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", e["id"]) for e in acme
+    )
     assert sum("externalRef" in e for e in acme) > 0
     assert any("imageUrl" not in e for e in acme) and any("tags" not in e for e in acme)
     assert any(e["location"] is None for e in acme) and any(e["location"] for e in acme)
     assert {"name", "addressLine", "city", "state", "zip", "country", "latitude", "longitude"} == set(
-        next(e["location"] for e in acme if e["location"]))
+        next(e["location"] for e in acme if e["location"])
+    )
     rows = sb.events("ACME")  # list rows: the detail may add sessions and session fields
     assert {len(e["eventDates"]) for e in rows} == {0, 1, 2, 3, 4}
-    assert {frozenset(s) for e in rows for s in e["eventDates"]} == {frozenset(
-        {"id", "name", "addressLine", "city", "state", "zip", "country", "latitude", "longitude",
-         "sessionStartTime", "sessionEndTime", "sessionDay"})}
+    assert {frozenset(s) for e in rows for s in e["eventDates"]} == {
+        frozenset(
+            {
+                "id",
+                "name",
+                "addressLine",
+                "city",
+                "state",
+                "zip",
+                "country",
+                "latitude",
+                "longitude",
+                "sessionStartTime",
+                "sessionEndTime",
+                "sessionDay",
+            }
+        )
+    }
     assert any(e["isFreeEvent"] and e["defaultPrice"] == 0 for e in acme)
     assert any(not e["isFreeEvent"] and e["defaultPrice"] > 0 for e in acme)
     assert all(round(e["defaultPrice"], 2) == e["defaultPrice"] for e in acme)
@@ -570,7 +657,7 @@ def test_page_faults_first_attempt_only() -> None:
         expected = [e["id"] for e in s.events("ACME")]
         for page in (2, 3, 4):  # second attempts succeed
             r = post_list(s, tok, {**body, "pageNumber": page})
-            assert r.status_code == 200 and ids(r) == expected[(page - 1) * 10: page * 10]
+            assert r.status_code == 200 and ids(r) == expected[(page - 1) * 10 : page * 10]
         # per tenant: GLOBEX's page 2 has its own first attempt
         assert post_list(s, tok, {**body, "pageNumber": 2}, tenant="GLOBEX").status_code == 503
         faults = [(x["page"], x["fault"], x["status"]) for x in s.log if x["fault"]]
@@ -675,9 +762,13 @@ def test_concurrent_clients() -> None:
                 with requests.Session() as session:
                     for i in range(25):
                         page = (n * 25 + i) % 24 + 1
-                        r = session.post(s.api_url + LIST, headers=headers(tok), timeout=30,
-                                         data=json.dumps({"pageNumber": page, "pageSize": 100}))
-                        if r.status_code != 200 or ids(r) != expected[(page - 1) * 100: page * 100]:
+                        r = session.post(
+                            s.api_url + LIST,
+                            headers=headers(tok),
+                            timeout=30,
+                            data=json.dumps({"pageNumber": page, "pageSize": 100}),
+                        )
+                        if r.status_code != 200 or ids(r) != expected[(page - 1) * 100 : page * 100]:
                             errors.append(f"{n}/{i}: {r.status_code}")
             except Exception as exc:  # pragma: no cover - reported below
                 errors.append(repr(exc))
@@ -699,14 +790,27 @@ def test_vendor_curl_quick_start(sb: Any) -> None:
         r = session.post(
             sb.identity_url + "/connect/token",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
-            data=urlencode({"client_id": sb.client_id, "client_secret": sb.client_secret,
-                            "grant_type": "client_credentials", "scope": "EventsApi"}),
+            data=urlencode(
+                {
+                    "client_id": sb.client_id,
+                    "client_secret": sb.client_secret,
+                    "grant_type": "client_credentials",
+                    "scope": "EventsApi",
+                }
+            ),
         )
         assert r.status_code == 200
         access_token = r.json()["access_token"]
-        r = session.post(sb.api_url + "/api/1.0/event/list", data="{}", headers={
-            "Authorization": f"Bearer {access_token}", "api-version": "1.0",
-            "tenant-code": "ACME", "Content-Type": "application/json"})
+        r = session.post(
+            sb.api_url + "/api/1.0/event/list",
+            data="{}",
+            headers={
+                "Authorization": f"Bearer {access_token}",
+                "api-version": "1.0",
+                "tenant-code": "ACME",
+                "Content-Type": "application/json",
+            },
+        )
         assert r.status_code == 200
         body = r.json()
         assert len(body["collection"]) == 10 and body["pagingModel"]["totalRecords"] == 2400

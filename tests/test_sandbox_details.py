@@ -23,20 +23,54 @@ LIST_ROWS_SHA256 = "abe283d7c650d07a04da341f35ee8a1920e8faedb9b7a8e98877d919cd35
 LIST_PAGES_SHA256 = "9efc91acd67268f0587097c182c841b16a5fff73b05e043e6149600d954a9ae5"
 ROLES = {"regular", "finance", "exhibitor"}
 CONTACT_KEYS = {"id", "name", "email", "phone"}
-SESSION_KEYS = {"id", "name", "addressLine", "city", "state", "zip", "country", "latitude", "longitude",
-                "sessionStartTime", "sessionEndTime", "sessionDay"}
+SESSION_KEYS = {
+    "id",
+    "name",
+    "addressLine",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "latitude",
+    "longitude",
+    "sessionStartTime",
+    "sessionEndTime",
+    "sessionDay",
+}
 GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 #: Number of events of each tenant showing each hard case of the detail answer (default seed).
 EXPECTED_CASES = {
     "ACME": {
-        "contacts_null": 60, "all_empty": 238, "role_missing": 121, "several_in_role": 1173,
-        "email_absent": 178, "email_null": 167, "extra_field": 284, "accents": 25, "cjk": 24,
-        "emoji": 26, "rtl": 27, "formula": 25, "session_null_times": 80, "session_extra_field": 146,
+        "contacts_null": 60,
+        "all_empty": 238,
+        "role_missing": 121,
+        "several_in_role": 1173,
+        "email_absent": 178,
+        "email_null": 167,
+        "extra_field": 284,
+        "accents": 25,
+        "cjk": 24,
+        "emoji": 26,
+        "rtl": 27,
+        "formula": 25,
+        "session_null_times": 80,
+        "session_extra_field": 146,
     },
     "GLOBEX": {
-        "contacts_null": 2, "all_empty": 4, "role_missing": 3, "several_in_role": 18,
-        "email_absent": 2, "email_null": 1, "extra_field": 5, "accents": 1, "cjk": 1,
-        "emoji": 2, "rtl": 2, "formula": 1, "session_null_times": 1, "session_extra_field": 4,
+        "contacts_null": 2,
+        "all_empty": 4,
+        "role_missing": 3,
+        "several_in_role": 18,
+        "email_absent": 2,
+        "email_null": 1,
+        "extra_field": 5,
+        "accents": 1,
+        "cjk": 1,
+        "emoji": 2,
+        "rtl": 2,
+        "formula": 1,
+        "session_null_times": 1,
+        "session_extra_field": 4,
     },
 }
 
@@ -141,12 +175,13 @@ def test_detail_is_the_row_plus_contacts_and_more_sessions() -> None:
             keys.insert(keys.index("eventDates") + 1, "contacts")
             assert list(detail) == keys
             assert {k: v for k, v in detail.items() if k not in ("contacts", "eventDates")} == {
-                k: v for k, v in row.items() if k != "eventDates"}
+                k: v for k, v in row.items() if k != "eventDates"
+            }
             listed, more = row["eventDates"], detail["eventDates"]
             assert len(more) in (len(listed), len(listed) + 1)
             for a, b in zip(listed, more, strict=False):
                 assert {k: b[k] for k in a} == a and set(b) - set(a) <= {"roomName"}
-            for extra in more[len(listed):]:  # an unscheduled session: no times, its own (or no) place
+            for extra in more[len(listed) :]:  # an unscheduled session: no times, its own (or no) place
                 assert set(extra) == SESSION_KEYS and GUID_RE.match(extra["id"])
                 assert extra["sessionStartTime"] is extra["sessionEndTime"] is extra["sessionDay"] is None
 
@@ -157,19 +192,29 @@ def test_contact_shape() -> None:
     assert len(contacts) > 3000
     assert all({"id", "name", "phone"} <= set(p) <= CONTACT_KEYS | {"title"} for p in contacts)
     assert all(GUID_RE.match(p["id"]) for p in contacts)
-    assert any(p.get("phone") is None for p in contacts) and any(str(p.get("phone")).startswith("+1 ")
-                                                                  for p in contacts)
+    assert any(p.get("phone") is None for p in contacts) and any(
+        str(p.get("phone")).startswith("+1 ") for p in contacts
+    )
     # contacts are people: the same id always carries the same name
     names: dict[str, set[str]] = {}
     for p in contacts:
         names.setdefault(p["id"], set()).add(p["name"])
     assert all(len(v) == 1 for v in names.values()) and len(names) < 60
-    missing_roles = Counter(next(iter(ROLES - set(e["contacts"]))) for e in details
-                            if e["contacts"] is not None and set(e["contacts"]) != ROLES)
+    missing_roles = Counter(
+        next(iter(ROLES - set(e["contacts"])))
+        for e in details
+        if e["contacts"] is not None and set(e["contacts"]) != ROLES
+    )
     assert set(missing_roles) == ROLES
     hard = {p["name"] for p in contacts}
-    for name in ("José Ñúñez-García", "山田 太郎", "Sam 🎤 Rivera", "محمد العلي", "דנה כהן",
-                 '=HYPERLINK("https://example.com","Pat Kim")'):
+    for name in (
+        "José Ñúñez-García",
+        "山田 太郎",
+        "Sam 🎤 Rivera",
+        "محمد العلي",
+        "דנה כהן",
+        '=HYPERLINK("https://example.com","Pat Kim")',
+    ):
         assert name in hard
 
 
@@ -293,8 +338,9 @@ def test_tokens_rejected_and_revoked_for_details() -> None:
         assert r.status_code == 401
         assert r.json() == {"error": "invalid_token", "error_description": "The access token expired"}
         assert get_detail(s, get_token(s), event_id).status_code == 200
-        r = requests.get(f"{s.api_url}/api/1.0/event/{event_id}", timeout=10,
-                         headers={"tenant-code": "GLOBEX", "api-version": "1.0"})
+        r = requests.get(
+            f"{s.api_url}/api/1.0/event/{event_id}", timeout=10, headers={"tenant-code": "GLOBEX", "api-version": "1.0"}
+        )
         assert r.status_code == 401
 
 

@@ -34,8 +34,16 @@ def parse(answer: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_documented_envelope() -> None:
-    body = {"error": {"code": "MISSING_TENANT", "message": "Tenant code header is required",
-                      "details": None, "traceId": "abc123", "path": "/api/1.0/event/list", "method": "POST"}}
+    body = {
+        "error": {
+            "code": "MISSING_TENANT",
+            "message": "Tenant code header is required",
+            "details": None,
+            "traceId": "abc123",
+            "path": "/api/1.0/event/list",
+            "method": "POST",
+        }
+    }
     err = error_from_response(response(400, body), "/api/1.0/event/list")
     assert isinstance(err, BadRequestError)
     assert (err.status, err.code, err.trace_id) == (400, "MISSING_TENANT", "abc123")
@@ -49,9 +57,13 @@ def test_oauth_error_shape() -> None:
 
 
 def test_problem_details_shape() -> None:
-    body = {"type": "https://tools.ietf.org/html/rfc7231#section-6.5.1", "title": "One or more validation errors.",
-            "status": 400, "traceId": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "errors": {"PageSize": ["must be >= 1"]}}
+    body = {
+        "type": "https://tools.ietf.org/html/rfc7231#section-6.5.1",
+        "title": "One or more validation errors.",
+        "status": 400,
+        "traceId": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "errors": {"PageSize": ["must be >= 1"]},
+    }
     info = parse(response(400, body, "application/problem+json"))
     assert info["trace_id"] == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     assert info["message"] == "One or more validation errors."

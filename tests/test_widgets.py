@@ -149,7 +149,6 @@ def test_status_and_dates_are_applied_to_the_frame_and_said_so(
     assert e.summary["rows_fetched"] == 2400 and e.summary["rows"] == len(published)
     assert f"{len(published):,} after client filters" in e.message_text
 
-
     # a date range (inclusive end day) and two statuses, on the small tenant
     everything = client.events(SMALL, progress=False)
     e.tenant.value = SMALL
@@ -365,9 +364,7 @@ def test_export_writes_the_csv_report_and_shows_the_path(sb: Any, client: Engagi
     assert not e.export_button.disabled  # the data are still complete: try another path
 
 
-def test_the_empty_date_range_is_refused_before_any_request(
-    sb: Any, client: EngagifiiClient, tmp_path: Path
-) -> None:
+def test_the_empty_date_range_is_refused_before_any_request(sb: Any, client: EngagifiiClient, tmp_path: Path) -> None:
     e = explorer_for(client, tmp_path)
     e.start.value, e.end.value = dt.date(2026, 2, 1), dt.date(2026, 1, 1)
     assert e.fetch() is False

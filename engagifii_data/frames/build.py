@@ -115,6 +115,7 @@ def _columns(records: Sequence[Any]) -> tuple[dict[str, list[Any]], dict[str, No
             columns[f"{prefix}.{sub}"] = values
     return columns, extra
 
+
 # --------------------------------------------------------------------------------------------------
 # Building frames
 # --------------------------------------------------------------------------------------------------
@@ -360,4 +361,3 @@ def events_frame(records: Iterable[Mapping[str, Any]], *, tenant: str | None = N
     builder = FrameBuilder(tenant=tenant)
     builder.add(list(records))
     return builder.build()
-

@@ -279,8 +279,9 @@ def arrow_read_datetimes(values: list[Any]) -> DatetimeRead | None:
         return None
     years = pc.cast(pc.utf8_slice_codeunits(texts, 0, 4), pa.int32())
     unset = pc.equal(years, 1)  # .NET DateTime.MinValue: "not set", NaT and not counted
-    if not pc.all(pc.or_(unset, pc.and_(pc.greater_equal(years, _NS_YEARS.start),
-                                        pc.less(years, _NS_YEARS.stop)))).as_py():
+    if not pc.all(
+        pc.or_(unset, pc.and_(pc.greater_equal(years, _NS_YEARS.start), pc.less(years, _NS_YEARS.stop)))
+    ).as_py():
         return None  # a year outside datetime64[ns]: the general path counts it
     aware = pc.match_substring_regex(texts, _ARROW_AWARE)
     kept = pc.invert(unset)
@@ -293,4 +294,3 @@ def arrow_read_datetimes(values: list[Any]) -> DatetimeRead | None:
     wall = walls.to_numpy(zero_copy_only=False).astype("M8[ns]")
     result = np.where(is_aware, instants.to_numpy(zero_copy_only=False).astype("M8[ns]"), wall)
     return result, np.flatnonzero(~np.isnat(wall)), 0
-

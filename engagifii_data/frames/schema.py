@@ -167,5 +167,3 @@ STRING_DTYPE: Final = pd.StringDtype()
 
 #: Top-level object fields whose null value means "all of my flattened columns are NA".
 OBJECT_PREFIXES: Final[frozenset[str]] = frozenset(c.split(".", 1)[0] for c in EVENT_COLUMNS if "." in c)
-
-

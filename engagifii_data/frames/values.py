@@ -155,4 +155,3 @@ def object_array(values: list[Any]) -> pd.Series:
     array = np.empty(len(values), dtype=object)
     array[:] = values  # element-wise: a list value stays one cell
     return pd.Series(array, dtype=object, index=pd.RangeIndex(len(values)), copy=False)
-

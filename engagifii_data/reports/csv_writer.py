@@ -172,4 +172,3 @@ def export_csv(
             text.detach()  # leave the binary file open for fsync
 
     return atomic_write(path, write)
-

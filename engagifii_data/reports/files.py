@@ -132,12 +132,14 @@ def resolve_target(path: str | os.PathLike[str]) -> Target:
     else:
         kind = link.st_mode
     if stat.S_ISDIR(kind):
-        raise ReportNotWritable(str(given), "it is a folder", errno=errno.EISDIR,
-                                hint="give the path of a file, e.g. reports/events.csv")
+        raise ReportNotWritable(
+            str(given), "it is a folder", errno=errno.EISDIR, hint="give the path of a file, e.g. reports/events.csv"
+        )
     if not stat.S_ISREG(kind):  # a device, FIFO or socket (e.g. /dev/stdout -> a pipe): written into
         if not os.access(given, os.W_OK):
-            raise ReportNotWritable(str(given), "permission denied", errno=errno.EACCES,
-                                    hint="choose a path you can write to")
+            raise ReportNotWritable(
+                str(given), "permission denied", errno=errno.EACCES, hint="choose a path you can write to"
+            )
         return Target(given, True)
     return Target(Path(os.path.realpath(given)), False)
 

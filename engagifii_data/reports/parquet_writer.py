@@ -35,7 +35,6 @@ def _string_list(value: Any) -> Any:
     return None if is_missing(value) else [to_text(value)]
 
 
-
 def export_parquet(df: pd.DataFrame, path: str | os.PathLike[str], *, allow_incomplete: bool = False) -> Path:
     """Write ``df`` to a Parquet file (pyarrow), atomically.
 

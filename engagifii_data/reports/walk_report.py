@@ -188,8 +188,11 @@ class WalkReport:
             values[name] = tuple(int(v) for v in values.get(name, ()))
         for name in ("naive_datetimes", "coerced"):
             values[name] = _counts(values.get(name))
-        values["repaired_text"] = int(values.get("repaired_text") or 0) if not isinstance(
-            values.get("repaired_text"), Mapping) else sum(_counts(values["repaired_text"]).values())
+        values["repaired_text"] = (
+            int(values.get("repaired_text") or 0)
+            if not isinstance(values.get("repaired_text"), Mapping)
+            else sum(_counts(values["repaired_text"]).values())
+        )
         values["complete"] = bool(values.get("complete", False))
         nested = meta.get("tenants")
         if isinstance(nested, Mapping):

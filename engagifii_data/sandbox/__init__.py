@@ -126,10 +126,11 @@ def run(
     OSError
         The port cannot be bound.
     """
-    from .server import run as _run
+    _run = _server().run
 
-    return _run(port=port, host=host, seed=seed, now=now, envelope=envelope, faults=faults,
-                tenants=tenants, **fault_options)
+    return _run(
+        port=port, host=host, seed=seed, now=now, envelope=envelope, faults=faults, tenants=tenants, **fault_options
+    )
 
 
 def serve(
@@ -158,14 +159,36 @@ def generate(
     and ``eventDates`` that may carry more than the row's); ``detail=False``: the list rows, the
     exact objects the listing sends.
     """
+    _needs_extra()
     from .data import generate as _generate
 
     return _generate(seed, tenants, detail=detail)
 
 
+#: What to install when the sandbox's web stack is missing.
+INSTALL_HINT = "pip install 'engagifii-data[sandbox]'"
+
+
+def _needs_extra() -> None:
+    """Raise ImportError naming the install command when Flask, joserfc or Faker are missing."""
+    import importlib.util
+
+    missing = [name for name in ("flask", "joserfc", "faker") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ImportError(
+            f"the sandbox needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed: "
+            f"{INSTALL_HINT}"
+        )
+
+
+def _server() -> Any:
+    _needs_extra()
+    from . import server
+
+    return server
+
+
 def __getattr__(name: str) -> Any:
     if name == "Sandbox":
-        from .server import Sandbox
-
-        return Sandbox
+        return _server().Sandbox
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

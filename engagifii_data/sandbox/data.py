@@ -48,18 +48,54 @@ HARD_NAMES = (
 )
 STATUSES = ("Draft", "Published", "Cancelled", "Completed")
 EVENT_TYPES = ("Conference", "Webinar", "Workshop", "Networking", "Training", "Gala")
-KINDS = ("Summit", "Workshop", "Webinar", "Conference", "Meetup", "Forum", "Training", "Expo",
-         "Luncheon", "Town Hall", "Symposium", "Retreat")
-TAGS = ("CLE", "CPE", "Members", "Annual", "Board", "Legislative", "Virtual", "Networking",
-        "Sponsorship", "Youth", "Advocacy", "Leadership")
+KINDS = (
+    "Summit",
+    "Workshop",
+    "Webinar",
+    "Conference",
+    "Meetup",
+    "Forum",
+    "Training",
+    "Expo",
+    "Luncheon",
+    "Town Hall",
+    "Symposium",
+    "Retreat",
+)
+TAGS = (
+    "CLE",
+    "CPE",
+    "Members",
+    "Annual",
+    "Board",
+    "Legislative",
+    "Virtual",
+    "Networking",
+    "Sponsorship",
+    "Youth",
+    "Advocacy",
+    "Leadership",
+)
 PRICING = ("Standard", "Tiered", "MemberNonMember", "EarlyBird")
 WORKFLOWS = ("Standard Registration", "Member Registration", "Exhibitor Registration", "Speaker Intake")
 IMAGE_BASE = "https://engagifiiprodstorage.blob.core.windows.net/events"
 TIME_STYLES = ("z", "z", "z3", "naive", "naive", "offset", "z7")
 ROLES = ("regular", "finance", "exhibitor")
 #: Contact hard cases of the detail answer; each is forced on at least one event of a non-empty tenant.
-CONTACT_CASES = ("empty", "null", "role_missing", "many", "no_email", "null_email", "extra_field",
-                 "accents", "cjk", "emoji", "rtl", "formula")
+CONTACT_CASES = (
+    "empty",
+    "null",
+    "role_missing",
+    "many",
+    "no_email",
+    "null_email",
+    "extra_field",
+    "accents",
+    "cjk",
+    "emoji",
+    "rtl",
+    "formula",
+)
 #: Session hard cases only the detail answer carries (list rows keep their sessions as they are).
 SESSION_CASES = ("session_tbd", "session_extra_field")
 #: Contacts with hard names: (case, name, email).
@@ -75,8 +111,20 @@ HARD_CONTACTS = (
 )
 CONTACT_TITLES = ("Event Coordinator", "Finance Director", "Exhibitor Liaison", "Registrar", "Board Chair")
 ROOMS = ("Ballroom A", "Ballroom B", "Room 101", "Salon Ñ", "Auditorium", "Terrace")
-SESSION_KEYS = ("id", "name", "addressLine", "city", "state", "zip", "country", "latitude", "longitude",
-                "sessionStartTime", "sessionEndTime", "sessionDay")
+SESSION_KEYS = (
+    "id",
+    "name",
+    "addressLine",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "latitude",
+    "longitude",
+    "sessionStartTime",
+    "sessionEndTime",
+    "sessionDay",
+)
 
 
 class Record(NamedTuple):
@@ -163,8 +211,12 @@ class _Maker:
         self.sentences = [f.sentence(nb_words=10) for _ in range(300)]
         self.creators = [f.name() for _ in range(25)]
         self.people = [
-            {"id": _guid(self.rng), "name": self.fake.name(), "email": self.fake.user_name() + "@example.com",
-             "phone": self.fake.numerify("###-###-####")}
+            {
+                "id": _guid(self.rng),
+                "name": self.fake.name(),
+                "email": self.fake.user_name() + "@example.com",
+                "phone": self.fake.numerify("###-###-####"),
+            }
             for _ in range(12)
         ]
         # Everything below is for the detail answer: its own stream, the main one is not touched.
@@ -176,7 +228,8 @@ class _Maker:
         self.hard_contacts: dict[str, list[dict[str, Any]]] = {}
         for case, name, email in HARD_CONTACTS:
             self.hard_contacts.setdefault(case, []).append(
-                {"id": _guid(prng), "name": name, "email": email, "phone": _phone(prng)})
+                {"id": _guid(prng), "name": name, "email": email, "phone": _phone(prng)}
+            )
 
     def _legacy_contact_draws(self) -> None:
         """Draw what the list rows' generation drew for contacts before details had their own stream.
@@ -311,8 +364,15 @@ class _Maker:
             start = start + timedelta(microseconds=rng.randrange(1_000_000))
         tz_name: str | None = None
         if style == "naive":
-            tz_name = rng.choice(("Eastern Standard Time", "Eastern Standard Time", "Central Standard Time",
-                                  "Pacific Standard Time", "UTC"))
+            tz_name = rng.choice(
+                (
+                    "Eastern Standard Time",
+                    "Eastern Standard Time",
+                    "Central Standard Time",
+                    "Pacific Standard Time",
+                    "UTC",
+                )
+            )
         elif style == "offset":
             tz_name = rng.choice(("India Standard Time", "Eastern Standard Time"))
         elif rng.random() < 0.5:
@@ -348,27 +408,30 @@ class _Maker:
         reg_set = rng.random() < 0.7
         reg_start = start - timedelta(days=rng.randint(20, 90))
         reg_end = start - timedelta(days=rng.randint(0, 5))
-        created = start - timedelta(days=rng.randint(30, 200), seconds=rng.randint(0, 86399),
-                                    microseconds=rng.randrange(1_000_000))
+        created = start - timedelta(
+            days=rng.randint(30, 200), seconds=rng.randint(0, 86399), microseconds=rng.randrange(1_000_000)
+        )
         venue = None if virtual else self.location()
         sessions = []
         for s in range(rng.choice((0, 1, 1, 1, 2, 3, 4))):
             day = start + timedelta(days=s)
             loc = venue if rng.random() < 0.8 else (None if virtual else self.location())
-            sessions.append({
-                "id": _guid(rng),
-                "name": f"Session {s + 1}" if rng.random() < 0.8 else f"Day {s + 1}: {rng.choice(KINDS)}",
-                "addressLine": loc["addressLine"] if loc else None,
-                "city": loc["city"] if loc else None,
-                "state": loc["state"] if loc else None,
-                "zip": loc["zip"] if loc else None,
-                "country": loc["country"] if loc else None,
-                "latitude": loc["latitude"] if loc else None,
-                "longitude": loc["longitude"] if loc else None,
-                "sessionStartTime": _format(day, style, tz_name, rng),
-                "sessionEndTime": _format(day + min(duration, timedelta(hours=8)), style, tz_name, rng),
-                "sessionDay": (day.astimezone(UTC).strftime("%Y-%m-%dT00:00:00")),
-            })
+            sessions.append(
+                {
+                    "id": _guid(rng),
+                    "name": f"Session {s + 1}" if rng.random() < 0.8 else f"Day {s + 1}: {rng.choice(KINDS)}",
+                    "addressLine": loc["addressLine"] if loc else None,
+                    "city": loc["city"] if loc else None,
+                    "state": loc["state"] if loc else None,
+                    "zip": loc["zip"] if loc else None,
+                    "country": loc["country"] if loc else None,
+                    "latitude": loc["latitude"] if loc else None,
+                    "longitude": loc["longitude"] if loc else None,
+                    "sessionStartTime": _format(day, style, tz_name, rng),
+                    "sessionEndTime": _format(day + min(duration, timedelta(hours=8)), style, tz_name, rng),
+                    "sessionDay": (day.astimezone(UTC).strftime("%Y-%m-%dT00:00:00")),
+                }
+            )
         type_is_null = rng.random() < 0.05
         event: Event = {
             "id": eid,
@@ -390,33 +453,47 @@ class _Maker:
             "eventDates": sessions,
         }
         self._legacy_contact_draws()
-        event.update({
-            "eventClasses": [_guid(rng) for _ in range(rng.choice((0, 0, 1, 2)))],
-            "eventBundles": [_guid(rng) for _ in range(rng.choice((0, 0, 0, 1, 3)))],
-            "pricingFramework": None if free else rng.choice(PRICING),
-            "isFreeEvent": free,
-            "defaultPrice": price,
-            "isRegistrationAllowed": reg_state in ("RegistrationOpen", "RegistrationScheduled"),
-            "registrationStartFrom": _format(reg_start, style, tz_name, rng) if reg_set else UNSET_DATE,
-            "registrationEndDate": _format(reg_end, style, tz_name, rng) if reg_set else UNSET_DATE,
-            "registrantsCapacity": capacity,
-            "availableRegistrantsCapacity": None if capacity is None else max(capacity - attendees, 0),
-            "attendeesCount": attendees,
-            "tags": sorted(rng.sample(TAGS, rng.choice((0, 1, 1, 2, 3)))),
-            "registrationWorkflows": [
-                {"id": _guid(rng), "name": w, "isDefault": i == 0}
-                for i, w in enumerate(rng.sample(WORKFLOWS, rng.choice((0, 1, 1, 2))))
-            ],
-            "createdOn": _format(created, "z7", None, rng)[:-1],  # .NET: 7 digits, no zone
-            "createdBy": {"name": rng.choice(self.creators),
-                          "imageThumbUrl": f"{IMAGE_BASE}/users/{_guid(rng)}/thumb.png"
-                          if rng.random() < 0.5 else None},
-        })
+        event.update(
+            {
+                "eventClasses": [_guid(rng) for _ in range(rng.choice((0, 0, 1, 2)))],
+                "eventBundles": [_guid(rng) for _ in range(rng.choice((0, 0, 0, 1, 3)))],
+                "pricingFramework": None if free else rng.choice(PRICING),
+                "isFreeEvent": free,
+                "defaultPrice": price,
+                "isRegistrationAllowed": reg_state in ("RegistrationOpen", "RegistrationScheduled"),
+                "registrationStartFrom": _format(reg_start, style, tz_name, rng) if reg_set else UNSET_DATE,
+                "registrationEndDate": _format(reg_end, style, tz_name, rng) if reg_set else UNSET_DATE,
+                "registrantsCapacity": capacity,
+                "availableRegistrantsCapacity": None if capacity is None else max(capacity - attendees, 0),
+                "attendeesCount": attendees,
+                "tags": sorted(rng.sample(TAGS, rng.choice((0, 1, 1, 2, 3)))),
+                "registrationWorkflows": [
+                    {"id": _guid(rng), "name": w, "isDefault": i == 0}
+                    for i, w in enumerate(rng.sample(WORKFLOWS, rng.choice((0, 1, 1, 2))))
+                ],
+                "createdOn": _format(created, "z7", None, rng)[:-1],  # .NET: 7 digits, no zone
+                "createdBy": {
+                    "name": rng.choice(self.creators),
+                    "imageThumbUrl": f"{IMAGE_BASE}/users/{_guid(rng)}/thumb.png" if rng.random() < 0.5 else None,
+                },
+            }
+        )
         if rng.random() < 0.03:
             event["externalRef"] = f"EXT-{rng.randint(10000, 99999)}"
         if rng.random() < 0.04:  # keys the live service sometimes leaves out
-            for key in rng.sample(("imageUrl", "iconUrl", "tags", "pricingFramework", "timeZone",
-                                   "registrationWorkflows", "createdBy", "attendeesCount"), 2):
+            for key in rng.sample(
+                (
+                    "imageUrl",
+                    "iconUrl",
+                    "tags",
+                    "pricingFramework",
+                    "timeZone",
+                    "registrationWorkflows",
+                    "createdBy",
+                    "attendeesCount",
+                ),
+                2,
+            ):
                 event.pop(key, None)
         return event
 

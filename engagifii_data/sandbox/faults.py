@@ -99,5 +99,6 @@ class Faults:
         if self.latency < 0 or self.token_lifetime < 1 or self.rate_limit_every < 0:
             raise ValueError("latency >= 0, token_lifetime >= 1 and rate_limit_every >= 0 are required")
         if self.max_page_size < 1 or self.insert_after_first_page < 0 or self.delete_after_listing < 0:
-            raise ValueError("max_page_size >= 1, insert_after_first_page >= 0 and delete_after_listing >= 0 "
-                             "are required")
+            raise ValueError(
+                "max_page_size >= 1, insert_after_first_page >= 0 and delete_after_listing >= 0 are required"
+            )

@@ -67,8 +67,7 @@ def _json_bytes(obj: Any) -> bytes:
 
 
 def _json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(_json_bytes(obj), status=status, headers=headers,
-                    content_type="application/json; charset=utf-8")
+    return Response(_json_bytes(obj), status=status, headers=headers, content_type="application/json; charset=utf-8")
 
 
 def _utc_stamp() -> str:
@@ -83,8 +82,9 @@ def _spread(rows: list[Event], n: int) -> list[Event]:
 
 
 class _ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: Any = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
         self.headers = headers or {}
@@ -128,8 +128,9 @@ class _TokenGenerator(JWTBearerTokenGenerator):
     """RFC 9068 JWT access tokens; lifetime from the faults, jti recorded for revocation."""
 
     def __init__(self, state: _State) -> None:
-        super().__init__(issuer="", alg="RS256",
-                         expires_generator=lambda client, grant_type: state.faults.token_lifetime)
+        super().__init__(
+            issuer="", alg="RS256", expires_generator=lambda client, grant_type: state.faults.token_lifetime
+        )
         self.state = state
 
     def get_jwks(self) -> KeySet:
@@ -255,8 +256,9 @@ class _State:
 
 
 def _oauth_error(status: int, error: str, description: str) -> Response:
-    return _json_response({"error": error, "error_description": description}, status,
-                          {"Cache-Control": "no-store", "Pragma": "no-cache"})
+    return _json_response(
+        {"error": error, "error_description": description}, status, {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    )
 
 
 def _parse_bool(value: Any) -> bool | None:
@@ -274,13 +276,18 @@ def _parse_list_body(raw: bytes) -> dict[str, Any]:
         try:
             body = json.loads(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
-            raise _ApiError(400, "VALIDATION_ERROR", "The request body is not valid JSON",
-                            [{"field": "body", "message": str(exc)}]) from None
+            raise _ApiError(
+                400, "VALIDATION_ERROR", "The request body is not valid JSON", [{"field": "body", "message": str(exc)}]
+            ) from None
     if body is None:
         body = {}
     if not isinstance(body, dict):
-        raise _ApiError(400, "VALIDATION_ERROR", "The request body must be a JSON object",
-                        [{"field": "body", "message": "Expected a JSON object"}])
+        raise _ApiError(
+            400,
+            "VALIDATION_ERROR",
+            "The request body must be a JSON object",
+            [{"field": "body", "message": "Expected a JSON object"}],
+        )
     low = {str(k).lower(): v for k, v in body.items()}
     errors: list[dict[str, str]] = []
 
@@ -331,8 +338,9 @@ def create_app(state: _State) -> Flask:
     logging.getLogger("authlib.oauth2").setLevel(max(logging.INFO, logging.getLogger("authlib.oauth2").level))
     app = Flask("engagifii_data.sandbox")
     app.config["OAUTH2_SCOPES_SUPPORTED"] = [SCOPE]
-    oauth = AuthorizationServer(app, query_client=lambda cid: _Client() if cid == CLIENT_ID else None,
-                                save_token=lambda token, req: None)
+    oauth = AuthorizationServer(
+        app, query_client=lambda cid: _Client() if cid == CLIENT_ID else None, save_token=lambda token, req: None
+    )
     oauth.register_grant(_ClientCredentialsGrant)
     generator = _TokenGenerator(state)
     oauth.register_token_generator("default", generator)
@@ -363,13 +371,15 @@ def create_app(state: _State) -> Flask:
         faults = state.faults
         if state.rate_limited():
             g.fault = "rate_limit"
-            raise _ApiError(429, "RATE_LIMITED", "Too many requests; retry later",
-                            headers={"Retry-After": str(faults.retry_after)})
+            raise _ApiError(
+                429, "RATE_LIMITED", "Too many requests; retry later", headers={"Retry-After": str(faults.retry_after)}
+            )
         _authenticate()
         version = request.headers.get("api-version")
         if version is not None and version.strip() != "1.0":
-            raise _ApiError(400, "UNSUPPORTED_API_VERSION",
-                            f"The API version '{version}' is not supported; supported versions: 1.0")
+            raise _ApiError(
+                400, "UNSUPPORTED_API_VERSION", f"The API version '{version}' is not supported; supported versions: 1.0"
+            )
         tenant = (request.headers.get("tenant-code") or "").strip()
         if not tenant:
             raise _ApiError(400, "MISSING_TENANT", "Tenant code header is required")
@@ -389,8 +399,12 @@ def create_app(state: _State) -> Flask:
         return Response(b"", status=500)
 
     def _unauthorized(description: str) -> _ApiError:
-        return _ApiError(401, "invalid_token", description, headers={
-            "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'})
+        return _ApiError(
+            401,
+            "invalid_token",
+            description,
+            headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'},
+        )
 
     def _authenticate() -> None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -406,8 +420,7 @@ def create_app(state: _State) -> Flask:
             raise _unauthorized("The signature is invalid") from None
         except (JoseError, ValueError, TypeError):
             raise _unauthorized("The access token is malformed") from None
-        registry = jwt.JWTClaimsRegistry(
-            iss={"essential": True, "value": state.issuer}, exp={"essential": True})
+        registry = jwt.JWTClaimsRegistry(iss={"essential": True, "value": state.issuer}, exp={"essential": True})
         try:
             registry.validate(decoded.claims)
         except ExpiredTokenError:
@@ -424,11 +437,18 @@ def create_app(state: _State) -> Flask:
     def _error_response(err: _ApiError) -> Response:
         headers = {"X-Request-Id": g.trace_id, **err.headers}
         if err.code == "invalid_token":
-            return _json_response({"error": "invalid_token", "error_description": err.message},
-                                  err.status, headers)
-        body = {"error": {"code": err.code, "message": err.message, "details": err.details,
-                          "timestamp": _utc_stamp(), "traceId": g.trace_id,
-                          "path": request.path, "method": request.method}}
+            return _json_response({"error": "invalid_token", "error_description": err.message}, err.status, headers)
+        body = {
+            "error": {
+                "code": err.code,
+                "message": err.message,
+                "details": err.details,
+                "timestamp": _utc_stamp(),
+                "traceId": g.trace_id,
+                "path": request.path,
+                "method": request.method,
+            }
+        }
         return _json_response(body, err.status, headers)
 
     @app.after_request
@@ -448,11 +468,17 @@ def create_app(state: _State) -> Flask:
             except ValueError:
                 body = None
         record = {
-            "kind": kind, "method": request.method, "path": path,
+            "kind": kind,
+            "method": request.method,
+            "path": path,
             "status": 0 if g.get("fault") == "drop" else response.status_code,
             "headers": {k.lower(): v for k, v in request.headers.items()},
-            "body": body, "tenant": g.get("tenant"), "page": g.get("page"),
-            "page_size": g.get("page_size"), "fault": g.get("fault"), "time": g.get("start"),
+            "body": body,
+            "tenant": g.get("tenant"),
+            "page": g.get("page"),
+            "page_size": g.get("page_size"),
+            "fault": g.get("fault"),
+            "time": g.get("start"),
             "trace_id": g.get("trace_id"),
         }
         with state.lock:
@@ -478,14 +504,14 @@ def create_app(state: _State) -> Flask:
     @app.post("/connect/token")
     def token() -> Response:
         if request.mimetype != "application/x-www-form-urlencoded":
-            return _oauth_error(400, "invalid_request",
-                                "The request body must be application/x-www-form-urlencoded")
+            return _oauth_error(400, "invalid_request", "The request body must be application/x-www-form-urlencoded")
         grant_type = request.form.get("grant_type")
         if not grant_type:
             return _oauth_error(400, "invalid_request", "grant_type is missing")
         if grant_type != "client_credentials":
-            return _oauth_error(400, "unsupported_grant_type",
-                                f"The grant type '{grant_type}' is not supported; use client_credentials")
+            return _oauth_error(
+                400, "unsupported_grant_type", f"The grant type '{grant_type}' is not supported; use client_credentials"
+            )
         response: Response = oauth.create_token_response()
         if response.status_code == 401 and request.authorization is None:
             # IdentityServer4 answers 400 invalid_client when the client authenticated in the form
@@ -496,17 +522,19 @@ def create_app(state: _State) -> Flask:
     @app.get("/.well-known/openid-configuration")
     def discovery() -> Response:
         base = state.issuer
-        return _json_response({
-            "issuer": base,
-            "jwks_uri": f"{base}/.well-known/openid-configuration/jwks",
-            "token_endpoint": f"{base}/connect/token",
-            "grant_types_supported": ["client_credentials"],
-            "scopes_supported": [SCOPE],
-            "response_types_supported": ["token"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "claims_supported": ["iss", "exp", "iat", "nbf", "scope", "client_id", "jti", "sub", "aud"],
-        })
+        return _json_response(
+            {
+                "issuer": base,
+                "jwks_uri": f"{base}/.well-known/openid-configuration/jwks",
+                "token_endpoint": f"{base}/connect/token",
+                "grant_types_supported": ["client_credentials"],
+                "scopes_supported": [SCOPE],
+                "response_types_supported": ["token"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "claims_supported": ["iss", "exp", "iat", "nbf", "scope", "client_id", "jti", "sub", "aud"],
+            }
+        )
 
     @app.get("/.well-known/openid-configuration/jwks")
     def jwks() -> Response:
@@ -544,12 +572,18 @@ def create_app(state: _State) -> Flask:
         total = len(rows)
         served = 1 if faults.ignore_page_number else page
         # rows encoded once per event and joined: the same bytes as encoding the whole payload
-        chunk = b"[" + b",".join(state.row_bytes(tenant, e) for e in rows[(served - 1) * size: served * size]) + b"]"
+        chunk = b"[" + b",".join(state.row_bytes(tenant, e) for e in rows[(served - 1) * size : served * size]) + b"]"
         if faults.envelope == "docs":
             body = b'{"totalCount":' + str(total).encode() + b',"data":' + chunk + b"}"
         else:
-            paging = _json_bytes({"totalRecords": total, "pageNumber": page, "pageSize": size,
-                                  "totalPages": math.ceil(total / size) if total else 0})
+            paging = _json_bytes(
+                {
+                    "totalRecords": total,
+                    "pageNumber": page,
+                    "pageSize": size,
+                    "totalPages": math.ceil(total / size) if total else 0,
+                }
+            )
             body = b'{"collection":' + chunk + b',"pagingModel":' + paging + b"}"
         if fault != "truncate":
             view = (size, args["upcoming"], args["text"], args["sort_by"], args["ascending"])
@@ -691,8 +725,10 @@ class Sandbox:
     def settings(self, **overrides: Any) -> Settings:
         """:class:`~engagifii_data.config.Settings` pointing at this sandbox."""
         values: dict[str, Any] = {
-            "client_id": self.client_id, "client_secret": self.client_secret,
-            "tenant_codes": tuple(self.tenants), "identity_url": self.identity_url,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "tenant_codes": tuple(self.tenants),
+            "identity_url": self.identity_url,
             "api_base_url": self.api_url,
         }
         values.update(overrides)
@@ -704,9 +740,17 @@ class Sandbox:
 
 
 @contextmanager
-def run(*, port: int = 0, host: str = "127.0.0.1", seed: int | str = DEFAULT_SEED,
-        now: datetime | None = None, envelope: str | None = None, faults: Faults | None = None,
-        tenants: Mapping[str, int] | None = None, **fault_options: Any) -> Iterator[Sandbox]:
+def run(
+    *,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    seed: int | str = DEFAULT_SEED,
+    now: datetime | None = None,
+    envelope: str | None = None,
+    faults: Faults | None = None,
+    tenants: Mapping[str, int] | None = None,
+    **fault_options: Any,
+) -> Iterator[Sandbox]:
     """Serve the sandbox in a daemon thread for the duration of the ``with`` block."""
     if envelope is not None:
         fault_options["envelope"] = envelope
@@ -718,7 +762,7 @@ def run(*, port: int = 0, host: str = "127.0.0.1", seed: int | str = DEFAULT_SEE
                 raise TypeError(f"unknown fault option {name!r}")
             setattr(faults, name, value)
         faults.validate()
-    clock = (now or DEFAULT_NOW)
+    clock = now or DEFAULT_NOW
     if clock.tzinfo is None:
         clock = clock.replace(tzinfo=UTC)
     if tenants is not None:
@@ -730,8 +774,12 @@ def run(*, port: int = 0, host: str = "127.0.0.1", seed: int | str = DEFAULT_SEE
     server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     state.issuer = f"http://{host}:{server.server_port}"
     app.extensions["engagifii_token_generator"].issuer = state.issuer
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name=f"engagifii-sandbox-{server.server_port}", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name=f"engagifii-sandbox-{server.server_port}",
+        daemon=True,
+    )
     thread.start()
     try:
         yield Sandbox(server, state, host)
