@@ -451,12 +451,12 @@ def check_env_file(path: Path) -> None:
         )
     if info.st_mode & stat.S_IWOTH:
         raise ConfigurationError(
-            f"refusing to read .env file {path}: any user can write it (mode {stat.filemode(info.st_mode)}); "
+            f"refusing to read .env file {path}: it is writable by any user (mode {stat.filemode(info.st_mode)}); "
             f"run: chmod o-w {path}"
         )
     if info.st_mode & stat.S_IWGRP and _group_has_others(info.st_gid, info.st_uid):
         raise ConfigurationError(
-            f"refusing to read .env file {path}: other members of its group can write it "
+            f"refusing to read .env file {path}: it is writable by other members of its group "
             f"(mode {stat.filemode(info.st_mode)}); run: chmod g-w {path}"
         )
 

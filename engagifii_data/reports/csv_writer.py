@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -28,20 +29,46 @@ DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
+#: Codec error handler: text that cannot be encoded (a lone surrogate in a frame built by hand; the
+#: client repairs answers as they are decoded) is written as U+FFFD instead of failing the report.
+REPLACE_BROKEN_TEXT: Final = "engagifii-replace"
+
+
+def _replace_broken_text(exc: UnicodeError) -> tuple[bytes, int]:
+    # the UTF-8 encoder takes only ASCII text or bytes from a handler: U+FFFD as its UTF-8 bytes
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    return "\ufffd".encode() * (exc.end - exc.start), exc.end
+
+
+codecs.register_error(REPLACE_BROKEN_TEXT, _replace_broken_text)
+
+
+def _invisible(char: str) -> bool:
+    """Whitespace, or a character a spreadsheet may skip unseen (format, control, separator)."""
+    return char.isspace() or unicodedata.category(char) in ("Cf", "Cc", "Zs", "Zl", "Zp", "Mn")
+
+
+def formula_probe(text: str) -> str:
+    """What a spreadsheet may see first in ``text``: invisible characters skipped, NFKC applied."""
+    start = 0
+    while start < len(text) and start < 64 and _invisible(text[start]):
+        start += 1
+    return unicodedata.normalize("NFKC", text[start : start + 8])
+
 
 def neutralize_formula(text: str) -> str:
     """Prefix ``'`` to a text cell a spreadsheet could read as a formula (OWASP CSV injection).
 
-    Besides a first character in ``= + - @ TAB CR``, some importers skip leading spaces and line
-    breaks, and Excel in East Asian locales reads full-width ``＝ ＋ － ＠``: the check is made on the
-    NFKC form of the text with leading whitespace removed.
+    Besides a first character in ``= + - @ TAB CR``, importers skip leading whitespace and invisible
+    characters (zero-width space, BOM, word joiner, soft hyphen, direction marks, other format
+    characters), and Excel in East Asian locales reads full-width ``＝ ＋ － ＠``: the check is made on
+    the NFKC form of the text after those leading characters (:func:`formula_probe`).
     """
     if text.startswith(_FORMULA_START):
         return "'" + text
-    if text[:1].isspace() or (text and not text[0].isascii()):
-        probe = unicodedata.normalize("NFKC", text[:8]).lstrip()
-        if probe.startswith(_FORMULA_START):
-            return "'" + text
+    if text and (not text[0].isascii() or text[0].isspace()) and formula_probe(text).startswith(_FORMULA_START):
+        return "'" + text
     return text
 
 
@@ -162,7 +189,7 @@ def export_csv(
     ]
 
     def write(raw: IO[bytes]) -> None:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="", write_through=True)
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors=REPLACE_BROKEN_TEXT, newline="", write_through=True)
         try:
             writer = csv.writer(text, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
             writer.writerow(header)
