@@ -31,7 +31,7 @@ demo: $(VENV)/.stamp-base
 
 ## test: lint, type-check and run the whole test suite (no network, no credentials)
 test: $(VENV)/.stamp-dev lint
-	$(PY) -m pytest
+	$(PY) -m pytest --cov --cov-report=term
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .

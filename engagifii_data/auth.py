@@ -21,6 +21,7 @@ part of any message.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -123,11 +124,12 @@ def parse_token_answer(
         raise AuthenticationError("invalid_response", "the token answer has no access_token")
     raw = data.get("expires_in")
     try:
-        lifetime = max(0.0, float(raw)) if raw is not None else DEFAULT_LIFETIME
+        lifetime = float(raw) if raw is not None else DEFAULT_LIFETIME
     except (TypeError, ValueError):
         lifetime = DEFAULT_LIFETIME
-    if lifetime != lifetime or lifetime == float("inf"):
+    if not math.isfinite(lifetime):  # NaN or infinity: max(0, nan) would be 0, a token per request
         lifetime = DEFAULT_LIFETIME
+    lifetime = max(0.0, lifetime)
     return AccessToken(
         value=data["access_token"], lifetime=lifetime, renew_at=sent_at + lifetime - effective_margin(lifetime, margin)
     )
