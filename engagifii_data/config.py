@@ -31,7 +31,7 @@ import ipaddress
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -166,7 +166,7 @@ class Secret:
         raise TypeError("a Secret is never pickled (it would be written out in clear text)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Settings:
     """Connection settings for one Engagifii client (immutable).
 
@@ -234,10 +234,38 @@ class Settings:
     renew_margin: float = 300.0
     max_requests_per_minute: float | None = None
 
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str | Secret,
+        tenant_codes: str | Sequence[str],
+        identity_url: str = PRODUCTION_IDENTITY_URL,
+        api_base_url: str = PRODUCTION_API_BASE_URL,
+        api_version: str = "1.0",
+        scope: str = "EventsApi",
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        request_deadline: float = 120.0,
+        max_body_bytes: int = 64 * 2**20,
+        max_attempts: int = 6,
+        backoff: float = 0.5,
+        backoff_max: float = 30.0,
+        retry_after_cap: float = 60.0,
+        renew_margin: float = 300.0,
+        max_requests_per_minute: float | None = None,
+    ) -> None:
+        # written out (not generated) so that the secret may be given as text and is kept as a Secret
+        values = dict(locals())
+        del values["self"]
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        self.__post_init__()
+
     def __post_init__(self) -> None:
         if not self.client_id or not str(self.client_id).strip():
             raise ConfigurationError("client_id is empty: set ENGAGIFII_CLIENT_ID")
-        secret = self.client_secret if isinstance(self.client_secret, Secret) else Secret(self.client_secret)
+        given: Any = self.client_secret
+        secret = given if isinstance(given, Secret) else Secret(given or "")
         if not secret:
             raise ConfigurationError("client_secret is empty: set ENGAGIFII_CLIENT_SECRET")
         object.__setattr__(self, "client_secret", secret)

@@ -284,7 +284,7 @@ def _scrub_json(data: Any, renames: dict[str, str]) -> Any:
 # -- YAML with readable bodies ------------------------------------------------------------------
 
 
-class _CassetteDumper(yaml.SafeDumper):
+class _CassetteDumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML has no type information here
     """Multi-line strings (pretty-printed JSON bodies) as literal blocks."""
 
 
@@ -302,7 +302,8 @@ class ReadableYamlSerializer:
 
     @staticmethod
     def serialize(cassette_dict: dict[str, Any]) -> str:
-        return yaml.dump(cassette_dict, Dumper=_CassetteDumper, allow_unicode=True, width=100_000, sort_keys=True)
+        text: str = yaml.dump(cassette_dict, Dumper=_CassetteDumper, allow_unicode=True, width=100_000, sort_keys=True)
+        return text
 
     @staticmethod
     def deserialize(cassette_string: str) -> Any:

@@ -468,8 +468,9 @@ def test_a_checkpoint_whose_first_page_changed_starts_over(sb: Any, tmp_path: An
 
 def test_an_api_field_named_tenant_survives_a_multi_tenant_frame(sb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import engagifii_data.client as client_module
+    from engagifii_data import pagination
 
-    original = client_module.parse_page
+    original = pagination.parse_page
 
     def with_tenant_field(body: Any, number: int, **kwargs: Any) -> Any:
         page = original(body, number, **kwargs)

@@ -116,7 +116,7 @@ class _Record(dict):  # type: ignore[type-arg]
 
 
 def _records(n: int) -> list[dict[str, Any]]:
-    rows = json.loads(json.dumps(sandbox.generate(tenants={TENANT: n})[TENANT]))
+    rows: list[dict[str, Any]] = json.loads(json.dumps(sandbox.generate(tenants={TENANT: n})[TENANT]))
     for row in rows:
         row.pop("contacts", None)
     return rows

@@ -212,12 +212,13 @@ def test_numeric_columns_treat_nan_as_na_like_pd_array() -> None:
 
 
 def test_list_cells_are_copies_unless_the_builder_owns_the_records() -> None:
-    records = [{"id": "a", "tags": ["x"]}]
+    tags: list[str] = ["x"]
+    records = [{"id": "a", "tags": tags}]
     copied = FrameBuilder()
     copied.add(records)
     owned = FrameBuilder(copy_lists=False)
     owned.add(records)
-    records[0]["tags"].append("changed later")
+    tags.append("changed later")
     assert copied.build()["tags"].iloc[0] == ["x"]
     assert owned.build()["tags"].iloc[0] == ["x", "changed later"]  # the walk drops its records instead
 

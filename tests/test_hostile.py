@@ -478,7 +478,7 @@ def test_netrc_never_changes_the_authorization_header(
 )
 def test_url_with_a_password_is_refused_without_echoing_it(field: str, url: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        Settings(client_id="c", client_secret=SECRET, tenant_codes=("T1",), **{field: url})
+        Settings(client_id="c", client_secret=SECRET, tenant_codes=("T1",), **{field: url})  # type: ignore[arg-type]
     text = exception_texts(caught.value)
     assert "hunter2pw" not in text and ":pw" not in text
 
@@ -544,7 +544,7 @@ def test_settings_views_never_expose_the_secret(view: str) -> None:
 )
 def test_plain_http_is_refused_for_non_loopback_hosts(field: str, url: str) -> None:
     with pytest.raises(ConfigurationError):
-        Settings(client_id="c", client_secret=SECRET, tenant_codes=("T1",), **{field: url})
+        Settings(client_id="c", client_secret=SECRET, tenant_codes=("T1",), **{field: url})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://127.5.6.7", "http://[::1]:9", "http://localhost:1"])
@@ -1336,7 +1336,7 @@ INVISIBLE_FORMULAS = [
 )
 @pytest.mark.parametrize("dtype", ["string", "object"])
 def test_formula_behind_invisible_characters_is_neutralised(name: str, dtype: str, tmp_path: Path) -> None:
-    df = pd.DataFrame({"id": ["a", "b"], "name": pd.array([name, "plain"], dtype=dtype)})
+    df = pd.DataFrame({"id": ["a", "b"], "name": pd.Series([name, "plain"], dtype=dtype)})
     path = export_csv(df, tmp_path / "out.csv")
     with open(path, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))

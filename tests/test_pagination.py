@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from engagifii_data.exceptions import PaginationError
@@ -23,7 +25,7 @@ def rows(start: int, n: int) -> list[dict[str, str]]:
         ({"TotalCount": 5, "Data": rows(0, 5)}, 5, 5),
     ],
 )
-def test_parse_page_finds_every_documented_envelope(body: dict, n: int, total: int) -> None:
+def test_parse_page_finds_every_documented_envelope(body: dict[str, Any], n: int, total: int) -> None:
     page = parse_page(body, 1)
     assert len(page.rows) == n
     assert page.total == total

@@ -405,7 +405,7 @@ def test_describe_filters_and_monthly_counts() -> None:
     df = pd.DataFrame(
         {
             "startDateTime": pd.to_datetime(
-                ["2026-01-05T10:00:00Z", "2026-01-31T23:30:00Z", "2026-03-01T00:00:00Z", None], utc=True
+                pd.Series(["2026-01-05T10:00:00Z", "2026-01-31T23:30:00Z", "2026-03-01T00:00:00Z", None]), utc=True
             ),
             "eventStatus": pd.array(["Published", "Draft", "Published", "Published"], dtype="string"),
         }
@@ -413,6 +413,5 @@ def test_describe_filters_and_monthly_counts() -> None:
     table = events_by_month(df)
     assert list(table.index) == ["2026-01", "2026-02", "2026-03"]
     assert list(table.columns) == ["Draft", "Published"]
-    assert table.loc["2026-01"].tolist() == [1, 1]
-    assert table.loc["2026-02"].tolist() == [0, 0]
+    assert table.to_numpy().tolist()[:2] == [[1, 1], [0, 0]]
     assert int(table.to_numpy().sum()) == 3

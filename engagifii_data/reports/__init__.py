@@ -94,10 +94,11 @@ def write_report(
     if fmt == "xlsx":
         from .excel_writer import export_excel
 
-        return export_excel(
+        written: Path = export_excel(
             df,
             path,
             allow_incomplete=allow_incomplete,
             **{k: v for k, v in options.items() if k != "neutralize_formulas"},
         )
+        return written
     return export_csv(df, path, allow_incomplete=allow_incomplete, **options)

@@ -105,7 +105,8 @@ def _csv_column(series: pd.Series, neutralize: bool, separator: str, datetime_fo
     if pd.api.types.is_datetime64_any_dtype(dtype):
         if isinstance(dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_convert("UTC")
-        return series.dt.strftime(datetime_format).astype(object).where(series.notna(), "").tolist()
+        texts: list[str] = series.dt.strftime(datetime_format).astype(object).where(series.notna(), "").tolist()
+        return texts
     if pd.api.types.is_bool_dtype(dtype):
         return ["" if is_missing(v) else ("true" if v else "false") for v in series.tolist()]
     if pd.api.types.is_numeric_dtype(dtype):

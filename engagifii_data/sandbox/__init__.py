@@ -126,8 +126,7 @@ def run(
     OSError
         The port cannot be bound.
     """
-    _run = _server().run
-
+    _run: Callable[..., AbstractContextManager[Sandbox]] = _server().run
     return _run(
         port=port, host=host, seed=seed, now=now, envelope=envelope, faults=faults, tenants=tenants, **fault_options
     )

@@ -90,7 +90,7 @@ class _ApiError(Exception):
         self.headers = headers or {}
 
 
-class _Client(ClientMixin):
+class _Client(ClientMixin):  # type: ignore[misc]  # authlib has no type information
     """The one confidential client the identity server knows."""
 
     def get_client_id(self) -> str:
@@ -120,11 +120,11 @@ class _Client(ClientMixin):
         return grant_type == "client_credentials"
 
 
-class _ClientCredentialsGrant(grants.ClientCredentialsGrant):
+class _ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]  # authlib has no type information
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012
 
 
-class _TokenGenerator(JWTBearerTokenGenerator):
+class _TokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]  # authlib has no type information
     """RFC 9068 JWT access tokens; lifetime from the faults, jti recorded for revocation."""
 
     def __init__(self, state: _State) -> None:
@@ -198,7 +198,8 @@ class _State:
                 events.insert(pos, event)
                 self.by_id[tenant][event["id"]] = record.detail
                 self.ends[event["id"]] = data.end_instant(event)
-            return json.loads(_json_bytes([r.detail for r in new]))
+            inserted: list[Event] = json.loads(_json_bytes([r.detail for r in new]))
+            return inserted
 
     def delete(self, tenant: str, ids: list[str]) -> list[Event]:
         """Remove the events *ids* from *tenant* (listing and detail); return their detail answers."""
@@ -215,7 +216,8 @@ class _State:
             for i in gone:
                 self.row_json[tenant].pop(i, None)
                 self.ends.pop(i, None)
-            return json.loads(_json_bytes(removed))
+            deleted: list[Event] = json.loads(_json_bytes(removed))
+            return deleted
 
     def listing_served(self, tenant: str, view: tuple[Any, ...], page: int, pages: int, rows: list[Event]) -> None:
         """Record that *page* of one view of *tenant*'s listing was served (``delete_after_listing``).
