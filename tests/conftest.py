@@ -1,472 +1,60 @@
-"""Shared pytest configuration and fixtures for the engagifii-data test suite.
+"""Fixtures shared by the test suite (helpers live in ``tests/helpers.py``).
 
-Fixtures added here should stay generic (usable by any test module) and be documented in this
-docstring. Currently:
-
+``clean_environment`` (autouse)
+    No ``ENGAGIFII_*`` variable, proxy or CA-bundle variable and no ``.netrc`` reach the code under
+    test, and every test runs in its own empty working directory (no stray ``.env`` is found).
+``sb``
+    The session's one running sandbox, reset before the test (seeded data, default faults, empty
+    request log, every token valid).
 ``replay``
-    ``replay()`` / ``replay("name")`` -> context manager replaying ``cassettes/<name>.yaml`` (default:
-    the current test's name) with :data:`VCR`; converts vcrpy's "can't play back" errors into
-    :class:`CassetteMissingError` / :class:`CassetteMismatchError` that name the cassette and the
-    unmatched request, and fails if recorded interactions were left unplayed.
+    ``with replay(): ...`` replays ``cassettes/<test name>.yaml`` (or ``replay("name")``) and fails
+    naming the cassette and the request when the code sends something that was not recorded.
 ``replay_settings``
-    :class:`~engagifii_data.config.Settings` pointing at :data:`REPLAY_ORIGIN` with the sandbox's
-    canary credentials (what every sandbox cassette was recorded with).
+    Settings pointing at the replay origin with the sandbox's canary credentials.
 ``sent_requests``
-    A list that collects every HTTP request ``requests`` sends during the test (method, URL,
-    headers, body), whether it goes to a server or is answered from a cassette.
-
-The cassette machinery (one VCR configuration for the whole project)
--------------------------------------------------------------------
-:func:`make_vcr` builds the only VCR configuration; :data:`VCR` is its replay instance and the
-recorder (``python -m tests.record_cassettes``, ``make cassettes``) calls ``make_vcr("all", ...)``.
-
-- ``record_mode`` ``"none"`` by default: tests never record, a request missing from a cassette fails.
-- ``match_on``: method, scheme, host, port, path, query, plus :func:`body_matcher` (JSON bodies
-  compared as data: key order does not matter, ``1``/``1.0``/``true`` stay distinct; form bodies as
-  parsed dicts without the scrubbed ``client_secret``) and :func:`routing_headers_matcher`
-  (``tenant-code`` and ``api-version``: tenant isolation is by header alone). So the page number,
-  page size, filters and tenant of every list request are part of the match.
-- ``decode_compressed_response=True``; cassettes are YAML with decoded, pretty-printed JSON bodies
-  (multi-line strings as literal blocks, non-ASCII kept as is) via the ``engagifii-yaml`` serializer.
-- Secrets: the ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` request headers are
-  dropped; :func:`scrub_request` replaces the ``client_secret`` form field with
-  :data:`REDACTED_SECRET`; the response hook drops ``Set-Cookie`` and replaces ``access_token``
-  (and ``refresh_token``/``id_token``) in token responses with :data:`REDACTED_TOKEN`, re-serialising
-  the JSON so it stays valid.
-- Host: every request URI is rewritten to :data:`REPLAY_ORIGIN` (``http://localhost:9``),
-  so the sandbox's random port (or a real tenant's environment host) never reaches a cassette, and
-  replays use Settings pointing there. ``*.localhost`` is loopback, so :class:`Settings` accepts
-  plain ``http://`` for it (a fake ``https://`` host would work too but pretends a TLS hop that never
-  existed, and ``sandbox.engagifii.test`` over http is refused by Settings); if a request ever
-  escaped vcrpy it would go to the local machine, never to a remote host.
-- Determinism: ``Date`` and ``Server`` response headers and the volatile transport request
-  headers (``Accept-Encoding``, ``Connection``, ``Content-Length``) are dropped; the sandbox's random
-  request ids (``X-Request-Id`` and the error body's ``traceId``) are renumbered per cassette
-  (``000…001``, ``000…002``, …) and error ``timestamp`` fields fixed. The hooks are idempotent
-  because vcrpy runs them again when it loads a cassette.
+    Every HTTP request ``requests`` sends during the test (method, URL, headers, body).
 """
 
 from __future__ import annotations
 
-import copy
-import itertools
-import json
-import re
-import threading
+import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
-import requests
-import vcr
-import yaml
-from vcr.cassette import Cassette
-from vcr.errors import CannotOverwriteExistingCassetteException
-from vcr.request import Request
 
-from engagifii_data import sandbox
 from engagifii_data.config import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
-#: Where the cassettes live (named after the tests that replay them).
-CASSETTES = ROOT / "cassettes"
-#: Recordings of a real tenant (``ENGAGIFII_RECORD_REAL=1 make cassettes``).
-REAL_CASSETTES = CASSETTES / "real"
-#: Every recorded request URI is rewritten to this origin; replays point Settings at it.
-REPLAY_ORIGIN = "http://localhost:9"
-#: What the ``client_secret`` form field is replaced with: nothing. An empty value cannot be mistaken
-#: for a secret by any scanner (a placeholder such as "client_secret-REDACTED" is secret-shaped).
-REDACTED_SECRET = ""
-#: What ``access_token`` (and other tokens) in token responses are replaced with.
-REDACTED_TOKEN = "access-token-REDACTED"
-#: Fixed value for volatile ``timestamp`` fields of error bodies (the sandbox's clock).
-FIXED_TIMESTAMP = "2026-11-01T12:00:00.000Z"
-#: Form fields that carry secrets (scrubbed when recording, ignored when matching).
-SECRET_FORM_FIELDS = ("client_secret",)
-#: Token response fields that carry secrets.
-SECRET_TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
-#: Request headers never recorded: credentials, and transport details that vary by machine.
-DROPPED_REQUEST_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie")
-VOLATILE_REQUEST_HEADERS = ("Accept-Encoding", "Connection", "Content-Length", "Host")
-#: Response headers never recorded: cookies, and values that change on every run.
-DROPPED_RESPONSE_HEADERS = ("set-cookie", "date", "server")
-#: Request headers that select what the API answers, so they are part of the match.
-ROUTING_HEADERS = ("tenant-code", "api-version")
-#: Response headers that carry a per-request trace id (renumbered when recording).
-TRACE_HEADERS = ("x-request-id",)
-_NORMALISED_TRACE = re.compile(r"^0{16}[0-9a-f]{16}$")
-
-
-# -- request side -------------------------------------------------------------------------------
-
-
-def _body_text(body: Any) -> str | None:
-    if body is None:
-        return None
-    if isinstance(body, bytes | bytearray):
-        try:
-            return bytes(body).decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    return str(body)
-
-
-def _is_form(request: Request, text: str) -> bool:
-    content_type = str(request.headers.get("Content-Type") or "")
-    if "x-www-form-urlencoded" in content_type:
-        return True
-    return not content_type and "=" in text and not text.lstrip().startswith(("{", "["))
-
-
-def scrub_request(request: Request) -> Request:
-    """``before_record_request``: fixed origin, no secret form fields, no volatile headers.
-
-    vcrpy hands this hook a copy of the request (when recording, when loading a cassette and
-    before matching a live request), so it may modify it; it is idempotent.
-    """
-    parts = urlsplit(request.uri)
-    origin = urlsplit(REPLAY_ORIGIN)
-    request.uri = parts._replace(scheme=origin.scheme, netloc=origin.netloc).geturl()
-    for name in VOLATILE_REQUEST_HEADERS:
-        request.headers.pop(name, None)
-    text = _body_text(request.body)
-    if text and _is_form(request, text):
-        pairs = parse_qsl(text, keep_blank_values=True)
-        if any(k in SECRET_FORM_FIELDS for k, _ in pairs):
-            scrubbed = [(k, REDACTED_SECRET if k in SECRET_FORM_FIELDS else v) for k, v in pairs]
-            request.body = urlencode(scrubbed).encode("utf-8")
-    return request
-
-
-def _parsed_body(request: Request) -> tuple[str, Any]:
-    """``(kind, value)`` used by :func:`body_matcher`: json, form (dict of lists), raw or empty."""
-    raw = request.body
-    if raw in (None, b"", ""):
-        return "empty", None
-    text = _body_text(raw)
-    if text is None:
-        return "raw", raw
-    try:
-        return "json", json.loads(text)
-    except ValueError:
-        pass
-    if _is_form(request, text):
-        form: dict[str, list[str]] = {}
-        for key, value in parse_qsl(text, keep_blank_values=True):
-            if key not in SECRET_FORM_FIELDS:
-                form.setdefault(key, []).append(value)
-        return "form", form
-    return "raw", text
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def _differences(sent: Any, recorded: Any, prefix: str = "") -> list[str]:
-    if isinstance(sent, dict) and isinstance(recorded, dict):
-        out = []
-        for key in sorted(set(sent) | set(recorded), key=str):
-            here = f"{prefix}{key}"
-            if key not in recorded:
-                out.append(f"{here}: sent {_canonical(sent[key])}, not in the recording")
-            elif key not in sent:
-                out.append(f"{here}: not sent, recorded {_canonical(recorded[key])}")
-            elif _canonical(sent[key]) != _canonical(recorded[key]):
-                out.extend(_differences(sent[key], recorded[key], here + "."))
-        return out
-    return [f"{prefix.rstrip('.') or 'body'}: sent {_canonical(sent)}, recorded {_canonical(recorded)}"]
-
-
-def body_matcher(r1: Request, r2: Request) -> None:
-    """vcrpy matcher: the bodies carry the same data (JSON or form), whatever the key order.
-
-    Raises ``AssertionError`` naming the differing fields (vcrpy shows it in its report).
-    """
-    kind1, value1 = _parsed_body(r1)
-    kind2, value2 = _parsed_body(r2)
-    if kind1 != kind2:
-        raise AssertionError(f"body kinds differ: sent {kind1}, recorded {kind2}")
-    if kind1 in ("json", "form"):
-        if _canonical(value1) != _canonical(value2):
-            raise AssertionError("body differs: " + "; ".join(_differences(value1, value2)))
-    elif value1 != value2:
-        raise AssertionError("body differs")
-
-
-def routing_headers_matcher(r1: Request, r2: Request) -> None:
-    """vcrpy matcher: same ``tenant-code`` and ``api-version`` headers (absent == absent)."""
-    for name in ROUTING_HEADERS:
-        sent, recorded = r1.headers.get(name), r2.headers.get(name)
-        if sent != recorded:
-            raise AssertionError(f"header {name} differs: sent {sent!r}, recorded {recorded!r}")
-
-
-# -- response side ------------------------------------------------------------------------------
-
-
-def _header(headers: dict[str, list[str]], name: str) -> tuple[str, list[str]] | None:
-    for key, values in headers.items():
-        if key.lower() == name:
-            return key, values
-    return None
-
-
-def make_response_scrubber() -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A ``before_record_response`` hook with its own trace-id counter (one per cassette).
-
-    Drops cookies, ``Date`` and ``Server``; replaces tokens in token responses; renumbers trace ids
-    (header and body) and fixes error timestamps; pretty-prints JSON bodies and fixes
-    ``Content-Length``. Idempotent: already normalised values are left alone.
-    """
-    counter = itertools.count(1)
-    lock = threading.Lock()
-
-    def scrub(response: dict[str, Any]) -> dict[str, Any]:
-        headers: dict[str, list[str]] = {
-            k: list(v) for k, v in response.get("headers", {}).items() if k.lower() not in DROPPED_RESPONSE_HEADERS
-        }
-        renames: dict[str, str] = {}
-        for name in TRACE_HEADERS:
-            found = _header(headers, name)
-            if found is None:
-                continue
-            key, values = found
-            new_values = []
-            for value in values:
-                if not _NORMALISED_TRACE.match(value):
-                    with lock:
-                        renames.setdefault(value, f"{next(counter):032x}")
-                    value = renames[value]
-                new_values.append(value)
-            headers[key] = new_values
-        body = response.get("body", {}).get("string")
-        text = _body_text(body)
-        if text:
-            try:
-                data = json.loads(text)
-            except ValueError:
-                data = None
-            if isinstance(data, dict | list):
-                data = _scrub_json(data, renames)
-                new = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-                encoded = new.encode("utf-8")
-                response["body"]["string"] = encoded if isinstance(body, bytes | bytearray) else new
-                length = _header(headers, "content-length")
-                if length is not None:
-                    headers[length[0]] = [str(len(encoded))]
-        response["headers"] = headers
-        return response
-
-    return scrub
-
-
-def _scrub_json(data: Any, renames: dict[str, str]) -> Any:
-    if isinstance(data, dict):
-        for field in SECRET_TOKEN_FIELDS:
-            if isinstance(data.get(field), str):
-                data[field] = REDACTED_TOKEN
-        for key in list(data):
-            if key.lower() == "traceid" and isinstance(data[key], str) and data[key] in renames:
-                data[key] = renames[data[key]]
-        error = data.get("error")
-        if isinstance(error, dict):
-            if isinstance(error.get("timestamp"), str):
-                error["timestamp"] = FIXED_TIMESTAMP
-            _scrub_json(error, renames)
-    return data
-
-
-# -- YAML with readable bodies ------------------------------------------------------------------
-
-
-class _CassetteDumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML has no type information here
-    """Multi-line strings (pretty-printed JSON bodies) as literal blocks."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
-_CassetteDumper.add_representer(str, _represent_str)
-
-
-class ReadableYamlSerializer:
-    """vcrpy serializer: YAML, sorted keys, unicode kept, bodies as literal blocks, no line folding."""
-
-    @staticmethod
-    def serialize(cassette_dict: dict[str, Any]) -> str:
-        text: str = yaml.dump(cassette_dict, Dumper=_CassetteDumper, allow_unicode=True, width=100_000, sort_keys=True)
-        return text
-
-    @staticmethod
-    def deserialize(cassette_string: str) -> Any:
-        return yaml.load(cassette_string, Loader=yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader)
-
-
-# -- the one VCR configuration ------------------------------------------------------------------
-
-
-def make_vcr(record_mode: str = "none", *, library: Path | str = CASSETTES) -> vcr.VCR:
-    """The project's VCR configuration (see the module docstring).
-
-    Parameters
-    ----------
-    record_mode : str
-        ``"none"`` (default; tests) or ``"all"`` / ``"new_episodes"`` (the recorder only).
-    library : path
-        Cassette directory (default ``cassettes/``).
-
-    Returns
-    -------
-    vcr.VCR
-        A fresh instance: its response hook numbers trace ids from 1, so use one per recording.
-    """
-    config = vcr.VCR(
-        cassette_library_dir=str(library),
-        path_transformer=vcr.VCR.ensure_suffix(".yaml"),
-        serializer="engagifii-yaml",
-        record_mode=record_mode,
-        match_on=["method", "scheme", "host", "port", "path", "query", "json_body", "routing_headers"],
-        decode_compressed_response=True,
-        filter_headers=list(DROPPED_REQUEST_HEADERS),
-        before_record_request=scrub_request,
-        before_record_response=make_response_scrubber(),
-    )
-    config.register_serializer("engagifii-yaml", ReadableYamlSerializer())
-    config.register_matcher("json_body", body_matcher)
-    config.register_matcher("routing_headers", routing_headers_matcher)
-    return config
-
-
-#: The replay configuration every test uses (record mode "none").
-VCR = make_vcr()
-
-
-# -- replay helper with errors that explain themselves ------------------------------------------
-
-
-class CassetteError(AssertionError):
-    """A replay could not be served from its cassette."""
-
-
-class CassetteMissingError(CassetteError):
-    """The cassette file does not exist."""
-
-
-class CassetteMismatchError(CassetteError):
-    """The cassette exists but holds no (unplayed) recording of a request the code sent."""
-
-
-def cassette_path(name: str | Path) -> Path:
-    """``cassettes/<name>.yaml`` for a bare name; a path is returned as is (``.yaml`` added)."""
-    path = Path(name)
-    if not path.is_absolute() and path.parent == Path("."):
-        path = CASSETTES / path
-    return path if path.suffix == ".yaml" else path.with_name(path.name + ".yaml")
-
-
-def _missing_message(path: Path) -> str:
-    return (
-        f"cassette missing: {path} does not exist. Run `make cassettes` "
-        "(python -m tests.record_cassettes) to record it against the sandbox."
-    )
-
-
-def describe_request(request: Request) -> str:
-    """Method, URI, routing headers and body of a (scrubbed) request, for error messages."""
-    lines = [f"{request.method} {request.uri}"]
-    for name in ROUTING_HEADERS:
-        if request.headers.get(name) is not None:
-            lines.append(f"  {name}: {request.headers.get(name)}")
-    text = _body_text(request.body)
-    if text:
-        lines.append(f"  body: {text if len(text) <= 500 else text[:500] + '…'}")
-    return "\n".join(lines)
-
-
-def _mismatch_message(exc: CannotOverwriteExistingCassetteException, path: Path) -> str:
-    cassette: Cassette = exc.cassette
-    failed = cassette.filter_request(exc.failed_request) or exc.failed_request
-    if exc.reason == "cassette_not_found" or not path.exists():
-        return _missing_message(path)
-    if exc.reason == "already_played":
-        why = (
-            "it matches a recording that was already replayed: the code sent this request more often "
-            "than when the cassette was recorded"
-        )
-    else:
-        why = "the cassette exists but lacks this request"
-    lines = [
-        f"no matching recording in cassette {path}: {why}.",
-        f"cassette has {len(cassette)} recorded interactions, {sum(cassette.play_counts.values())} replayed.",
-        "unmatched request:",
-        "  " + describe_request(failed).replace("\n", "\n  "),
-    ]
-    similar = [s for s in exc.similar_requests if s[2]][:3]
-    if similar:
-        lines.append("closest recordings:")
-        for stored, _ok, failures in similar:
-            lines.append(f"  {stored.method} {stored.uri}")
-            lines.extend(f"    {name}: {message}" for name, message in failures)
-    lines.append(
-        "If the requests changed on purpose, re-record with `make cassettes`; otherwise the code under test "
-        "now sends something the recording never saw."
-    )
-    return "\n".join(lines)
-
-
-def _vcr_error(exc: BaseException | None) -> CannotOverwriteExistingCassetteException | None:
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, CannotOverwriteExistingCassetteException):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
-@contextmanager
-def replay_cassette(name: str | Path, *, require_all_played: bool = True) -> Iterator[Cassette]:
-    """Replay ``cassettes/<name>.yaml`` (record mode ``none``) with errors that explain themselves.
-
-    Raises
-    ------
-    CassetteMissingError
-        The file does not exist (run ``make cassettes``).
-    CassetteMismatchError
-        A request has no unplayed recording (names the cassette, the request and its body), or,
-        with ``require_all_played``, recordings were left unplayed (the code sent fewer requests).
-    """
-    path = cassette_path(name)
-    if not path.is_file():
-        raise CassetteMissingError(_missing_message(path))
-    try:
-        with VCR.use_cassette(str(path)) as cassette:
-            yield cassette
-    except BaseException as exc:
-        found = _vcr_error(exc)
-        if found is None:
-            raise
-        raise CassetteMismatchError(_mismatch_message(found, path)) from exc
-    if require_all_played and not cassette.all_played:
-        unplayed = [
-            describe_request(req) for i, (req, _resp) in enumerate(cassette.data) if cassette.play_counts[i] == 0
-        ]
-        raise CassetteMismatchError(
-            f"cassette {path}: {len(unplayed)} recorded interactions were never replayed "
-            "(the code sent fewer requests than when recorded):\n" + "\n".join(unplayed)
-        )
-
-
-def _test_cassette_name(node_name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", node_name).strip("_")
+from tests.helpers import (
+    SentRequest,
+    capture_requests,
+    cassette_name_for,
+    replay_cassette,
+    replay_settings_for,
+    shared_sandbox,
+)
+
+#: Environment variables that would let the developer's machine leak into a test.
+_LEAKY = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle", "curl_ca_bundle")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Isolate each test from the machine's configuration (see the module docstring)."""
+    for name in list(os.environ):
+        if name.startswith("ENGAGIFII_") or name.lower() in _LEAKY:
+            monkeypatch.delenv(name, raising=False)
+    work = tmp_path_factory.mktemp("cwd")  # not tmp_path: tests count the files they write there
+    monkeypatch.setenv("NETRC", str(work / "no-such-netrc"))
+    monkeypatch.chdir(work)
+
+
+@pytest.fixture
+def sb() -> Any:
+    """The shared sandbox, reset to its starting state for this test."""
+    server = shared_sandbox()
+    server.reset()
+    return server
 
 
 @pytest.fixture
@@ -474,65 +62,15 @@ def replay(request: pytest.FixtureRequest) -> Callable[..., Any]:
     """``with replay(): ...`` replays the cassette named after the current test (or ``replay(name)``)."""
 
     def use(name: str | Path | None = None, **kwargs: Any) -> Any:
-        return replay_cassette(name if name is not None else _test_cassette_name(request.node.name), **kwargs)
+        return replay_cassette(name if name is not None else cassette_name_for(request.node.name), **kwargs)
 
     return use
 
 
-def replay_settings_for(**overrides: Any) -> Settings:
-    """Settings at :data:`REPLAY_ORIGIN` with the sandbox's canary credentials and tenants."""
-    values: dict[str, Any] = {
-        "client_id": sandbox.CLIENT_ID,
-        "client_secret": sandbox.CLIENT_SECRET,
-        "tenant_codes": tuple(sandbox.TENANTS),
-        "identity_url": REPLAY_ORIGIN,
-        "api_base_url": REPLAY_ORIGIN,
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
 @pytest.fixture
 def replay_settings() -> Settings:
-    """Settings for replaying sandbox cassettes (see :func:`replay_settings_for`)."""
+    """Settings for replaying sandbox cassettes (see :func:`tests.helpers.replay_settings_for`)."""
     return replay_settings_for()
-
-
-# -- what was sent ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SentRequest:
-    """One request as ``requests`` sent it (headers as a plain dict, body as bytes or None)."""
-
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: bytes | None
-
-    def json(self) -> Any:
-        return json.loads(self.body or b"null")
-
-
-@contextmanager
-def capture_requests() -> Iterator[list[SentRequest]]:
-    """Collect every request sent through ``requests`` (thread-safe) while the block runs."""
-    log: list[SentRequest] = []
-    lock = threading.Lock()
-    original = requests.adapters.HTTPAdapter.send
-
-    def send(self: requests.adapters.HTTPAdapter, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
-        body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body
-        entry = SentRequest(str(request.method), str(request.url), dict(request.headers), copy.copy(body))
-        with lock:
-            log.append(entry)
-        return original(self, request, *args, **kwargs)
-
-    requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign]
-    try:
-        yield log
-    finally:
-        requests.adapters.HTTPAdapter.send = original  # type: ignore[method-assign]
 
 
 @pytest.fixture

@@ -37,11 +37,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from engagifii_data import sandbox
 from engagifii_data.client import EngagifiiClient, WalkProgress
 from engagifii_data.config import Settings, is_loopback
 from engagifii_data.exceptions import ApiError, ConfigurationError, TenantNotFoundError
-from tests.conftest import CASSETTES, REAL_CASSETTES, capture_requests, make_vcr
+from tests.helpers import (
+    CASSETTES,
+    REAL_CASSETTES,
+    SleepRecorder,
+    capture_requests,
+    make_vcr,
+    replay_cassette,
+    replay_settings_for,
+)
 
 #: The opt-in variable for recording against the real API.
 REAL_OPT_IN = "ENGAGIFII_RECORD_REAL"
@@ -312,3 +322,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- replaying real recordings -----------------------------------------------------------------------
+
+
+def _real_identity(path: Path) -> tuple[str, str]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    client_id, tenant = "", ""
+    for interaction in data["interactions"]:
+        req = interaction["request"]
+        if req["uri"].endswith("/connect/token") and not client_id:
+            client_id = dict(p.split("=", 1) for p in req["body"].split("&")).get("client_id", "")
+        codes = req["headers"].get("tenant-code")
+        if codes and not tenant:
+            tenant = codes[0]
+    return client_id, tenant
+
+
+def replay_real_cassette(path: Path) -> Any:
+    """Replay one ``cassettes/real`` recording through its scenario; returns the scenario's result."""
+    scenario = REAL_SCENARIOS[path.stem]
+    client_id, tenant = _real_identity(path)
+    settings = replay_settings_for(client_id=client_id, tenant_codes=(tenant or "T",))
+    client = EngagifiiClient(settings, sleep=SleepRecorder())
+    with replay_cassette(path), client:
+        result = scenario.run(client, Context(sandbox=None, workers=1, tenant=tenant))
+    assert client.stats.token_requests == 1
+    return result

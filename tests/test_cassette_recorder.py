@@ -11,9 +11,8 @@ import pytest
 from engagifii_data import sandbox
 from engagifii_data.exceptions import ConfigurationError
 from tests import record_cassettes
-from tests.conftest import CASSETTES
-from tests.test_cassette_secrets import scan_text
-from tests.test_cassettes import replay_real_cassette
+from tests.helpers import CASSETTES, scan_text
+from tests.record_cassettes import replay_real_cassette
 
 #: Small, and covering the volatile parts: two token requests, a 401, trace ids, an empty page.
 SMALL_CASSETTES = ["test_empty_tenant", "test_token_expires_mid_walk"]

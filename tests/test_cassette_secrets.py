@@ -8,58 +8,12 @@ there is one, for cassettes recorded against the real API).
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
 import pytest
 
 from engagifii_data import sandbox
-from tests.conftest import CASSETTES, REDACTED_SECRET, REDACTED_TOKEN, ROOT
-
-#: (what, pattern): anything matching is a finding.
-PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("the sandbox's canary client secret", re.compile(re.escape(sandbox.CLIENT_SECRET))),
-    ("a CANARY marker (canary secrets and tokens carry it)", re.compile(r"CANARY")),
-    ("a JWT-shaped string (access token)", re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.")),
-    ("a Bearer credential", re.compile(r"Bearer\s+[A-Za-z0-9._~+/=-]{16,}")),
-    (
-        "an unredacted client_secret form field",
-        re.compile(r"client_secret=(?!" + re.escape(REDACTED_SECRET) + r"(?:[&\s'\"]|$))[^&\s'\"]*"),
-    ),
-    (
-        "an unredacted secret or token JSON field",
-        re.compile(
-            r"\"(?:client_secret|access_token|refresh_token|id_token)\"\s*:\s*\"(?!"
-            + re.escape(REDACTED_TOKEN)
-            + r"\")[^\"]*\""
-        ),
-    ),
-    ("a recorded Authorization or Cookie header", re.compile(r"^\s*(?:Authorization|Cookie|Set-Cookie):", re.I | re.M)),
-]
-
-
-def configured_secret() -> str | None:
-    """The client secret from the environment or ``.env``, if any (long enough to search for)."""
-    value = os.environ.get("ENGAGIFII_CLIENT_SECRET")
-    if not value:
-        try:
-            from dotenv import dotenv_values, find_dotenv
-        except ImportError:  # pragma: no cover - python-dotenv is a dependency
-            return None
-        path = find_dotenv(usecwd=True)
-        value = dotenv_values(path).get("ENGAGIFII_CLIENT_SECRET") if path else None
-    return value if value and len(value) >= 8 else None
-
-
-def scan_text(text: str, extra_secrets: tuple[str, ...] = ()) -> list[tuple[int, str]]:
-    """``(line number, what)`` for every finding in ``text`` (1-based lines)."""
-    findings: list[tuple[int, str]] = []
-    patterns = PATTERNS + [("the configured client secret", re.compile(re.escape(s))) for s in extra_secrets if s]
-    for what, pattern in patterns:
-        for match in pattern.finditer(text):
-            findings.append((text.count("\n", 0, match.start()) + 1, what))
-    return sorted(set(findings))
+from tests.helpers import CASSETTES, REDACTED_SECRET, REDACTED_TOKEN, ROOT, configured_secret, scan_text
 
 
 def scanned_files() -> list[Path]:

@@ -24,7 +24,7 @@ from engagifii_data.client import EngagifiiClient
 from engagifii_data.exceptions import ApiError, TenantNotFoundError
 from engagifii_data.frames import EVENT_COLUMNS
 from engagifii_data.query import EventQuery
-from tests.conftest import (
+from tests.helpers import (
     CASSETTES,
     REAL_CASSETTES,
     REDACTED_TOKEN,
@@ -33,15 +33,14 @@ from tests.conftest import (
     CassetteMismatchError,
     CassetteMissingError,
     SentRequest,
+    SleepRecorder,
     replay_cassette,
-    replay_settings_for,
 )
-from tests.helpers import SleepRecorder
 from tests.record_cassettes import (
     ACME_SEARCH,
-    REAL_SCENARIOS,
     SCENARIOS,
     Context,
+    replay_real_cassette,
     walk_two_tenants,
 )
 
@@ -309,34 +308,9 @@ def test_sandbox_cassettes_were_recorded_with_the_canary_client() -> None:
 # -- real-API recordings (only when someone recorded them: ENGAGIFII_RECORD_REAL=1 make cassettes) -
 
 
-def _real_identity(path: Path) -> tuple[str, str]:
-    data = load_yaml(path)
-    client_id, tenant = "", ""
-    for interaction in data["interactions"]:
-        req = interaction["request"]
-        if req["uri"].endswith("/connect/token") and not client_id:
-            client_id = dict(p.split("=", 1) for p in req["body"].split("&")).get("client_id", "")
-        codes = req["headers"].get("tenant-code")
-        if codes and not tenant:
-            tenant = codes[0]
-    return client_id, tenant
-
-
 REAL_PATHS: list[Any] = sorted(REAL_CASSETTES.glob("*.yaml")) or [
     pytest.param(None, marks=pytest.mark.skip(reason="no real-API cassettes (ENGAGIFII_RECORD_REAL=1 make cassettes)"))
 ]
-
-
-def replay_real_cassette(path: Path) -> Any:
-    """Replay one ``cassettes/real`` recording through its scenario; returns the scenario's result."""
-    scenario = REAL_SCENARIOS[path.stem]
-    client_id, tenant = _real_identity(path)
-    settings = replay_settings_for(client_id=client_id, tenant_codes=(tenant or "T",))
-    client, _ = make_client(settings)
-    with replay_cassette(path), client:
-        result = scenario.run(client, Context(sandbox=None, workers=1, tenant=tenant))
-    assert client.stats.token_requests == 1
-    return result
 
 
 @pytest.mark.parametrize("path", REAL_PATHS, ids=lambda p: p.stem if isinstance(p, Path) else "none")

@@ -6,7 +6,6 @@ import csv
 import io
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,6 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-@pytest.fixture
-def sb() -> Iterator[Any]:
-    with sandbox.run() as server:
-        yield server
-
-
 def env_file(tmp_path: Path, server: Any, **values: str) -> Path:
     settings = {
         "ENGAGIFII_CLIENT_ID": server.client_id,
@@ -43,13 +36,6 @@ def env_file(tmp_path: Path, server: Any, **values: str) -> Path:
     path = tmp_path / "test.env"
     path.write_text("".join(f"{k}={v}\n" for k, v in settings.items()), encoding="utf-8")
     return path
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("CLIENT_ID", "CLIENT_SECRET", "TENANT_CODE", "IDENTITY_SERVER_URL", "API_BASE_URL", "ENV_FILE"):
-        monkeypatch.delenv(f"ENGAGIFII_{name}", raising=False)
-    monkeypatch.chdir(tmp_path)
 
 
 def test_sandbox_export_writes_the_full_report_that_round_trips(tmp_path: Path) -> None:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from engagifii_data import sandbox
 from engagifii_data.client import EngagifiiClient, WalkProgress
 from engagifii_data.exceptions import (
     AuthenticationError,
@@ -23,12 +21,6 @@ from engagifii_data.frames import EVENT_COLUMNS
 from tests.helpers import SleepRecorder
 
 LARGE, SMALL, EMPTY = "ACME", "GLOBEX", "INITECH"
-
-
-@pytest.fixture
-def sb() -> Iterator[Any]:
-    with sandbox.run() as server:
-        yield server
 
 
 def client_for(server: Any, **overrides: Any) -> tuple[EngagifiiClient, SleepRecorder]:

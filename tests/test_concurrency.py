@@ -34,7 +34,8 @@ def _no_sleep(seconds: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def sb() -> Iterator[Any]:
+def slow_sb() -> Iterator[Any]:
+    """A sandbox of its own: one large tenant and latency, so that pages overlap in flight."""
     with sandbox.run(tenants={TENANT: EVENTS}, latency=LATENCY) as server:
         yield server
 
@@ -51,17 +52,17 @@ def _list_pages(server: Any, status: int | None = None) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def sequential(sb: Any) -> pd.DataFrame:
-    df, stats = _walk(sb, 1)
+def sequential(slow_sb: Any) -> pd.DataFrame:
+    df, stats = _walk(slow_sb, 1)
     assert len(df) == EVENTS
     assert stats["token_requests"] == 1
-    assert sorted(_list_pages(sb)) == list(range(1, PAGES + 1))
+    assert sorted(_list_pages(slow_sb)) == list(range(1, PAGES + 1))
     return df
 
 
 @pytest.mark.parametrize("workers", [2, 4, 8])
-def test_a_concurrent_walk_returns_the_sequential_frame(sb: Any, sequential: pd.DataFrame, workers: int) -> None:
-    df, _ = _walk(sb, workers)
+def test_a_concurrent_walk_returns_the_sequential_frame(slow_sb: Any, sequential: pd.DataFrame, workers: int) -> None:
+    df, _ = _walk(slow_sb, workers)
     pd.testing.assert_frame_equal(df, sequential)
     meta = df.attrs["engagifii"]
     assert meta["complete"] is True
@@ -71,21 +72,21 @@ def test_a_concurrent_walk_returns_the_sequential_frame(sb: Any, sequential: pd.
 
 
 @pytest.mark.parametrize("workers", [1, 2, 4, 8])
-def test_one_list_request_per_page_and_one_token_request_per_walk(sb: Any, workers: int) -> None:
-    df, stats = _walk(sb, workers)
-    pages = _list_pages(sb)
+def test_one_list_request_per_page_and_one_token_request_per_walk(slow_sb: Any, workers: int) -> None:
+    df, stats = _walk(slow_sb, workers)
+    pages = _list_pages(slow_sb)
     assert len(pages) == PAGES
     assert Counter(pages) == Counter(range(1, PAGES + 1))  # every page exactly once
-    assert sb.token_requests == 1
-    assert sum(1 for r in list(sb.log) if r["kind"] == "token") == 1
+    assert slow_sb.token_requests == 1
+    assert sum(1 for r in list(slow_sb.log) if r["kind"] == "token") == 1
     assert stats == {"token_requests": 1, "http_requests": PAGES, "retries": 0, "pages": PAGES}
     assert len(df) == EVENTS
 
 
 @pytest.mark.parametrize("workers", [1, 4, 8])
-def test_rows_keep_the_listing_order(sb: Any, workers: int) -> None:
-    df, _ = _walk(sb, workers)
-    assert df["id"].tolist() == [e["id"] for e in sb.events(TENANT)]
+def test_rows_keep_the_listing_order(slow_sb: Any, workers: int) -> None:
+    df, _ = _walk(slow_sb, workers)
+    assert df["id"].tolist() == [e["id"] for e in slow_sb.events(TENANT)]
     assert isinstance(df.index, pd.RangeIndex)
     assert df.index.equals(pd.RangeIndex(EVENTS))
 

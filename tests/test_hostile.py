@@ -92,28 +92,6 @@ CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # --------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No ENGAGIFII_* variable, no proxy, no ~/.netrc and no stray .env reach the code under test."""
-    for name in list(os.environ):
-        if name.startswith("ENGAGIFII_") or name.lower() in (
-            "http_proxy",
-            "https_proxy",
-            "all_proxy",
-            "no_proxy",
-            "requests_ca_bundle",
-            "curl_ca_bundle",
-        ):
-            monkeypatch.delenv(name, raising=False)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("NETRC", str(home / "no-such-netrc"))
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-
-
 @pytest.fixture
 def hs() -> Iterator[HostileServer]:
     with HostileServer() as server:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -19,89 +19,10 @@ from joserfc import jws, jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from engagifii_data import sandbox
-from engagifii_data.sandbox.constants import TIME_ZONES
-
-LIST = "/api/1.0/event/list"
-TRACE_RE = re.compile(r"^[0-9a-f]{32}$")
-STAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-ENVELOPE_KEYS = {"code", "message", "details", "timestamp", "traceId", "path", "method"}
+from tests.helpers import LIST, assert_envelope, get_token, headers, ids, instant, post_list
 
 
-# -- helpers ---------------------------------------------------------------------------------
-def get_token(sb: Any, **form: str) -> str:
-    data = {
-        "client_id": sb.client_id,
-        "client_secret": sb.client_secret,
-        "grant_type": "client_credentials",
-        "scope": "EventsApi",
-        **form,
-    }
-    r = requests.post(sb.identity_url + "/connect/token", data=data, timeout=10)
-    assert r.status_code == 200, r.text
-    token: str = r.json()["access_token"]
-    return token
-
-
-def headers(token: str, tenant: str | None = "ACME", **extra: str) -> dict[str, str]:
-    h = {"Authorization": f"Bearer {token}", "api-version": "1.0", "Content-Type": "application/json"}
-    if tenant is not None:
-        h["tenant-code"] = tenant
-    h.update(extra)
-    return h
-
-
-def post_list(
-    sb: Any, token: str, body: Any = None, tenant: str | None = "ACME", *, raw: bytes | str | None = None, **extra: str
-) -> requests.Response:
-    payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
-    return requests.post(sb.api_url + LIST, headers=headers(token, tenant, **extra), data=payload, timeout=10)
-
-
-def ids(response: requests.Response) -> list[str]:
-    return [e["id"] for e in response.json()["collection"]]
-
-
-def instant(value: str, tz_name: str | None) -> datetime:
-    """Independent reading of a sandbox timestamp (7 fractional digits, Z, offsets, naive)."""
-    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$", value)
-    assert m, value
-    dt = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
-    if m.group(2):
-        dt += timedelta(microseconds=int(m.group(2)[:6].ljust(6, "0")))
-    zone = m.group(3)
-    if zone == "Z":
-        return dt.replace(tzinfo=UTC)
-    if zone:
-        sign = 1 if zone[0] == "+" else -1
-        off = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])) * sign
-        return dt.replace(tzinfo=timezone(off)).astimezone(UTC)
-    return dt.replace(tzinfo=timezone(timedelta(minutes=TIME_ZONES[tz_name or "UTC"]))).astimezone(UTC)
-
-
-def assert_envelope(
-    r: requests.Response, status: int, code: str, path: str = LIST, method: str = "POST"
-) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["Content-Type"].startswith("application/json")
-    body = r.json()
-    assert set(body) == {"error"}
-    err: dict[str, Any] = body["error"]
-    assert set(err) == ENVELOPE_KEYS
-    assert err["code"] == code
-    assert TRACE_RE.match(err["traceId"])
-    assert STAMP_RE.match(err["timestamp"])
-    assert err["path"] == path and err["method"] == method
-    assert r.headers["X-Request-Id"] == err["traceId"]
-    return err
-
-
-@pytest.fixture(scope="module")
-def sb() -> Any:
-    with sandbox.run() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def token(sb: Any) -> str:
     return get_token(sb)
 

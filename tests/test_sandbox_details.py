@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from engagifii_data import sandbox
-from tests.test_sandbox import LIST, assert_envelope, get_token, headers, ids, post_list
+from tests.helpers import LIST, assert_envelope, get_token, headers, ids, post_list
 
 #: sha256 of ``sandbox.generate()``'s list rows (contacts left out) as compact UTF-8 JSON, computed
 #: with the code from before detail answers had streams of their own: the list rows must not change.
@@ -120,13 +120,7 @@ def hard_cases(event: dict[str, Any]) -> set[str]:
     return found
 
 
-@pytest.fixture(scope="module")
-def sb() -> Any:
-    with sandbox.run() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def token(sb: Any) -> str:
     return get_token(sb)
 

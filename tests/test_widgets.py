@@ -20,7 +20,6 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from engagifii_data import sandbox
 from engagifii_data.client import EngagifiiClient
 from engagifii_data.exceptions import IncompleteWalkError, TenantNotFoundError
 from engagifii_data.widgets import (
@@ -31,12 +30,6 @@ from engagifii_data.widgets import (
 )
 
 LARGE, SMALL, EMPTY = "ACME", "GLOBEX", "INITECH"
-
-
-@pytest.fixture(scope="module")
-def sb() -> Iterator[Any]:
-    with sandbox.run() as server:
-        yield server
 
 
 @pytest.fixture

@@ -152,7 +152,8 @@ class _State:
     def __init__(
         self, seed: int | str, now: datetime, faults: Faults, tenants: Mapping[str, int] | None = None
     ) -> None:
-        self.lock = threading.RLock()
+        self.lock = getattr(self, "lock", None) or threading.RLock()
+        self.custom_tenants = dict(tenants) if tenants is not None else None
         self.tenant_codes: tuple[str, ...] = tuple(TENANTS if tenants is None else tenants)
         self.seed, self.now, self.faults = seed, now, faults
         self.issuer = ""
@@ -717,6 +718,18 @@ class Sandbox:
                     raise TypeError("pass a list of ids, not one id string")
                 ids = [str(i).strip().lower() for i in which]
             return state.delete(tenant, ids)
+
+    def reset(self) -> None:
+        """Back to how :func:`run` started it: seeded data, default faults, empty log, every token valid.
+
+        The port, the signing key and the issuer stay; so does the seed (and a ``tenants`` table).
+        A test suite can share one running sandbox and reset it before each test.
+        """
+        state = self._state
+        with state.lock:
+            issuer = state.issuer
+            state.__init__(state.seed, state.now, Faults(), state.custom_tenants)  # type: ignore[misc]
+            state.issuer = issuer
 
     def revoke_tokens(self) -> None:
         """Make every token issued so far invalid (401 ``invalid_token``, "The access token expired")."""
