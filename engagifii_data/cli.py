@@ -1,6 +1,6 @@
 """The ``engagifii-data`` command: ``events``, ``check`` and ``sandbox``.
 
-Exit codes (DESIGN.md): 0 done; 1 no report was written (a file problem, or an unexpected internal
+Exit codes: 0 done; 1 no report was written (a file problem, or an unexpected internal
 error); 2 usage or configuration error; 3 authentication failed; 4 API or network error after
 retries; 5 the walk could not be completed or verified (no report is written); 130 interrupted.
 A report sent to a pipe that closes early (``-o - | head``) ends quietly with 141, as Unix tools do.

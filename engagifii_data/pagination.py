@@ -2,7 +2,7 @@
 
 No HTTP here: the client feeds pages in, these rules decide what they mean.
 
-Rules (DESIGN.md; engagifii-api.md "Listing events"):
+Rules (from the vendor's API reference and the two response envelopes seen on the wire):
 
 - **Envelope**: rows are found under ``data | collection | result | items`` and the total under
   ``totalCount | pagingModel.totalRecords | totalRecords | total`` (docs, wire and sibling-service
@@ -184,7 +184,7 @@ def effective_page_size(first: Page, requested: int) -> int:
     """The page size the server actually uses, learnt from page 1.
 
     A first page shorter than requested while the total is larger means the server capped the page
-    size silently (engagifii-api.md: servers of this family cap at 100 or 200). A first page *longer*
+    size silently (other Engagifii APIs document caps of 100 or 200). A first page *longer*
     than requested means the server uses its own, larger size; the plan follows the server either way.
     """
     n = len(first.rows)

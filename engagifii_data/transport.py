@@ -1,6 +1,6 @@
 """HTTP transport: one ``requests.Session``, one retry policy, answers read within bounds.
 
-Rules (DESIGN.md, "Behaviours every part keeps"), the same for the token endpoint and the API:
+Rules, the same for the token endpoint and the API:
 
 - Every API request carries ``Authorization: Bearer``, ``api-version``, ``tenant-code`` and
   ``Content-Type: application/json`` (vendor docs). ``.netrc`` never replaces the bearer token or

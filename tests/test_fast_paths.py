@@ -1,4 +1,4 @@
-"""The fast paths of issue 7 give exactly what the general paths give.
+"""The fast paths (Arrow, orjson) give exactly what the general paths give.
 
 Frames: Arrow parses canonical datetime columns, builds string / Int64 / Float64 / boolean arrays, and
 time zones are applied once per batch; each of these falls back to the value-by-value path when a value

@@ -1,6 +1,6 @@
 """Property-based tests: page walks over random sandbox fault schedules (hypothesis).
 
-The invariant (issue 6): whatever the schedule of faults — tenant size, page size, silent server cap,
+The invariant: whatever the schedule of faults — tenant size, page size, silent server cap,
 429s with a short ``Retry-After``, 503 pages, dropped connections, truncated bodies, token expiries,
 events inserted during the walk, 1..8 workers, 1..6 attempts — ``client.events()`` either
 

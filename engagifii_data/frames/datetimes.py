@@ -30,7 +30,7 @@ the same instants (``tests/test_fast_paths.py``). Zones are applied with one ``t
 distinct zone per batch, over every datetime column at once. Naive and aware values never meet in one
 parse, so mixed columns never raise "Mixed timezones detected" (as ``pandas.to_datetime`` does).
 
-Speed (issue 7): string, count, money and flag columns whose values already have the wire type are
+Speed: string, count, money and flag columns whose values already have the wire type are
 built by Arrow in one pass; other values take the converting path. A frame never depends on which
 path ran (``tests/test_fast_paths.py`` compares both on every seeded sandbox tenant).
 """
@@ -211,7 +211,7 @@ def localize(columns: Sequence[tuple[np.ndarray, np.ndarray]], zones: list[Any])
     Notes
     -----
     One ``tz_localize`` per distinct zone per batch, over the naive values of every column at once:
-    the per-call cost dominated when it ran per column (issue 7).
+    the per-call cost dominated when it ran per column.
     """
     out = [(0, 0)] * len(columns)
     if not any(len(naive) for _, naive in columns):
@@ -266,7 +266,7 @@ def arrow_read_datetimes(values: list[Any]) -> DatetimeRead | None:
     and Arrow parses each one (it refuses February 30, hour 24, an offset of ``+24:00``...). Otherwise
     returns None and the caller takes the general path, so results never depend on which path ran
     (``tests/test_frames.py`` checks both give the same instants). About 10x faster per value than the
-    general path (issue 7).
+    general path.
     """
     try:
         texts = pa.array(values, type=pa.string())

@@ -1,7 +1,7 @@
 """Seeded, deterministic event data for the sandbox (Faker plus one ``random.Random``).
 
 Same seed and clock -> identical JSON bytes (for a given Faker version). Events follow the
-EventViewModel of ``engagifii-api.md`` (docs and wire fields) and include the hard cases real data
+EventViewModel of the vendor's data-models page and the fields seen on the wire and include the hard cases real data
 has: accented and emoji names, names starting with ``= + - @``, descriptions with ``\\n``,
 ``\\r\\n`` and TAB, naive timestamps beside a ``timeZone``, offset timestamps, 7 fractional digits,
 ``0001-01-01T00:00:00`` for unset registration dates, the null GUID, missing keys and nulls, and an
