@@ -282,7 +282,7 @@ def test_a_text_plain_json_answer_keeps_its_utf8_text(monkeypatch: pytest.Monkey
     from requests.structures import CaseInsensitiveDict
 
     from engagifii_data.config import Settings
-    from engagifii_data.transport import Stats, Transport, _Answer
+    from engagifii_data.transport import Answer, Stats, Transport
 
     body = '{"name": "Caf\u00e9 \u2013 Z\u00fcrich"}'.encode()
     settings = Settings(
@@ -294,8 +294,8 @@ def test_a_text_plain_json_answer_keeps_its_utf8_text(monkeypatch: pytest.Monkey
     )
     transport = Transport(settings, Stats())
     monkeypatch.setattr(transport.tokens, "get", lambda context=None: "t")
-    answer = _Answer(200, CaseInsensitiveDict({"Content-Type": "text/plain"}), body)
-    monkeypatch.setattr(transport, "_send_once", lambda *a, **k: answer)
+    answer = Answer(200, CaseInsensitiveDict({"Content-Type": "text/plain"}), body)
+    monkeypatch.setattr(transport, "exchange", lambda *a, **k: answer)
     assert transport.request_json("POST", "/x", tenant="T").data == {"name": "Caf\u00e9 \u2013 Z\u00fcrich"}
 
 
