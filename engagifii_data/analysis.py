@@ -157,7 +157,7 @@ def plot_events_by_month(df: pd.DataFrame, ax: Axes | None = None, *, title: str
     ax.set_xlim(-0.6 - pad, len(table) - 0.4 + pad)
     step = max(1, -(-len(table) // 18))
     ax.set_xticks(x[::step], list(table.index)[::step], rotation=45, ha="right", fontsize=8)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     ax.set_ylim(0, max([*bottom, 1]) * 1.05)
     ax.set_ylabel("events")
     ax.set_xlabel("month of start (UTC)")
@@ -303,7 +303,7 @@ def plot_capacity_and_prices(upcoming: pd.DataFrame, df: pd.DataFrame) -> Figure
     right.set_xlabel("defaultPrice")
     for ax in (left, right):
         ax.set_ylabel("events")
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     return fig
 
 

@@ -325,7 +325,11 @@ class EventExplorer:
                     self.progress.bar_style, self.progress.value = "", 0
             path = self.checkpoint_path()
             saved = path is not None and path.exists()
-            where = f"pages are saved to <code>{html.escape(str(path))}</code>" if path else "resuming off"
+            where = (
+                f"pages are saved to <code>{html.escape(str(path))}</code>"
+                if path
+                else ("resuming off" if not self.resumable.value else "no checkpoint until the filters are valid")
+            )
             more = " — an earlier walk's pages are there: Resume fetches only the missing ones" if saved else ""
             self.checkpoint_label.value = f"<small>{where}{more}</small>"
             if not running:
@@ -346,8 +350,16 @@ class EventExplorer:
             result, stale = self._result, self._stale()
             banner = ""
             if result is not None and (stale or self._status is not None):
-                what = "results for the previous selection" if stale else "the previous result"
-                banner = _lines(f"⟲ {what}: {result.label} — press Fetch for the current one", "warn")
+                running = self.running
+                what, hint = (
+                    ("results for the previous selection", "fetching the current one…" if running else "press Fetch")
+                    if stale
+                    else (
+                        "the previous result",
+                        "fetching it again…" if running else "the last fetch did not replace it",
+                    )
+                )
+                banner = _lines(f"⟲ {what}: {result.label} — {hint}", "warn")
             dim = ' style="opacity:0.45"' if banner else ""
             if self._status is not None:
                 self.message.value = (banner if stale else "") + self._status
