@@ -350,15 +350,8 @@ class EventExplorer:
             result, stale = self._result, self._stale()
             banner = ""
             if result is not None and (stale or self._status is not None):
-                running = self.running
-                what, hint = (
-                    ("results for the previous selection", "fetching the current one…" if running else "press Fetch")
-                    if stale
-                    else (
-                        "the previous result",
-                        "fetching it again…" if running else "the last fetch did not replace it",
-                    )
-                )
+                what = "results for the previous selection" if stale else "the previous result"
+                hint = "fetching…" if self.running else "press Fetch" if stale else "the last fetch did not replace it"
                 banner = _lines(f"⟲ {what}: {result.label} — {hint}", "warn")
             dim = ' style="opacity:0.45"' if banner else ""
             if self._status is not None:
@@ -587,7 +580,7 @@ class EventExplorer:
         previous selection. An empty result is written on a second Export of the same selection.
         Each export adds its line under the fetch summary.
         """
-        df = self.data
+        df, text = self.data, self.export_path.value.strip()
         report = WalkReport.find(df) if df is not None else None
         if df is None or report is None:
             self._note("nothing to export yet: press Fetch first", "warn")
@@ -596,13 +589,8 @@ class EventExplorer:
             self._show(_lines("export refused: the result is for the previous selection; press Fetch first", "error"))
             return False
         if not report.complete:
-            self._note(
-                f"export refused: the data are PARTIAL ({len(df):,} of {report.total_count:,} rows). "
-                "Resume or fetch again, then export.",
-                "error",
-            )
+            self._note(f"export refused: the data are PARTIAL ({len(df):,} of {report.total_count:,} rows)", "error")
             return False
-        text = self.export_path.value.strip()
         if not text:
             self._note("export: set a report path first", "warn")
             return False
