@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
-.PHONY: demo test lint lab cassettes bench clean
+.PHONY: demo test lint lab lab-check cassettes bench clean
 
 # Jupyter refuses to run as root without --allow-root (containers, CI machines).
 ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -45,6 +45,28 @@ lab: $(VENV)/.stamp-lab
 		echo "the ipywidgets frontend is missing: $(PY) -m pip install -e '.[lab]' (then make lab)" >&2; exit 1; }
 	@echo "notebooks use the Engagifii API when ENGAGIFII_* credentials are configured (.env), else the local sandbox"
 	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_ARG) $(LAB_ARGS)
+
+## lab-check: optional: the explorer in a real browser (JupyterLab 4, headless Chromium: apt-get install chromium)
+# Run All, Fetch, change tenant and filters, Fetch, Cancel mid-walk, Resume, Export; screenshots and logs in
+# LAB_CHECK_OUT. LAB_CHECK is the driver script (it pip-installs playwright into the venv; no browser download).
+LAB_CHECK     ?= ../shared/tools/lab_check.py
+LAB_CHECK_OUT ?= reports/lab-check
+CHROMIUM      ?= /usr/bin/chromium
+lab-check: $(VENV)/.stamp-lab
+	@test -f $(LAB_CHECK) || { echo "lab-check: no $(LAB_CHECK); pass LAB_CHECK=/path/to/lab_check.py" >&2; exit 2; }
+	@test -x $(CHROMIUM) || { echo "lab-check needs Chromium: apt-get install -y chromium (or CHROMIUM=path)" >&2; exit 2; }
+	$(PY) $(LAB_CHECK) --venv $(VENV) --notebook notebooks/explore_events.ipynb --out $(LAB_CHECK_OUT) \
+		--chromium $(CHROMIUM) --timeout 600 \
+		--click Fetch --wait-text "2,400 of 2,400 events fetched" --shot fetched \
+		--select Tenant=GLOBEX --wait-text "results for the previous selection: ACME" --shot stale \
+		--select Status=Published,Completed --type From=2025-01-01 --type "To (incl.)=2024-06-01" \
+		--wait-text "is before From" --shot bad-dates --type "To (incl.)=2026-12-31" \
+		--click Fetch --wait-text "36 of 36 events fetched, 23 after filters" --shot globex \
+		--select Tenant=ACME --select Status= --type From= --type "To (incl.)=" --exec "sb.faults.latency = 0.5" \
+		--click-nowait Fetch --wait-text "rows · page" --shot walking --click Cancel --wait-enabled Resume \
+		--wait-text "pages saved in" --shot cancelled --exec "sb.faults.latency = 0" \
+		--click Resume --wait-text "resumed from checkpoint" --click Export --wait-text "wrote 2,400 rows" \
+		--shot exported --expect-text "wrote 2,400 rows" --forbid-text "error:"
 
 ## cassettes: delete and re-record every cassette against the sandbox, then scan for secrets
 cassettes: $(VENV)/.stamp-dev

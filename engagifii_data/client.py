@@ -448,6 +448,7 @@ class EngagifiiClient:
                     cause=exc.cause,
                     missing_pages=exc.missing_pages,
                     checkpoint=exc.checkpoint,
+                    saved_pages=exc.saved_pages,
                 ) from exc
         return concat_tenants(codes, frames)
 

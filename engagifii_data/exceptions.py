@@ -273,6 +273,9 @@ class IncompleteWalkError(PaginationError):
         Page numbers not fetched.
     checkpoint : str, optional
         The checkpoint file holding the pages fetched, when the walk used one: rerun to resume.
+    saved_pages : int, optional
+        Pages held in that checkpoint when the walk stopped (page 1 and pages fetched ahead of the
+        rows kept included): a rerun fetches the planned pages minus these.
     """
 
     def __init__(
@@ -284,9 +287,11 @@ class IncompleteWalkError(PaginationError):
         cause: BaseException | None = None,
         missing_pages: list[int] | None = None,
         checkpoint: str | None = None,
+        saved_pages: int | None = None,
     ) -> None:
         self.partial = partial
         self.checkpoint = checkpoint
+        self.saved_pages = saved_pages
         self.cause = cause
         self.missing_pages = list(missing_pages or [])
         super().__init__(page, reason)

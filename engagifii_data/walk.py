@@ -398,6 +398,7 @@ def walk_listing(
                 cause=failed.cause,
                 missing_pages=missing,
                 checkpoint=str(store.path) if store is not None else None,
+                saved_pages=store.saved_pages if store is not None else None,
             ) from failed.cause
     finally:
         bar.close()

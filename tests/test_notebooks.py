@@ -40,9 +40,16 @@ def _prefer_env_kernelspecs(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def execute(
-    path: Path, cwd: Path, *, parameters: dict[str, Any] | None = None, extra_env: dict[str, str] | None = None
+    path: Path,
+    cwd: Path,
+    *,
+    parameters: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
+    then: str | None = None,
 ) -> Any:
     nb = nbformat.read(path, as_version=4)
+    if then is not None:  # a cell run after the notebook's own, as a user would after Run All
+        nb.cells.append(nbformat.v4.new_code_cell(then))
     check = nbformat.v4.new_code_cell(
         f"import sys, os\nassert os.path.realpath(sys.executable) == {os.path.realpath(sys.executable)!r}, "
         "sys.executable"
@@ -94,12 +101,22 @@ def test_report_notebook_has_a_parameters_cell() -> None:
         assert f"{name} = " in tagged[0].source
 
 
+AFTER_RUN_ALL = """
+explorer.tenant.value = "GLOBEX"
+explorer.fetch_button.click()
+explorer.wait(60)
+print("AFTER RUN ALL:", explorer.message_text)
+"""
+
+
 def test_explore_notebook_runs_headless_against_the_sandbox(tmp_path: Path) -> None:
-    nb = execute(EXPLORE, tmp_path)
+    nb = execute(EXPLORE, tmp_path, then=AFTER_RUN_ALL)
     text = text_of(nb)
     assert "SANDBOX" in text
-    assert "2,400 rows (total 2,400)" in text
-    assert "sandbox stopped" in text
+    assert "2,400 of 2,400 events fetched" in text
+    # the notebook leaves the sandbox and the session running: the explorer still fetches after Run All
+    assert "AFTER RUN ALL: ✔ GLOBEX: 36 of 36 events fetched" in text
+    assert "sandbox stopped" not in text and "Error" not in text
     report = tmp_path / "reports" / "events-ACME.csv"
     assert report.read_bytes().startswith(b"\xef\xbb\xbf")
     assert len(pd.read_csv(report, encoding="utf-8-sig", dtype=str)) == 2400
@@ -110,14 +127,14 @@ def test_explore_notebook_runs_headless_against_the_sandbox(tmp_path: Path) -> N
     # the widget updates made in the walk's thread reached the kernel's comms (nbclient keeps their state)
     states = [m["state"] for m in nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"].values()]
     bars = [s for s in states if s.get("_model_name") == "IntProgressModel"]
-    assert [(b["max"], b["value"], b["bar_style"]) for b in bars] == [(2400, 2400, "success")]
+    assert [(b["max"], b["value"], b["bar_style"]) for b in bars] == [(36, 36, "success")]
     outputs = [s for s in states if s.get("_model_name") == "OutputModel"]
     assert len(outputs) == 1
-    kinds = [set(o["data"]) for o in outputs[0]["outputs"]]
-    assert "text/html" in kinds[0] and "image/png" in kinds[1]
+    preview, chart = (o["data"]["text/html"] for o in outputs[0]["outputs"])
+    assert "<table" in preview and "Start (UTC)" in preview and "data:image/png;base64," in chart
 
 
-def test_report_notebook_runs_with_parameters(tmp_path: Path) -> None:
+def test_report_notebook_runs_with_injected_parameters(tmp_path: Path) -> None:
     nb = execute(REPORT, tmp_path, parameters={"tenants": "GLOBEX,INITECH", "output": "out/report.csv"})
     text = text_of(nb)
     assert "36 events from 2 tenants" in text
@@ -141,3 +158,56 @@ def test_a_wrong_configuration_fails_instead_of_falling_back_to_the_sandbox(tmp_
     assert "ConfigurationError" in str(info.value)
     assert "real-secret-CANARY" not in str(info.value)
     assert not (tmp_path / "reports").exists()
+
+
+@pytest.fixture
+def papermill(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """papermill, with the kernel's environment of :func:`kernel_env` (no ENGAGIFII_* variables)."""
+    module = pytest.importorskip("papermill")
+    for name in [k for k in os.environ if k.startswith("ENGAGIFII_")]:
+        monkeypatch.delenv(name)
+    for name, value in kernel_env().items():
+        monkeypatch.setenv(name, value)
+    return module
+
+
+def test_report_notebook_runs_under_papermill_with_parameters(tmp_path: Path, papermill: Any) -> None:
+    """What a scheduled run does: papermill injects the parameters after the tagged cell."""
+    out = tmp_path / "run.ipynb"
+    papermill.execute_notebook(
+        str(REPORT),
+        str(out),
+        parameters={"tenants": "GLOBEX", "output": "nightly/report.csv", "status": "Published,Completed"},
+        cwd=str(tmp_path),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    nb = nbformat.read(out, as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    report = pd.read_csv(tmp_path / "nightly" / "report.csv", encoding="utf-8-sig", dtype=str)
+    assert set(report["eventStatus"]) == {"Published", "Completed"} and set(report["tenant"]) == {"GLOBEX"}
+    summary = pd.read_csv(tmp_path / "nightly" / "report-summary.csv", encoding="utf-8-sig")
+    assert summary["tenant"].tolist() == ["GLOBEX"] and summary["rows"].tolist() == [len(report)]
+    assert f"{len(report):,} events from 1 tenant (GLOBEX)" in text_of(nb)
+
+
+def test_report_notebook_fails_on_an_unknown_tenant_with_the_command_lines_message(
+    tmp_path: Path, papermill: Any
+) -> None:
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        papermill.execute_notebook(
+            str(REPORT),
+            str(tmp_path / "run.ipynb"),
+            parameters={"tenants": "GLOBEX,NOPE", "output": "out/report.csv"},
+            cwd=str(tmp_path),
+            kernel_name="python3",
+            progress_bar=False,
+        )
+    error = info.value
+    assert error.ename == "SystemExit"
+    lines = error.evalue.splitlines()
+    assert lines[0].startswith("error: unknown tenant: HTTP 404 TENANT_NOT_FOUND") and "'NOPE'" in lines[0]
+    assert lines[1] == "check the tenant code (ENGAGIFII_TENANT_CODE or the tenants parameter)"
+    shown = json.dumps(nbformat.read(tmp_path / "run.ipynb", as_version=4)["cells"])
+    assert "tenacity" not in shown and "Traceback" not in shown
+    assert not (tmp_path / "out").exists()

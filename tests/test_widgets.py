@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,10 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
+from engagifii_data import sandbox
 from engagifii_data.client import EngagifiiClient
 from engagifii_data.exceptions import IncompleteWalkError, TenantNotFoundError
-from engagifii_data.widgets import (
-    EventExplorer,
-    WidgetFrontendWarning,
-    describe_filters,
-    events_by_month,
-)
+from engagifii_data.widgets import EventExplorer, WidgetFrontendWarning
 
 LARGE, SMALL, EMPTY = "ACME", "GLOBEX", "INITECH"
 
@@ -49,6 +46,10 @@ def explorer_for(client: EngagifiiClient, tmp_path: Path, **kwargs: Any) -> Even
 
 def api_pages(sb: Any) -> list[int]:
     return [r["page"] for r in sb.log if r["kind"] == "api"]
+
+
+def _n(count: int, one: str) -> str:
+    return f"{count:,} {one if count == 1 else one + 's'}"
 
 
 def run(explorer: EventExplorer) -> None:
@@ -97,26 +98,30 @@ def test_fetch_gives_every_row_progress_and_summary(
     meta = df.attrs["engagifii"]
     assert meta["complete"] is True and meta["tenant"] == tenant and meta["total_count"] == len(expected)
     pages = -(-len(expected) // 100) or 1
-    assert e.progress.max == len(expected)
-    assert e.progress.value == len(expected)
-    assert e.progress.description == f"{pages}/{pages} pages"
+    assert e.progress.max == max(len(expected), 1)  # an empty listing shows a full bar too
+    assert e.progress.value == e.progress.max
+    assert e.progress.description == (f"{pages}/{pages} pages" if expected else "no events")
     assert e.progress.bar_style == "success"
     text = e.message_text
-    assert f"{len(expected):,} row" in text
     assert f"{pages} page" in text
-    assert "1 token request" in text  # first walk of this client: one token
-    assert "API request" in text and " s" in text
+    assert "1 sign-in (1 this session)" in text  # first walk of this client: one token
+    assert f"{_n(pages, 'request')} to Engagifii" in text and " s" in text
+    assert "token" not in text and "API request" not in text  # words for an analyst
     assert "server: none · client: none" in text
+    if expected:
+        assert f"{len(expected):,} of {len(expected):,} events fetched" in text
+    else:
+        assert "no events match" in text and "pages" not in e.progress.description
     assert e.summary["pages"] == pages and e.summary["requests"] == pages and e.summary["token_requests"] == 1
     assert len(api_pages(sb)) == pages
     assert not e.fetch_button.disabled and e.cancel_button.disabled
     assert e.export_button.disabled is False
     # preview table, and a chart when there are rows
-    kinds = [set(o["data"]) for o in e.output.outputs]
-    assert "text/html" in kinds[0]
-    assert ("image/png" in kinds[-1]) == bool(expected)
-    if expected:
-        assert "<table" in e.output.outputs[0]["data"]["text/html"]
+    pieces = [o["data"]["text/html"] for o in e.output.outputs]
+    assert ("<table" in pieces[0]) == bool(expected)
+    assert (len(pieces) == 2 and "data:image/png;base64," in pieces[1]) == bool(expected)
+    if not expected:
+        assert "No events match" in pieces[0] and len(pieces) == 1
 
 
 def test_second_walk_reuses_the_token(client: EngagifiiClient, tmp_path: Path) -> None:
@@ -125,7 +130,7 @@ def test_second_walk_reuses_the_token(client: EngagifiiClient, tmp_path: Path) -
     run(e)
     run(e)
     assert e.summary["token_requests"] == 0
-    assert "0 token requests (1 this session)" in e.message_text
+    assert "0 sign-ins (1 this session)" in e.message_text
 
 
 def test_status_and_dates_are_applied_to_the_frame_and_said_so(
@@ -140,7 +145,7 @@ def test_status_and_dates_are_applied_to_the_frame_and_said_so(
     assert e.data["id"].tolist() == published
     assert "client: status Published" in e.message_text
     assert e.summary["rows_fetched"] == 2400 and e.summary["rows"] == len(published)
-    assert f"{len(published):,} after client filters" in e.message_text
+    assert f"2,400 of 2,400 events fetched, {len(published):,} after filters" in e.message_text
 
     # a date range (inclusive end day) and two statuses, on the small tenant
     everything = client.events(SMALL, progress=False)
@@ -247,7 +252,7 @@ def test_cancel_keeps_the_partial_rows_refuses_export_and_resumes(
     assert e.progress.bar_style == "warning"
     text = e.message_text
     assert "PARTIAL" in text and "cancelled" in text and "export is refused" in text
-    assert "press Resume" in text
+    assert "Press Resume" in text
     assert "PARTIAL" in e.output.outputs[0]["data"]["text/html"]
     assert e.export_button.disabled
     assert e.fetch_button.description == "Resume"
@@ -260,20 +265,24 @@ def test_cancel_keeps_the_partial_rows_refuses_export_and_resumes(
     assert not report.exists()
     assert "export refused" in e.message_text
 
-    # resume: page 1 again (to re-check the total), then only the pages not saved
+    # the numbers add up: the pages held are the pages in the checkpoint, the rest are missing
     e.progress.unobserve(cancel_after_page, names="value")
     checkpoint = Path(e.error.checkpoint or "")
     assert checkpoint.exists()
     lines = checkpoint.read_text(encoding="utf-8").splitlines()[1:]
     saved = {json.loads(line)["page"] for line in lines}
     assert 1 in saved and len(saved) >= 3
+    assert e.summary["saved_pages"] == len(saved) and e.summary["missing"] == 24 - len(saved)
+    assert f"{len(saved)} of 24 pages saved in {checkpoint}; {24 - len(saved)} missing" in text
+    assert f"{len(df):,} of 2,400 rows shown" in text
     sb.faults.latency = 0.0
     sb.reset_log()
     run(e)
     assert e.error is None, e.message_text
     assert e.data is not None and e.data["id"].tolist() == [ev["id"] for ev in sb.events(LARGE)]
     assert sorted(api_pages(sb)) == [1, *sorted(set(range(2, 25)) - saved)]
-    assert "resumed from checkpoint" in e.message_text
+    assert f"resumed from checkpoint ({_n(len(saved) - 1, 'page')} reused)" in e.message_text
+    assert e.summary["requests"] == 1 + 24 - len(saved)
     assert not checkpoint.exists()  # the client deletes it once the walk completes
     assert e.fetch_button.description == "Fetch"
 
@@ -291,6 +300,7 @@ def test_a_failed_walk_shows_the_cause_and_resumes_from_its_checkpoint(sb: Any, 
             failed = [r for r in sb.log if r["kind"] == "api" and r["status"] == 500]
             text = e.message_text
             assert "PARTIAL" in text and "INTERNAL_ERROR" in text and "HTTP 500" in text
+            assert "400 of 2,400 rows shown; 4 of 24 pages saved in" in text and "; 20 missing" in text
             assert failed[-1]["trace_id"] in {t for t in (r["trace_id"] for r in failed)}
             assert any(r["trace_id"] in text for r in failed)
             assert e.fetch_button.description == "Resume" and e.export_button.disabled
@@ -317,6 +327,7 @@ def test_api_error_is_shown_in_the_widget(sb: Any, client: EngagifiiClient, tmp_
     assert "HTTP 404" in text
     assert e.error.message and e.error.message in text
     assert e.progress.bar_style == "danger"
+    assert e.progress.value == e.progress.max > 0  # the red bar shows
     assert e.data is None
     assert not e.fetch_button.disabled and e.export_button.disabled
     assert e.export() is False
@@ -352,17 +363,9 @@ def test_export_writes_the_csv_report_and_shows_the_path(sb: Any, client: Engagi
     e.export_path.value = str(tmp_path / "a-file" / "report.csv")
     e.export_button.click()
     assert e.wait(30)
-    assert "could not write the file" in e.message_text
+    assert "cannot write the report" in e.message_text
     assert isinstance(e.error, OSError)
     assert not e.export_button.disabled  # the data are still complete: try another path
-
-
-def test_the_empty_date_range_is_refused_before_any_request(sb: Any, client: EngagifiiClient, tmp_path: Path) -> None:
-    e = explorer_for(client, tmp_path)
-    e.start.value, e.end.value = dt.date(2026, 2, 1), dt.date(2026, 1, 1)
-    assert e.fetch() is False
-    assert "date range is empty" in e.message_text
-    assert api_pages(sb) == [] and e.walks_started == 0
 
 
 def test_missing_ipywidgets_says_how_to_install(monkeypatch: pytest.MonkeyPatch, client: EngagifiiClient) -> None:
@@ -383,28 +386,193 @@ def test_importing_the_module_does_not_import_ipywidgets() -> None:
     assert result.stdout.split() == ["False", "False"]
 
 
-def test_describe_filters_and_monthly_counts() -> None:
-    assert describe_filters() == "server: none · client: none"
-    assert (
-        describe_filters(
-            only_upcoming=True,
-            search="gala",
-            status=["Published"],
-            start=dt.date(2026, 1, 1),
-            end=dt.date(2026, 3, 31),
-        )
-        == "server: onlyUpcoming, search 'gala' · client: status Published, startDateTime 2026-01-01..2026-03-31"
-    )
-    df = pd.DataFrame(
-        {
-            "startDateTime": pd.to_datetime(
-                pd.Series(["2026-01-05T10:00:00Z", "2026-01-31T23:30:00Z", "2026-03-01T00:00:00Z", None]), utc=True
-            ),
-            "eventStatus": pd.array(["Published", "Draft", "Published", "Published"], dtype="string"),
-        }
-    )
-    table = events_by_month(df)
-    assert list(table.index) == ["2026-01", "2026-02", "2026-03"]
-    assert list(table.columns) == ["Draft", "Published"]
-    assert table.to_numpy().tolist()[:2] == [[1, 1], [0, 0]]
-    assert int(table.to_numpy().sum()) == 3
+def _plain_text(value: str) -> str:
+    return re.sub(r"<[^>]+>", "", value)
+
+
+def html_of(e: EventExplorer) -> str:
+    return "".join(o["data"]["text/html"] for o in e.output.outputs)
+
+
+def test_changing_the_selection_marks_the_result_as_the_previous_one(
+    sb: Any, client: EngagifiiClient, tmp_path: Path
+) -> None:
+    e = explorer_for(client, tmp_path)
+    e.tenant.value = SMALL
+    run(e)
+    assert not e.export_button.disabled and "opacity" not in html_of(e)
+    changes: list[Callable[[], None]] = [
+        lambda: setattr(e.tenant, "value", LARGE),
+        lambda: setattr(e.search, "value", "gala"),
+        lambda: setattr(e.only_upcoming, "value", True),
+        lambda: setattr(e.status, "value", ("Draft",)),
+        lambda: setattr(e.start, "value", dt.date(2025, 1, 1)),
+        lambda: setattr(e.end, "value", dt.date(2025, 1, 31)),
+    ]
+    for change in changes:
+        e.tenant.value, e.search.value, e.only_upcoming.value = SMALL, "", False
+        e.status.value, e.start.value, e.end.value = (), None, None
+        assert not e.export_button.disabled and "previous selection" not in e.message_text
+        change()
+        text = e.message_text
+        assert text.startswith(f"⟲ results for the previous selection: {SMALL} · server: none · client: none")
+        assert "36 of 36 events fetched" in text  # the summary stays, dimmed
+        assert "opacity:0.45" in e.message.value and "opacity:0.45" in html_of(e)
+        assert "results for the previous selection" in e.output.outputs[0]["data"]["text/html"]
+        assert e.export_button.disabled and e.progress.bar_style == ""
+    # forced past the disabled button, Export still refuses to write the old selection's rows
+    report = tmp_path / "stale.csv"
+    e.export_path.value = str(report)
+    assert e.export() is False and not report.exists()
+    assert "export refused: the result is for the previous selection" in e.message_text
+    # back to the selection of the result: current again
+    e.tenant.value, e.end.value = SMALL, None
+    assert "previous selection" not in e.message_text and not e.export_button.disabled
+    assert e.progress.bar_style == "success" and "opacity" not in html_of(e)
+    # a new Fetch replaces the result
+    e.tenant.value = EMPTY
+    run(e)
+    assert "previous selection" not in e.message_text and "no events match" in e.message_text
+
+
+def test_date_problems_show_as_soon_as_the_dates_change_and_clear_when_fixed(
+    sb: Any, client: EngagifiiClient, tmp_path: Path
+) -> None:
+    e = explorer_for(client, tmp_path)
+    e.start.value = dt.date(2026, 2, 1)
+    e.end.value = dt.date(2026, 1, 1)
+    label = e.filters_label.value
+    assert "To (2026-01-01) is before From (2026-02-01): nothing can match" in label
+    assert e.fetch_button.disabled
+    assert e.fetch() is False and "To (2026-01-01) is before From" in e.message_text
+    e.fetch_button.click()
+    assert api_pages(sb) == [] and e.walks_started == 0  # nothing was sent
+    e.end.value = dt.date(2026, 2, 28)
+    assert "before" not in e.filters_label.value and "startDateTime 2026-02-01..2026-02-28" in e.filters_label.value
+    assert not e.fetch_button.disabled and "before From" not in e.message_text
+    # a combination that cannot match is a warning, not a block
+    e.only_upcoming.value = True
+    e.start.value, e.end.value = dt.date(2020, 1, 1), dt.date(2020, 1, 31)
+    assert "no event can match" in e.filters_label.value and not e.fetch_button.disabled
+
+
+def test_retries_are_shown_in_the_status_line(tmp_path: Path) -> None:
+    seen: list[str] = []
+    with sandbox.run(page_faults={3: "html503"}) as server, EngagifiiClient(server.settings()) as c:
+        e = explorer_for(c, tmp_path, workers=1)
+        e.message.observe(lambda change: seen.append(change["new"]), names="value")
+        run(e)
+    retries = [_plain_text(line) for line in seen if "retrying" in line]
+    assert retries, seen[-3:]
+    assert re.match(r"fetching ACME: 200 of 2,400 rows · page 2 of 24 · retrying page 3 in \d+ s: HTTP 503", retries[0])
+    assert "#8a5300" in next(line for line in seen if "retrying" in line)  # in the warning colour
+    assert e.error is None and "1 retry" in e.message_text
+
+
+def test_a_stopped_sandbox_says_why_and_what_to_do(tmp_path: Path) -> None:
+    with sandbox.run() as server:
+        client = EngagifiiClient(server.settings(), sleep=lambda _s: None)
+        e = explorer_for(client, tmp_path)
+        e.tenant.value = SMALL
+        run(e)
+    run(e)  # the sandbox has stopped: connection refused
+    client.close()
+    text = e.message_text
+    assert "Connection refused" in text or "connection refused" in text.lower()
+    assert f"nothing accepts connections at {client.settings.api_base_url}" in text
+    assert "run the notebook's setup cells again" in text and "then press Fetch" in text
+    assert e.progress.bar_style == "danger" and e.progress.value == e.progress.max > 0
+    # the earlier result stays on screen, labelled; nothing stale can be exported
+    assert "the previous result: GLOBEX" in html_of(e) and e.data is None and e.export_button.disabled
+    # choosing another tenant clears the error line
+    e.tenant.value = EMPTY
+    assert "Connection refused" not in e.message_text and e.progress.bar_style != "danger"
+
+
+def test_an_empty_result_says_no_events_match_and_export_asks_first(
+    sb: Any, client: EngagifiiClient, tmp_path: Path
+) -> None:
+    e = explorer_for(client, tmp_path)
+    e.tenant.value = EMPTY
+    run(e)
+    assert f"✔ {EMPTY}: no events match (the listing is empty)" in e.message_text
+    assert "<table" not in html_of(e) and "No events match this selection" in html_of(e)
+    assert "1/1" not in e.progress.description
+    report = tmp_path / "reports" / f"events-{EMPTY}.csv"
+    e.export_button.click()
+    assert e.wait(10) and not report.exists()
+    assert "no events match: press Export again to write an empty report (header only)" in e.message_text
+    e.export_button.click()
+    assert e.wait(10) and report.exists()
+    assert f"✔ wrote an empty report (header only) to {report.resolve()}" in e.message_text
+    assert report.read_text(encoding="utf-8-sig").count("\n") == 1
+    # filters that leave nothing say so too, with what was fetched
+    e.tenant.value, e.search.value = SMALL, "no such event anywhere"
+    run(e)
+    assert "no events match (the listing is empty)" in e.message_text
+    e.search.value = ""
+    e.start.value, e.end.value = dt.date(1990, 1, 1), dt.date(1990, 1, 2)
+    run(e)
+    assert f"✔ {SMALL}: no events match (36 fetched, 0 after filters)" in e.message_text
+    # the confirmation belongs to one selection: a changed selection asks again
+    e.export_path.value = str(tmp_path / "second.csv")
+    assert e.export() is False and "press Export again" in e.message_text
+    e.end.value = dt.date(1990, 1, 3)
+    run(e)
+    assert e.export() is False and not (tmp_path / "second.csv").exists()
+
+
+def test_export_lines_are_added_under_the_summary(sb: Any, client: EngagifiiClient, tmp_path: Path) -> None:
+    e = explorer_for(client, tmp_path)
+    e.tenant.value = SMALL
+    run(e)
+    first, second = tmp_path / "a.csv", tmp_path / "b.parquet"
+    for path in (first, second):
+        e.export_path.value = str(path)
+        e.export_button.click()
+        assert e.wait(30)
+    lines = e.message_text.splitlines()
+    assert lines[0].startswith(f"✔ {SMALL}: 36 of 36 events fetched")
+    assert lines[-2] == f"✔ wrote 36 rows to {first.resolve()} (CSV, UTF-8 with BOM)"
+    assert lines[-1] == f"✔ wrote 36 rows to {second.resolve()} (Parquet)"
+    # a new walk starts a new summary
+    run(e)
+    assert "wrote" not in e.message_text
+
+
+def test_the_preview_fits_the_output_and_reads_well(sb: Any, client: EngagifiiClient, tmp_path: Path) -> None:
+    e = explorer_for(client, tmp_path)
+    e.tenant.value = SMALL
+    run(e)
+    preview = e.output.outputs[0]["data"]["text/html"]
+    assert "overflow-x:auto" in preview and "max-width:100%" in preview
+    for header in ("Name", "Status", "Start (UTC)", "City", "Capacity", "Available", "Free", "Price"):
+        assert f">{header}</th>" in preview
+    assert "eventStatus" not in preview and "registrantsCapacity" not in preview
+    assert "&lt;NA&gt;" not in preview and "<NA>" not in preview and "NaT" not in preview
+    assert "text-overflow:ellipsis" in preview and "white-space:nowrap" in preview
+    assert "First 10 of 36 events" in preview
+    chart = e.output.outputs[1]["data"]["text/html"]
+    assert chart.startswith("<div><img") and "max-width:100%" in chart
+
+
+def test_the_checkpoint_field_shows_the_resolved_path(sb: Any, client: EngagifiiClient, tmp_path: Path) -> None:
+    e = explorer_for(client, tmp_path)
+    assert e.checkpoint.value == "" and e.checkpoint.placeholder.endswith("{tenant}-{filters}.jsonl")
+    resolved = e.checkpoint_path()
+    assert resolved is not None and resolved.is_absolute() and "{" not in str(resolved)
+    assert resolved.name == f"{LARGE}-{e.query().checkpoint_key()}.jsonl"
+    assert str(resolved) in e.checkpoint_label.value
+    e.search.value = "gala"
+    assert e.checkpoint_path() != resolved and str(e.checkpoint_path()) in e.checkpoint_label.value
+    e.checkpoint.value = str(tmp_path / "mine-{tenant}.jsonl")
+    assert e.checkpoint_path() == tmp_path / f"mine-{LARGE}.jsonl"
+    e.resumable.value = False
+    assert e.checkpoint_path() is None and "resuming off" in e.checkpoint_label.value
+    # without a checkpoint a cancelled walk says how to make the next one resumable
+    sb.faults.latency = 0.02
+    e.search.value = ""
+    e.progress.observe(lambda change: e.cancel() if change["new"] >= 200 else None, names="value")
+    run(e)
+    assert "Tick Keep pages to resume" in e.message_text and "of 24 pages fetched" in e.message_text
+    assert not list(tmp_path.rglob("*.jsonl"))
