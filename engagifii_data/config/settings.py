@@ -1,60 +1,24 @@
-"""Settings: where the identity server and the Events API are, and the client credentials.
-
-Settings are read only at the edges (:meth:`Settings.from_env`, the CLI); the core takes a
-:class:`Settings` object. The client secret never appears in ``repr``/``str``.
-
-Environment variables (also read from a ``.env`` file; variables already set in the environment win):
-
-==================================  ============================================================
-``ENGAGIFII_CLIENT_ID``             OAuth 2.0 client id (required)
-``ENGAGIFII_CLIENT_SECRET``         OAuth 2.0 client secret (required)
-``ENGAGIFII_TENANT_CODE``           one tenant code, or a comma-separated list; the first is
-                                    the default (required)
-``ENGAGIFII_IDENTITY_SERVER_URL``   IdentityServer4 base URL (default: production identity)
-``ENGAGIFII_API_BASE_URL``          Events API base URL (default: production Events API)
-``ENGAGIFII_API_VERSION``           value of the ``api-version`` header (default ``1.0``)
-``ENGAGIFII_SCOPE``                 OAuth 2.0 scope (default ``EventsApi``)
-``ENGAGIFII_ENV_FILE``              explicit path of the ``.env`` file
-==================================  ============================================================
-
-``.env`` search order: the explicit ``env_file`` argument, then ``ENGAGIFII_ENV_FILE``, then
-``dotenv.find_dotenv(usecwd=True)`` (the current directory and its parents).
-"""
+"""Settings (frozen; the secret kept as a :class:`Secret`), URL and header checks."""
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import hmac
-import io
 import ipaddress
 import os
 import re
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .exceptions import ConfigurationError
+from ..exceptions import ConfigurationError
+from .envfile import ENV_PREFIX, MissingConfiguration, override_for, read_env_file
 
 #: Production Events API base URL (vendor docs).
 PRODUCTION_API_BASE_URL = "https://engagifii-prod-event.azurewebsites.net"
 #: Production identity server (IdentityServer4) base URL (vendor docs).
 PRODUCTION_IDENTITY_URL = "https://engagifii-identity-live.azurewebsites.net"
-
-ENV_PREFIX = "ENGAGIFII_"
-_ENV_NAMES = (
-    "CLIENT_ID",
-    "CLIENT_SECRET",
-    "TENANT_CODE",
-    "IDENTITY_SERVER_URL",
-    "API_BASE_URL",
-    "API_VERSION",
-    "SCOPE",
-)
-
 
 def is_loopback(host: str) -> bool:
     """True for ``localhost`` itself and loopback IP literals (127.0.0.0/8, ``::1``).
@@ -368,7 +332,7 @@ class Settings:
             invalid.
         """
         env = dict(os.environ if environ is None else environ)
-        path, file_values = _read_env_file(env_file, env)
+        path, file_values = read_env_file(env_file, env)
 
         def get(name: str) -> str | None:
             key = ENV_PREFIX + name
@@ -378,7 +342,7 @@ class Settings:
             return value if value not in (None, "") else None
 
         missing = [ENV_PREFIX + n for n in ("CLIENT_ID", "CLIENT_SECRET", "TENANT_CODE") if get(n) is None]
-        missing = [m for m in missing if _override_for(m, overrides) is None]
+        missing = [m for m in missing if override_for(m, overrides) is None]
         if missing:
             raise MissingConfiguration(missing, path)
         values: dict[str, Any] = {
@@ -398,175 +362,3 @@ class Settings:
                 values[fieldname] = value
         values.update(overrides)
         return cls(**values)
-
-
-class MissingConfiguration(ConfigurationError):
-    """Required variables are not set; the message says how to set them or use the sandbox.
-
-    Attributes
-    ----------
-    missing : list of str
-        The variables missing.
-    path : str or None
-        The ``.env`` file read, if any.
-    """
-
-    def __init__(self, missing: list[str], path: str | None, *, sandbox_hint: str | None = None) -> None:
-        self.missing = missing
-        self.path = path
-        where = f" (read {path})" if path else " (no .env file found)"
-        hint = sandbox_hint or (
-            "or try the local sandbox: `with engagifii_data.sandbox.run() as sb: "
-            "client = EngagifiiClient(sb.settings())`"
-        )
-        super().__init__(
-            "missing configuration: "
-            + ", ".join(missing)
-            + where
-            + f"; copy .env.example to .env and fill it in, {hint}"
-        )
-
-
-def _read_env_file(
-    env_file: str | os.PathLike[str] | None, env: Mapping[str, str]
-) -> tuple[str | None, dict[str, str]]:
-    """The ``.env`` path in search order and its values (taken literally, no ``${VAR}`` expansion).
-
-    The file must be safe to trust (:func:`check_env_file`) and readable text (:func:`read_env_text`).
-    """
-    from dotenv import dotenv_values, find_dotenv
-
-    explicit = env_file if env_file is not None else env.get(ENV_PREFIX + "ENV_FILE") or None
-    if explicit is not None:
-        if not Path(explicit).is_file():
-            raise ConfigurationError(f".env file not found: {explicit}")
-        path: str | None = str(explicit)
-    else:
-        path = find_dotenv(usecwd=True) or None
-    if not path:
-        return None, {}
-    check_env_file(Path(path))
-    text = read_env_text(Path(path))
-    # no ${VAR} interpolation: secrets are taken literally (a "$" in a secret stays a "$")
-    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
-    return path, {k: v for k, v in values.items() if v is not None}
-
-
-def check_env_file(path: Path) -> None:
-    """Refuse a ``.env`` that someone else could have written.
-
-    A ``.env`` found in a shared directory (``/tmp``, a parent folder) may be another user's: it could
-    point the identity URL at their server while the secret comes from the environment. The file is
-    trusted only when the current user (or root) owns it and no other user can write it: not
-    world-writable, and not group-writable through a group that has other members.
-
-    Raises
-    ------
-    ConfigurationError
-        Naming the file and the reason.
-    """
-    if os.name != "posix":
-        return
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read .env file {path}: {exc.strerror or exc}") from None
-    me = os.geteuid()
-    if info.st_uid not in (me, 0):
-        raise ConfigurationError(
-            f"refusing to read .env file {path}: it belongs to another user (uid {info.st_uid}); "
-            "a .env must be owned by you"
-        )
-    if info.st_mode & stat.S_IWOTH:
-        raise ConfigurationError(
-            f"refusing to read .env file {path}: it is writable by any user (mode {stat.filemode(info.st_mode)}); "
-            f"run: chmod o-w {path}"
-        )
-    if info.st_mode & stat.S_IWGRP and _group_has_others(info.st_gid, info.st_uid):
-        raise ConfigurationError(
-            f"refusing to read .env file {path}: it is writable by other members of its group "
-            f"(mode {stat.filemode(info.st_mode)}); run: chmod g-w {path}"
-        )
-
-
-def _group_has_others(gid: int, owner: int) -> bool:
-    """Whether a user other than ``owner`` belongs to group ``gid`` (as a member or by primary group)."""
-    import grp
-    import pwd
-
-    try:
-        owner_name = pwd.getpwuid(owner).pw_name
-    except KeyError:
-        owner_name = None
-    try:
-        members = set(grp.getgrgid(gid).gr_mem)
-    except KeyError:
-        return True  # an unknown group: assume the worst
-    if members - {owner_name}:
-        return True
-    return any(p.pw_gid == gid and p.pw_uid != owner for p in pwd.getpwall())
-
-
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def read_env_text(path: Path) -> str:
-    """The text of a ``.env`` file: a byte order mark says the encoding, otherwise it must be UTF-8.
-
-    A file saved by PowerShell's ``>`` (UTF-16 with a BOM) or by an editor that adds a UTF-8 BOM is
-    read correctly.
-
-    Raises
-    ------
-    ConfigurationError
-        The file cannot be read, or it is not UTF-8 (e.g. saved as Windows-1252), naming the file and
-        the first offending byte.
-    """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read .env file {path}: {exc.strerror or exc}") from None
-    encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), "utf-8")
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        byte = raw[exc.start : exc.start + 1].hex()
-        raise ConfigurationError(
-            f".env file {path} is not valid {encoding.upper().replace('-SIG', '')} text (byte 0x{byte} at offset "
-            f"{exc.start}); save it as UTF-8"
-        ) from None
-
-
-def credentials_configured(
-    env_file: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
-) -> bool:
-    """True when any ``ENGAGIFII_CLIENT_ID/CLIENT_SECRET/TENANT_CODE`` is set (environment or ``.env``).
-
-    Notebooks use it to choose between the real API and the sandbox: once anything is configured, a
-    mistake in the configuration must surface as an error from :meth:`Settings.from_env`, never as a
-    silent switch to sandbox data.
-
-    Raises
-    ------
-    ConfigurationError
-        An explicitly named ``.env`` file does not exist.
-    """
-    env = dict(os.environ if environ is None else environ)
-    _, file_values = _read_env_file(env_file, env)
-    names = [ENV_PREFIX + n for n in ("CLIENT_ID", "CLIENT_SECRET", "TENANT_CODE")]
-    return any(env.get(n) or file_values.get(n) for n in names)
-
-
-def _override_for(env_name: str, overrides: Mapping[str, Any]) -> Any:
-    mapping = {
-        ENV_PREFIX + "CLIENT_ID": "client_id",
-        ENV_PREFIX + "CLIENT_SECRET": "client_secret",
-        ENV_PREFIX + "TENANT_CODE": "tenant_codes",
-    }
-    return overrides.get(mapping[env_name])
