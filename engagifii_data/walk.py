@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
@@ -49,6 +49,9 @@ from .reports.walk_report import WalkReport
 from .transport import RequestHooks, RetryNotice, Stats
 
 logger = logging.getLogger(__name__)
+
+K = TypeVar("K")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,10 @@ class WalkProgress:
     retrying : RetryNotice or None
         Set when a request is about to be retried (which page, after what, in how many seconds);
         None on a page update.
+    phase : {"listing", "details"}
+        ``"listing"``: the page walk. ``"details"``: the detail walk (one ``GET /event/{id}`` per
+        event), where ``pages_done``/``pages_total`` count detail requests answered / planned,
+        ``rows`` the details received and ``total`` the events asked for.
     """
 
     tenant: str
@@ -73,6 +80,7 @@ class WalkProgress:
     rows: int
     total: int
     retrying: RetryNotice | None = None
+    phase: str = "listing"
 
 
 ProgressArg = bool | Callable[[WalkProgress], None] | None
@@ -100,30 +108,47 @@ class ProgressReporter:
     ----------
     progress : bool, callable or None
         None: a bar in notebooks and terminals; True/False: force the bar on/off; a callable receives
-        a :class:`WalkProgress` after every page and before every retry.
+        a :class:`WalkProgress` after every page (every detail in the detail walk) and before every
+        retry.
     tenant : str
         Shown in the bar's label.
+    phase : {"listing", "details"}
+        Which walk reports (:attr:`WalkProgress.phase`).
     """
 
-    def __init__(self, progress: ProgressArg, tenant: str) -> None:
+    def __init__(self, progress: ProgressArg, tenant: str, phase: str = "listing") -> None:
         self.callback = progress if callable(progress) else None
         self.show = (in_notebook() or sys.stderr.isatty()) if progress is None else progress is True
         self.tenant = tenant
+        self.phase = phase
         self.bar: Any = None
-        self._last = WalkProgress(tenant, 0, 0, 0, 0)
+        self._last = WalkProgress(tenant, 0, 0, 0, 0, phase=phase)
+        self._drawn = 0.0
 
     def update(self, state: WalkState) -> None:
         """Report the walk's state after a page was accepted."""
-        rows = state.collected
+        self.report(len(state.pages_done), state.planned_pages, state.collected, state.total)
+
+    def report(self, done: int, planned: int, rows: int, total: int) -> None:
+        """Report ``done`` of ``planned`` requests answered, ``rows`` of ``total`` collected.
+
+        The bar is redrawn at most ten times a second (the detail walk reports once per event), and
+        always on the last request; the callback is called every time.
+        """
         if self.show:
             if self.bar is None:
                 from tqdm.auto import tqdm
 
-                self.bar = tqdm(total=state.total, unit="rows", desc=f"events {self.tenant}", leave=True)
-            self.bar.n = rows
-            self.bar.set_postfix(pages=f"{len(state.pages_done)}/{state.planned_pages}", refresh=False)
-            self.bar.refresh()
-        self._last = WalkProgress(self.tenant, len(state.pages_done), state.planned_pages, rows, state.total)
+                label = "events" if self.phase == "listing" else "details"
+                self.bar = tqdm(total=total, unit="rows", desc=f"{label} {self.tenant}", leave=True)
+            now = time.monotonic()
+            if done >= planned or now - self._drawn >= 0.1:
+                self._drawn = now
+                self.bar.n = rows
+                what = "pages" if self.phase == "listing" else "requests"
+                self.bar.set_postfix({what: f"{done}/{planned}"}, refresh=False)
+                self.bar.refresh()
+        self._last = WalkProgress(self.tenant, done, planned, rows, total, phase=self.phase)
         if self.callback is not None:
             self.callback(self._last)
 
@@ -138,21 +163,21 @@ class ProgressReporter:
             self.bar.close()
 
 
-class Prefetcher:
-    """Fetches pages on worker threads, keeping up to ``ahead`` pages requested beyond the one consumed.
+class Prefetcher(Generic[K, T]):
+    """Fetches items on worker threads, keeping up to ``ahead`` requested beyond the one consumed.
 
     Finished requests top the window up from the worker threads themselves, so converting rows on the
-    caller's thread never leaves the connections idle; at most ``ahead`` pages of raw rows wait to be
-    consumed (bounded memory). Results are taken in page order with :meth:`result`. ``pages`` may be
-    a ``range``: nothing is built per planned page.
+    caller's thread never leaves the connections idle; at most ``ahead`` results wait to be consumed
+    (bounded memory). Results are taken in plan order with :meth:`result`. ``keys`` (page numbers,
+    event ids) must be distinct; it may be a ``range``: nothing is built per planned page.
     """
 
-    def __init__(self, fetch: Callable[[int], Page], pages: Sequence[int], *, workers: int, ahead: int) -> None:
+    def __init__(self, fetch: Callable[[K], T], keys: Sequence[K], *, workers: int, ahead: int) -> None:
         self._fetch = fetch
-        self._pages = pages
+        self._keys = keys
         self._ahead = max(1, ahead)
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engagifii-page")
-        self._futures: dict[int, Future[Page]] = {}
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engagifii-fetch")
+        self._futures: dict[K, Future[T]] = {}
         self._lock = threading.RLock()
         self._next = 0
         self._consumed = 0
@@ -161,25 +186,25 @@ class Prefetcher:
 
     def _fill(self, _done: object = None) -> None:
         with self._lock:
-            while not self._closed and self._next < len(self._pages) and self._next < self._consumed + self._ahead:
-                number = self._pages[self._next]
+            while not self._closed and self._next < len(self._keys) and self._next < self._consumed + self._ahead:
+                key = self._keys[self._next]
                 self._next += 1
-                future = self._executor.submit(self._fetch, number)
-                self._futures[number] = future
+                future = self._executor.submit(self._fetch, key)
+                self._futures[key] = future
                 future.add_done_callback(self._fill)
 
     def ready(self, index: int) -> bool:
-        """Whether the page at ``index`` of the plan is fetched (or failed), so :meth:`result` won't block."""
+        """Whether the item at ``index`` of the plan is fetched (or failed), so :meth:`result` won't block."""
         with self._lock:
-            future = self._futures.get(self._pages[index]) if index < len(self._pages) else None
+            future = self._futures.get(self._keys[index]) if index < len(self._keys) else None
         return future is not None and future.done()
 
-    def result(self, index: int) -> Page:
-        """The page at ``index`` of the plan (blocks until fetched; re-raises its error)."""
+    def result(self, index: int) -> T:
+        """The item at ``index`` of the plan (blocks until fetched; re-raises its error)."""
         with self._lock:
             self._consumed = index
             self._fill()
-            future = self._futures.pop(self._pages[index])
+            future = self._futures.pop(self._keys[index])
         return future.result()
 
     def stop(self) -> None:
