@@ -51,6 +51,9 @@ EXIT_WALK = 5
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
+#: What ``events --table`` can write.
+TABLES = ("events", "sessions", "contacts")
+
 #: exception class -> exit code, most specific first (anything else: 1, no report was written).
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ReportNotWritable, EXIT_NOT_WRITTEN),
@@ -140,7 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="all: the declared columns, then fields the API added (default); "
         "declared: a fixed header that never changes (for scheduled loads)",
     )
-    ev.add_argument("--checkpoint", metavar="PATH", help="save pages as they arrive; rerun to resume")
+    ev.add_argument(
+        "--details",
+        action="store_true",
+        help="also fetch every event's detail (one GET per event, --workers at a time): contacts, every session",
+    )
+    ev.add_argument(
+        "--table",
+        choices=TABLES,
+        default="events",
+        help="what the report holds: events (default), sessions (one row per session) or contacts "
+        "(one row per contact; implies --details)",
+    )
+    ev.add_argument("--checkpoint", metavar="PATH", help="save pages (and details) as they arrive; rerun to resume")
     ev.add_argument(
         "--no-formula-escape",
         action="store_true",
@@ -292,14 +307,29 @@ def _is_stdout(path: Path, out: TextIO) -> bool:
         return False
 
 
-def default_report_path(tenant: str | Sequence[str], fmt: str = "csv") -> Path:
-    """``reports/events-<tenant>-<YYYYmmdd-HHMMSS>.<fmt>`` in the current directory."""
+def default_report_path(tenant: str | Sequence[str], fmt: str = "csv", table: str = "events") -> Path:
+    """``reports/<table>-<tenant>-<YYYYmmdd-HHMMSS>.<fmt>`` in the current directory (table: events...)."""
     import datetime as dt
 
     name = tenant if isinstance(tenant, str) else "-".join(tenant)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("reports") / f"events-{safe}-{stamp}.{fmt}"
+    return Path("reports") / f"{table}-{safe}-{stamp}.{fmt}"
+
+
+def _table(df: Any, table: str, columns: str) -> tuple[Any, str]:
+    """The frame written for ``--table`` (with ``--columns declared``: a fixed header) and ``columns`` left to do."""
+    if table == "events":
+        return df, columns
+    from .frames import tables
+
+    out = tables.sessions(df) if table == "sessions" else tables.contacts(df)
+    if columns == "declared":
+        declared = tables.SESSION_COLUMNS if table == "sessions" else tables.CONTACT_COLUMNS
+        fixed = out.loc[:, [c for c in ("tenant", *declared) if c in out.columns]]
+        fixed.attrs = dict(out.attrs)
+        out = fixed
+    return out, "all"
 
 
 def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
@@ -313,6 +343,9 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
             file=sys.stderr,
         )
     _query_from(args, ["-"])  # the filters are checked before anything is started
+    details = args.details or args.table == "contacts"
+    if details and not args.details:
+        print("note: --table contacts fetches every event's detail (contacts come only with it)", file=sys.stderr)
     fmt, warning = report_format(args.output if args.output not in (None, "-") else None, args.format)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
@@ -320,7 +353,7 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
         query = _query_from(args, tenants)
         for reason in query.contradictions():
             print(f"warning: no event can match: {reason}", file=sys.stderr)
-        path = _output_path(args.output) if args.output else default_report_path(tenants, fmt)
+        path = _output_path(args.output) if args.output else default_report_path(tenants, fmt, args.table)
         check_writable(path)  # before the walk: a long walk must not end in "cannot write"
         if args.checkpoint:
             from .checkpoint import check_path
@@ -337,28 +370,43 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
                 workers=args.workers,
                 progress=False if args.no_progress else None,
                 checkpoint=args.checkpoint,
+                details=details,
             )
-            written = write_report(df, path, fmt, columns=args.columns, neutralize_formulas=not args.no_formula_escape)
+            table, columns = _table(df, args.table, args.columns)
+            written = write_report(table, path, fmt, columns=columns, neutralize_formulas=not args.no_formula_escape)
             stats = client.stats.snapshot()
-        _print_summary(df, query, written, stats, time.monotonic() - started, out)
+        _print_summary(df, query, written, stats, time.monotonic() - started, out, rows=(len(table), args.table))
     return EXIT_OK
 
 
 def _print_summary(
-    df: Any, query: EventQuery, written: Path, stats: dict[str, int], seconds: float, out: TextIO
+    df: Any,
+    query: EventQuery,
+    written: Path,
+    stats: dict[str, int],
+    seconds: float,
+    out: TextIO,
+    *,
+    rows: tuple[int, str] | None = None,
 ) -> None:
     from .reports import WalkReport
 
     report: WalkReport = WalkReport.of(df)
     tenants = query.tenants
     label = ("tenant " if len(tenants) == 1 else "tenants ") + ", ".join(tenants)
-    rows = len(df)
-    print(f"wrote {rows:,} row{'' if rows == 1 else 's'} for {label} to {written}", file=out)
+    count, table = rows if rows is not None else (len(df), "events")
+    noun = "row" if table == "events" else f"{table[:-1]} row"
+    print(f"wrote {count:,} {noun}{'' if count == 1 else 's'} for {label} to {written}", file=out)
+    rows_kept = len(df)
     parts = [f"{report.rows_fetched:,} fetched of a total of {report.total_count:,}"]
+    if table != "events":
+        parts.insert(0, f"from {rows_kept:,} event{'' if rows_kept == 1 else 's'}")
     if query.has_client_filters:
-        parts.append(f"{rows:,} after filters ({query.describe().split(' · client: ')[1]})")
+        parts.append(f"{rows_kept:,} after filters ({query.describe().split(' · client: ')[1]})")
     if report.resumed_pages:
         parts.append(f"{report.resumed_pages} page{'' if report.resumed_pages == 1 else 's'} from the checkpoint")
+    if report.details:
+        parts.append(_details_text(report))
     reports = report.per_tenant or (report,)
     sizes = [r.page_size for r in reports if r.pages and r.page_size]
     if sizes and max(sizes) < query.page_size:
@@ -370,6 +418,17 @@ def _print_summary(
         f"retries {stats['retries']}, {seconds:.2f} s"
     )
     print("; ".join(parts), file=out)
+
+
+def _details_text(report: WalkReport) -> str:
+    """``details 2,398 fetched of 2,400, 2 missing (deleted since listed: 404), 1,200 from the checkpoint``."""
+    text = f"details {report.details_fetched:,} fetched of {report.details_requested:,}"
+    missing = len(report.missing_ids)
+    if missing:
+        text += f", {missing:,} missing (deleted since listed: 404)"
+    if report.details_resumed:
+        text += f", {report.details_resumed:,} from the checkpoint"
+    return text
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
