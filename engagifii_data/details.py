@@ -254,8 +254,11 @@ def _report(
             concurrency=_concurrency(gate),
             **fields,
         )
+    concurrency = _concurrency(gate)  # the details' limit: most of the requests; 429s of both counted
+    concurrency["throttled"] = concurrency.get("throttled", 0) + base.concurrency.get("throttled", 0)
     return base.replace(
         complete=base.complete and outcome.complete,
+        concurrency=concurrency,
         requests=base.requests + requests,
         retries=base.retries + retries,
         seconds=round(base.seconds + seconds, 3),

@@ -44,8 +44,9 @@ Only when event details were fetched (``events(details=True)``, ``event_details(
 ``enriched``                ``events(details=True)``: listing rows that got their detail's fields
 ==========================  =====================================================================
 
-In a detail walk ``requests``, ``retries`` and ``seconds`` cover the listing and the details, and
-``rows_fetched`` counts the listing's rows (``event_details(ids=...)``: the details received).
+In a detail walk ``requests``, ``retries`` and ``seconds`` cover the listing and the details,
+``rows_fetched`` counts the listing's rows (``event_details(ids=...)``: the details received), and
+``concurrency`` is the detail requests' limit (``throttled`` counts the 429s of both).
 """
 
 from __future__ import annotations
