@@ -14,7 +14,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -24,6 +23,7 @@ from .config import Settings, check_header_value
 from .exceptions import ConfigurationError, IncompleteWalkError, NotFoundError, PaginationError
 from .pagination import Page, WalkState, parse_page
 from .query import STATUSES, EventQuery
+from .runner import WalkOptions, tenant_checkpoint
 from .transport import NO_HOOKS, RequestHooks, Stats, Transport
 from .walk import ProgressArg, WalkProgress
 
@@ -383,7 +383,9 @@ class EngagifiiClient:
             The walk could not be completed or verified (exit code 5); ``IncompleteWalkError.partial``
             holds the rows fetched (a detail that could not be fetched is such a failure too).
         """
-        options = _Options.make(workers, progress, cancel, checkpoint, allow_incomplete, "merge" if details else None)
+        options = WalkOptions(
+            workers, progress, cancel, _path(checkpoint), allow_incomplete, "merge" if details else None
+        )
         if isinstance(tenant, EventQuery):
             query = self.query(tenant)
         else:
@@ -396,9 +398,7 @@ class EngagifiiClient:
                 status=status,
                 page_size=page_size,
             )
-        if len(query.tenants) > 1 or not (tenant is None or isinstance(tenant, str | EventQuery)):
-            return self._events_of_tenants(query, options)
-        return self._events_of_tenant(query, options)
+        return self._walk(query, options, several=not (tenant is None or isinstance(tenant, str | EventQuery)))
 
     def event_details(
         self,
@@ -457,126 +457,35 @@ class EngagifiiClient:
         QueryError, AuthenticationError, ApiError, TransportError, PaginationError
             As in :meth:`events`, for the listing walked first with ``ids=None``.
         """
-        options = _Options.make(workers, progress, cancel, checkpoint, allow_incomplete, "rows")
+        options = WalkOptions(workers, progress, cancel, _path(checkpoint), allow_incomplete, "rows")
         if ids is None:
-            query = self.query(tenant)
-            if len(query.tenants) > 1 or not (tenant is None or isinstance(tenant, str)):
-                return self._events_of_tenants(query, options)
-            return self._events_of_tenant(query, options)
+            return self._walk(self.query(tenant), options, several=not (tenant is None or isinstance(tenant, str)))
         if tenant is not None and not isinstance(tenant, str):
             raise ValueError("event_details(ids=...) takes one tenant code: ids belong to one tenant")
         from .details import unique_ids
+        from .runner import walk_tenant_details
 
         code = self._tenant(tenant)
-        return self._details(code, unique_ids(list(ids)), None, options)
+        wanted = unique_ids(list(ids))
+        self._transport.ensure_pool(workers + 1)
+        return walk_tenant_details(code, wanted, None, options, self._fetch_detail, self._stats)
 
-    def _events_of_tenant(self, query: EventQuery, options: _Options) -> pd.DataFrame:
-        from .walk import walk_listing
+    def _walk(self, query: EventQuery, options: WalkOptions, *, several: bool) -> pd.DataFrame:
+        from .runner import walk_events
 
         self._transport.ensure_pool(options.workers + 1)
-
-        def fetch(number: int, hooks: RequestHooks) -> Page:
-            return self._fetch_page(query, number, hooks)
-
-        checkpoint = options.checkpoint
-        listing = walk_listing(
-            fetch,
+        return walk_events(
             query,
+            options,
+            fetch_page=self._fetch_page,
+            fetch_detail=self._fetch_detail,
             stats=self._stats,
-            workers=options.workers,
-            progress=options.progress,
-            cancel=options.cancel,
-            checkpoint=checkpoint,
-            allow_incomplete=options.allow_incomplete,
-        )
-        if options.details is None:
-            return listing
-        ids = [i for i in listing["id"].tolist() if isinstance(i, str) and i.strip() and "/" not in i]
-        return self._details(query.tenant, ids, listing, options)
-
-    def _details(self, code: str, ids: list[str], listing: pd.DataFrame | None, options: _Options) -> pd.DataFrame:
-        from .checkpoint import detail_checkpoint_path
-        from .details import walk_details
-
-        self._transport.ensure_pool(options.workers + 1)
-
-        def fetch(event_id: str, hooks: RequestHooks) -> DetailAnswer:
-            return self._fetch_detail(code, event_id, hooks)
-
-        checkpoint = options.checkpoint
-        return walk_details(
-            fetch,
-            code,
-            ids,
-            listing=listing,
-            merge=options.details == "merge",
-            stats=self._stats,
-            workers=options.workers,
-            progress=options.progress,
-            cancel=options.cancel,
-            checkpoint=detail_checkpoint_path(checkpoint) if checkpoint is not None else None,
-            allow_incomplete=options.allow_incomplete,
+            several=several,
         )
 
-    def _events_of_tenants(self, query: EventQuery, options: _Options) -> pd.DataFrame:
-        from .checkpoint import check_path
-        from .walk import concat_tenants
 
-        frames = []
-        codes = query.tenants
-        for code in codes:  # every checkpoint path is checked before the first request
-            path = tenant_checkpoint(options.checkpoint, code)
-            if path is not None:
-                check_path(path)
-        for code in codes:
-            own = tenant_checkpoint(options.checkpoint, code) if len(codes) > 1 else options.checkpoint
-            try:
-                frames.append(self._events_of_tenant(query.for_tenant(code), options.with_checkpoint(own)))
-            except IncompleteWalkError as exc:
-                done = f" (tenants {', '.join(codes[: len(frames)])} completed)" if frames else ""
-                raise IncompleteWalkError(
-                    exc.page,
-                    f"tenant {code}: {exc.reason}{done}",
-                    partial=exc.partial,
-                    cause=exc.cause,
-                    missing_pages=exc.missing_pages,
-                    checkpoint=exc.checkpoint,
-                ) from exc
-        return concat_tenants(codes, frames)
-
-
-@dataclass(frozen=True)
-class _Options:
-    """How one call walks: concurrency, progress, cancel, checkpoint, and whether details are fetched.
-
-    ``details``: None (the listing only), ``"merge"`` (fold the details into the listing's rows,
-    ``events(details=True)``) or ``"rows"`` (the detail rows, ``event_details``).
-    """
-
-    workers: int
-    progress: ProgressArg
-    cancel: threading.Event | None
-    checkpoint: Path | None
-    allow_incomplete: bool
-    details: str | None
-
-    @classmethod
-    def make(
-        cls,
-        workers: int,
-        progress: ProgressArg,
-        cancel: threading.Event | None,
-        checkpoint: str | os.PathLike[str] | None,
-        allow_incomplete: bool,
-        details: str | None,
-    ) -> _Options:
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-        path = Path(checkpoint) if checkpoint is not None else None
-        return cls(workers, progress, cancel, path, bool(allow_incomplete), details)
-
-    def with_checkpoint(self, path: Path | None) -> _Options:
-        return replace(self, checkpoint=path)
+def _path(path: str | os.PathLike[str] | None) -> Path | None:
+    return Path(path) if path is not None else None
 
 
 def _event_path(event_id: str) -> str:
@@ -590,11 +499,3 @@ def _event_object(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise PaginationError(None, f"expected an event object, got {type(data).__name__}")
     return data
-
-
-def tenant_checkpoint(path: str | os.PathLike[str] | None, tenant: str) -> Path | None:
-    """The checkpoint file of one tenant in a multi-tenant walk: ``walk.jsonl`` -> ``walk.ACME.jsonl``."""
-    if path is None:
-        return None
-    p = Path(path)
-    return p.with_name(f"{p.stem}.{tenant}{p.suffix}")

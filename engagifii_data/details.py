@@ -9,7 +9,7 @@ How a detail walk goes:
 
 1. The ids are de-duplicated (first occurrence kept); with a checkpoint, the details saved by an
    earlier run are taken from it and only the others are requested.
-2. ``workers`` threads fetch them (:class:`~engagifii_data.walk.Prefetcher`, the listing walk's,
+2. ``workers`` threads fetch them (:class:`~engagifii_data.prefetch.Prefetcher`, the listing walk's,
    with a wider window: each answer is one event), under one :class:`AdaptiveConcurrency` that backs
    off after a 429; answers are accepted in id order and converted in batches while the walk waits.
 3. An event that answers 404 was deleted since it was listed: it is recorded in the report
@@ -39,9 +39,10 @@ from .checkpoint import DetailCheckpoint
 from .exceptions import EngagifiiError, IncompleteWalkError, PaginationError, StopRequested
 from .frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR
 from .pacing import AdaptiveConcurrency
+from .prefetch import BatchedFrames, Prefetcher
+from .progress import ProgressArg, ProgressReporter
 from .reports.walk_report import WalkReport
 from .transport import RequestHooks, Stats
-from .walk import BatchedFrames, Prefetcher, ProgressArg, ProgressReporter
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def walk_details(
     workers : int
         Concurrent detail requests (default 4).
     progress : bool, callable or None
-        See :class:`~engagifii_data.walk.ProgressReporter` (phase ``"details"``).
+        See :class:`~engagifii_data.progress.ProgressReporter` (phase ``"details"``).
     cancel : threading.Event, optional
         When set, the walk stops as soon as the requests in flight return.
     checkpoint : path, optional
