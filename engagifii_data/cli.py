@@ -16,7 +16,6 @@ import contextlib
 import logging
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -86,26 +85,17 @@ def _port(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (documented in the README)."""
-    parser = argparse.ArgumentParser(
-        prog="engagifii-data",
-        description="Export Engagifii events to CSV/Parquet/Excel, check access, or serve the local sandbox.",
-    )
-    parser.add_argument("--version", action="version", version=f"engagifii-data {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG request logs")
-    parser.add_argument("-v", "--verbose", action="store_true", help="INFO logs (token and walk audit lines)")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _common_options(p: argparse.ArgumentParser) -> None:
+    """Options every command that talks to the API has."""
+    p.add_argument("--sandbox", action="store_true", help="run against the built-in local sandbox")
+    p.add_argument("--env-file", metavar="PATH", help="read settings from this .env file")
+    p.add_argument("--tenant", action="append", metavar="CODE", help="tenant code (repeatable)")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--sandbox", action="store_true", help="run against the built-in local sandbox")
-        p.add_argument("--env-file", metavar="PATH", help="read settings from this .env file")
-        p.add_argument("--tenant", action="append", metavar="CODE", help="tenant code (repeatable)")
-        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    ev = sub.add_parser("events", help="walk every page of the event listing and write a report")
-    common(ev)
+def _events_options(ev: argparse.ArgumentParser) -> None:
+    """``events``: what to walk (filters, page size, workers)."""
     ev.add_argument("--upcoming", action="store_true", help="only events that have not ended (server-side)")
     ev.add_argument("--search", metavar="TEXT", help="name contains TEXT (server-side)")
     ev.add_argument(
@@ -124,12 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--status", action="append", metavar="NAME", help="Draft, Published, Cancelled or Completed (repeatable)"
     )
     ev.add_argument("--page-size", type=int, default=100, metavar="N", help="rows per page (default 100)")
-    ev.add_argument("--workers", type=int, default=4, metavar="N", help="concurrent page requests (default 4)")
+    ev.add_argument(
+        "--workers", type=int, default=4, metavar="N", help="concurrent page (and detail) requests (default 4)"
+    )
+
+
+def _report_options(ev: argparse.ArgumentParser) -> None:
+    """``events``: details, what is written and how (output, format, table, columns, checkpoint)."""
     ev.add_argument(
         "-o",
         "--output",
         metavar="PATH",
-        help="report path; - for standard output (default reports/events-<tenant>-<time>.<format>)",
+        help="report path; - for standard output (default reports/<table>-<tenant>-<time>.<format>)",
     )
     ev.add_argument(
         "--format",
@@ -163,73 +159,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (documented in the README)."""
+    parser = argparse.ArgumentParser(
+        prog="engagifii-data",
+        description="Export Engagifii events to CSV/Parquet/Excel, check access, or serve the local sandbox.",
+    )
+    parser.add_argument("--version", action="version", version=f"engagifii-data {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG request logs")
+    parser.add_argument("-v", "--verbose", action="store_true", help="INFO logs (token and walk audit lines)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser("events", help="walk every page of the event listing and write a report")
+    _common_options(ev)
+    _events_options(ev)
+    _report_options(ev)
+
     ck = sub.add_parser("check", help="health check: a token, then a one-row list per tenant")
-    common(ck)
+    _common_options(ck)
 
     sb = sub.add_parser("sandbox", help="serve the local sandbox until Ctrl-C (every fault switch available)")
     sb.add_argument("--port", type=_port, default=8765, help="port on 127.0.0.1 (default 8765; 0 = any free port)")
     sb.add_argument("--seed", default=None, help="seed of the generated data (default: the sandbox's)")
-    _add_fault_options(sb)
+    from .sandbox.command import add_fault_options
+
+    add_fault_options(sb)
     sb.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
-
-
-# -- sandbox fault switches: one option per field of sandbox.Faults -----------------------------------
-
-#: Faults fields whose values are ``KEY=FAULT`` lists.
-_MAPPING_FAULTS = {"page_faults": int, "detail_faults": str}
-
-
-def _fault_option(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _add_fault_options(parser: argparse.ArgumentParser) -> None:
-    """An option for every field of :class:`engagifii_data.sandbox.Faults`, from its docstring."""
-    import dataclasses
-
-    from .sandbox.faults import Faults
-
-    defaults = Faults()
-    for spec in dataclasses.fields(Faults):
-        option = _fault_option(spec.name)
-        default = getattr(defaults, spec.name)
-        kind = str(spec.type)
-        if spec.name in _MAPPING_FAULTS:
-            parser.add_argument(
-                option,
-                dest=f"fault_{spec.name}",
-                metavar="KEY=FAULT[,KEY=FAULT]",
-                help="e.g. 3=drop,7=html503 (faults: html503, drop, truncate)",
-            )
-        elif kind == "bool":
-            parser.add_argument(option, dest=f"fault_{spec.name}", action="store_true", help=f"(default {default})")
-        else:
-            convert: Callable[[str], Any] = float if "float" in kind else int if "int" in kind else str
-            parser.add_argument(
-                option, dest=f"fault_{spec.name}", type=convert, metavar="VALUE", help=f"(default {default})"
-            )
-
-
-def _fault_values(args: argparse.Namespace) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for key, value in vars(args).items():
-        if not key.startswith("fault_") or value is None or value is False:
-            continue
-        name = key.removeprefix("fault_")
-        if name in _MAPPING_FAULTS:
-            parsed: dict[Any, str] = {}
-            for item in filter(None, (part.strip() for part in str(value).split(","))):
-                left, sep, fault = item.partition("=")
-                if not sep:
-                    raise ConfigurationError(f"{_fault_option(name)}: expected KEY=FAULT, got {item!r}")
-                try:
-                    parsed[_MAPPING_FAULTS[name](left.strip())] = fault.strip()
-                except ValueError:
-                    raise ConfigurationError(f"{_fault_option(name)}: {left.strip()!r} is not a valid key") from None
-            value = parsed
-        values[name] = value
-    return values
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
@@ -463,70 +420,9 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
-    from . import sandbox
+    from .sandbox.command import serve_command
 
-    faults = _fault_values(args)
-    options: dict[str, Any] = {"port": args.port, **faults}
-    if args.seed is not None:
-        options["seed"] = args.seed
-    if args.port:
-        import socket
-
-        with socket.socket() as probe:  # werkzeug would print its own message and sys.exit(1)
-            try:
-                probe.bind(("127.0.0.1", args.port))
-            except OSError as exc:
-                raise ConfigurationError(
-                    f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port"
-                ) from None
-    try:
-        server = sandbox.run(**options)
-        sb = server.__enter__()
-    except (TypeError, ValueError) as exc:
-        message = str(exc)
-        for name in faults:
-            message = message.replace(name, _fault_option(name))
-        raise ConfigurationError(f"sandbox: {message}") from None
-    except OSError as exc:
-        raise ConfigurationError(
-            f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port"
-        ) from None
-    with contextlib.ExitStack() as stack:
-        stack.push(server)
-        _print_sandbox(sb, faults, out)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            print("stopped", file=out)
-    return EXIT_OK
-
-
-def _print_sandbox(sb: Any, faults: dict[str, Any], out: TextIO) -> None:
-    tenants = ", ".join(f"{code} ({n} events)" for code, n in sb.tenants.items())
-    print("Engagifii sandbox (local stand-in for the identity server and the Events API)", file=out)
-    print(f"  ENGAGIFII_IDENTITY_SERVER_URL={sb.identity_url}", file=out)
-    print(f"  ENGAGIFII_API_BASE_URL={sb.api_url}", file=out)
-    print(f"  ENGAGIFII_CLIENT_ID={sb.client_id}", file=out)
-    print(f"  ENGAGIFII_CLIENT_SECRET={sb.client_secret}", file=out)
-    print(f"  ENGAGIFII_TENANT_CODE={','.join(sb.tenants)}", file=out)
-    print(f"  tenants: {tenants}", file=out)
-    if faults:
-        print("  faults: " + ", ".join(f"{_fault_option(k)} {v}" for k, v in faults.items()), file=out)
-    print("Try the vendor's quick start:", file=out)
-    print(
-        f'  TOKEN=$(curl -s -X POST "{sb.identity_url}/connect/token" '
-        f'-d "client_id={sb.client_id}" -d "client_secret={sb.client_secret}" '
-        '-d "grant_type=client_credentials" -d "scope=EventsApi" '
-        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
-        file=out,
-    )
-    first = next(iter(sb.tenants))
-    print(
-        f'  curl -X POST "{sb.api_url}/api/1.0/event/list" -H "Authorization: Bearer $TOKEN" '
-        f'-H "api-version: 1.0" -H "tenant-code: {first}" -H "Content-Type: application/json" -d \'{{}}\'',
-        file=out,
-    )
-    print("Serving until Ctrl-C.", file=out, flush=True)
+    return serve_command(args, out)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
