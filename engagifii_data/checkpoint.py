@@ -28,6 +28,9 @@ Rules:
   saved pages are discarded and the walk starts over.
 - **Gone when done.** When the walk completes the checkpoint (and its lock file) is deleted, so the
   next scheduled run reads fresh data instead of yesterday's pages.
+
+Detail walks save their answers in a sibling file with the same rules (:class:`DetailCheckpoint`,
+``walk.jsonl`` -> ``walk.details.jsonl``): one line per event id, a 404 saved as ``null``.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ __all__ = ["ProgressArg", "ProgressReporter", "WalkProgress", "in_notebook"]
 
 @dataclass(frozen=True)
 class WalkProgress:
-    """Progress of one walk, passed to a ``progress`` callable after every page and before a retry.
+    """Progress of one walk, passed to a ``progress`` callable after every page (every detail) and before a retry.
 
     Attributes
     ----------

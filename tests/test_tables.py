@@ -226,6 +226,15 @@ def test_hand_made_edge_cases() -> None:
     assert_columns(c, CONTACT_COLUMNS)
 
 
+def test_an_events_report_read_back_gives_the_same_tables(walked: dict[str, Any], tmp_path: Any) -> None:
+    df = walked["frames"]["GLOBEX"]
+    export_parquet(df, tmp_path / "events.parquet")
+    back = pd.read_parquet(tmp_path / "events.parquet")  # list columns come back as JSON text
+    assert isinstance(back["eventDates"].dropna().iloc[0], str)
+    pd.testing.assert_frame_equal(sessions(back), sessions(df))
+    pd.testing.assert_frame_equal(contacts(back), contacts(df))
+
+
 def test_not_an_events_frame() -> None:
     with pytest.raises(TypeError, match="DataFrame"):
         sessions([{"id": "x"}])  # type: ignore[arg-type]

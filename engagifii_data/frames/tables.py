@@ -54,7 +54,8 @@ email             string
 phone             string
 ================  ====================  ===========================================================
 
-Rows follow the events' order, then the list order (contacts: role by role). An event whose
+Rows follow the events' order, then the list order (contacts: role by role). A list cell given as JSON
+text (an events report read back from CSV or Parquet) is decoded first. An event whose
 ``eventDates`` or contacts are null, empty or missing has no rows; a list element that is not an
 object (and, for contacts, not an id text) is skipped and counted in ``engagifii_coerced`` under the
 list's column.
@@ -63,10 +64,12 @@ list's column.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 
 from .build import _arrow_strings, _typed_array
@@ -169,6 +172,18 @@ def _missing(value: Any) -> bool:
     return isinstance(value, float) and value != value
 
 
+def _list_cell(cell: Any) -> Any:
+    """A list cell as a list: JSON text (a CSV or Parquet report read back) is decoded; else as it is."""
+    if isinstance(cell, str) and cell.lstrip().startswith("["):
+        try:
+            return json.loads(cell)
+        except ValueError:
+            return cell
+    if isinstance(cell, np.ndarray):  # Parquet's list<...> read back by pandas
+        return cell.tolist()
+    return cell
+
+
 def _check(df: Any, what: str) -> None:
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{what}() takes the DataFrame that events() returns, got {type(df).__name__}")
@@ -209,6 +224,7 @@ def sessions(df: pd.DataFrame) -> pd.DataFrame:
     bad = 0
     events = zip(*(_column(df, c) for c in (*leading, "id", "name", "timeZone", "eventDates")), strict=True)
     for *lead, zone, cell in events:
+        cell = _list_cell(cell)
         if not isinstance(cell, list | tuple):
             bad += cell is not None
             continue
@@ -256,7 +272,7 @@ def contacts(df: pd.DataFrame) -> pd.DataFrame:
     lists = [_column(df, c) for c in columns]
     for i, lead in enumerate(heads):
         for column, cells in zip(columns, lists, strict=True):
-            cell = cells[i]
+            cell = _list_cell(cells[i])
             if not isinstance(cell, list | tuple):
                 bad[column] += cell is not None
                 continue
