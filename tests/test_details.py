@@ -390,3 +390,76 @@ def test_tables_of_a_detail_walk(sb: Any) -> None:
     table = sessions(df)
     assert len(table) == sum(len(e["eventDates"]) for e in sb.events(SMALL, detail=True))
     assert table.attrs["engagifii"] == df.attrs["engagifii"]
+
+
+# -- the pieces, offline -------------------------------------------------------------------------
+
+
+def test_detail_checkpoint_keeps_intact_lines_only(tmp_path: Path) -> None:
+    from engagifii_data.checkpoint import Checkpoint, DetailCheckpoint
+
+    path = tmp_path / "d.jsonl"
+    store = DetailCheckpoint.open(path, tenant="T")
+    store.save("a", {"id": "a", "name": "Ünïcode 🎉"})
+    store.save("b", None)  # gone: 404
+    store.save("c", {"id": "c"})
+    with pytest.raises(ConfigurationError, match="in use"):
+        DetailCheckpoint.open(path, tenant="T")
+    store.release()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].replace('"c"}', '"x"}', 1)  # edited on disk: checksum no longer matches
+    path.write_text("\n".join([*lines, '{"id": "torn']) + "\n", encoding="utf-8")  # and a torn last line
+    again = DetailCheckpoint.open(path, tenant="T")
+    assert again.saved() == {"a": {"id": "a", "name": "Ünïcode 🎉"}, "b": None}
+    again.complete()
+    assert not path.exists() and not (tmp_path / "d.jsonl.lock").exists()
+    listing = Checkpoint.open(tmp_path / "l.jsonl", tenant="T", filters={}, page_size=10)
+    listing.release()
+    (tmp_path / "l.jsonl").write_text('{"format": "engagifii-checkpoint", "version": 2}\n', encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="not an engagifii-data detail checkpoint"):
+        DetailCheckpoint.open(tmp_path / "l.jsonl", tenant="T")
+
+
+def test_merge_details_lets_the_detail_win_where_it_has_a_value() -> None:
+    from engagifii_data import events_frame
+    from engagifii_data.details import merge_details
+
+    listing = events_frame(
+        [
+            {"id": "a", "name": "Listed A", "attendeesCount": 5, "eventDates": [{"id": "s1"}]},
+            {"id": "b", "name": "Listed B", "attendeesCount": 7},
+            {"name": "no id"},
+        ]
+    )
+    details = events_frame(
+        [
+            {"id": "a", "name": "Detail A", "attendeesCount": None, "contacts": {"regular": [{"id": "c"}]},
+             "eventDates": [{"id": "s1"}, {"id": "s2"}], "newField": 1},
+        ]
+    )  # fmt: skip
+    before = listing.copy(deep=True)
+    merged, enriched = merge_details(listing, details, ["a"])
+    assert enriched == 1
+    pd.testing.assert_frame_equal(listing, before)  # not changed
+    assert merged["name"].tolist() == ["Detail A", "Listed B", "no id"]
+    assert merged["attendeesCount"].tolist() == [5, 7, pd.NA]  # a null in the detail keeps the listing's
+    assert merged.loc[0, "eventDates"] == [{"id": "s1"}, {"id": "s2"}]
+    assert merged["contacts.regular"].tolist() == [[{"id": "c"}], None, None]
+    assert merged.columns[-1] == "newField" and merged["newField"].tolist() == [1, None, None]
+    assert_declared(merged)
+    same, none = merge_details(listing, details.iloc[0:0], [])
+    assert none == 0 and same.equals(listing)
+
+
+def test_the_report_round_trips_its_detail_fields() -> None:
+    report = WalkReport(
+        tenants=("T",), details=True, details_requested=3, details_fetched=2, missing_ids=("x",), enriched=2
+    )
+    attrs = report.to_attrs()
+    assert attrs["details"] is True and attrs["missing_ids"] == ["x"] and attrs["details_unfetched"] == 0
+    assert WalkReport.from_attrs(attrs) == report
+    plain = WalkReport(tenants=("T",)).to_attrs()
+    assert "details" not in plain and "missing_ids" not in plain
+    both = WalkReport.combine([report, report.replace(tenants=("U",), missing_ids=("y",))])
+    assert (both.details, both.details_requested, both.missing_ids) == (True, 6, ("x", "y"))
