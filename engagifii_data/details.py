@@ -155,7 +155,7 @@ def walk_details(
     ConfigurationError
         The checkpoint cannot be used.
     """
-    started = time.monotonic()
+    started, fetched_at = time.monotonic(), _now()
     before = stats.snapshot() if stats is not None else {}
     wanted = unique_ids(ids)
     store = DetailCheckpoint.open(checkpoint, tenant=tenant) if checkpoint is not None else None
@@ -178,6 +178,8 @@ def walk_details(
         outcome,
         tenant,
         WalkReport.find(listing) if listing is not None else None,
+        fetched_at=fetched_at,
+        merged=merge and listing is not None,
         rows=len(df),
         enriched=enriched,
         requests=after.get("http_requests", 0) - before.get("http_requests", 0),
@@ -218,17 +220,27 @@ def _report(
     tenant: str,
     base: WalkReport | None,
     *,
+    fetched_at: str,
+    merged: bool,
     rows: int,
     enriched: int,
     requests: int,
     retries: int,
     seconds: float,
 ) -> WalkReport:
-    """The walk's report: the listing's (when there was one) with the detail fields and this walk's share."""
+    """The walk's report: the listing's (when there was one) with the detail fields and this walk's share.
+
+    The per-column counts (naive datetimes, coerced values) are those of the rows returned: the
+    listing's when the details were merged into it, the details' otherwise.
+    """
     assert outcome.frame is not None
     frame = outcome.frame
     fetched = len(outcome.ids)
     gate = outcome.gate
+    counts: dict[str, Any] = {
+        "naive_datetimes": dict(frame.attrs.get(NAIVE_DATETIMES_ATTR) or {}),
+        "coerced": dict(frame.attrs.get(COERCED_ATTR) or {}),
+    }
     fields: dict[str, Any] = {
         "details": True,
         "details_requested": outcome.requested,
@@ -244,15 +256,14 @@ def _report(
             tenants=(tenant,),
             total_count=outcome.requested,
             complete=outcome.complete,
-            fetched_at=_now(),
+            fetched_at=fetched_at,
             requests=requests,
             retries=retries,
             rows_fetched=fetched,
             seconds=round(seconds, 3),
-            naive_datetimes=dict(frame.attrs.get(NAIVE_DATETIMES_ATTR) or {}),
-            coerced=dict(frame.attrs.get(COERCED_ATTR) or {}),
             repaired_text=outcome.repaired,
             concurrency=_concurrency(gate),
+            **counts,
             **fields,
         )
     concurrency = _concurrency(gate)  # the details' limit: most of the requests; 429s of both counted
@@ -264,6 +275,7 @@ def _report(
         retries=base.retries + retries,
         seconds=round(base.seconds + seconds, 3),
         repaired_text=base.repaired_text + outcome.repaired,
+        **({} if merged else counts),
         **fields,
     )
 
