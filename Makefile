@@ -73,9 +73,10 @@ cassettes: $(VENV)/.stamp-dev
 	$(PY) -m tests.record_cassettes
 	$(PY) -m pytest tests/test_cassette_secrets.py -q
 
-## bench: the page-walk benchmark table (sandbox, 50 ms latency)
+## bench: the page-walk and detail-walk benchmark tables (sandbox, 50 ms latency)
 bench: $(VENV)/.stamp-base
 	$(PY) benchmarks/walk.py
+	$(PY) benchmarks/details.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache

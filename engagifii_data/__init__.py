@@ -6,6 +6,8 @@ Quick use::
 
     client = EngagifiiClient.from_env()          # ENGAGIFII_* variables, then .env
     df = client.events("T1")                     # every page, typed columns, df.attrs["engagifii"]
+    full = client.events("T1", details=True)     # + every event's detail (contacts, all sessions)
+    sessions(full), contacts(full)               # from engagifii_data: one row per session / contact
     export_csv(df, "events.csv")                 # atomic, UTF-8 with BOM, formula-safe
 
     with sandbox.run() as sb:                    # local identity server + Events API
@@ -34,6 +36,8 @@ _WHERE: dict[str, str] = {
     "export_parquet": ".reports",
     "EVENT_COLUMNS": ".frames",
     "events_frame": ".frames",
+    "sessions": ".frames.tables",
+    "contacts": ".frames.tables",
     "Page": ".pagination",
     "sandbox": ".sandbox",
     **{
@@ -88,11 +92,13 @@ __all__ = [
     "WalkProgress",
     "WalkReport",
     "__version__",
+    "contacts",
     "credentials_configured",
     "events_frame",
     "export_csv",
     "export_parquet",
     "sandbox",
+    "sessions",
 ]
 
 if TYPE_CHECKING:
@@ -120,6 +126,7 @@ if TYPE_CHECKING:
         UnprocessableError,
     )
     from .frames import EVENT_COLUMNS, events_frame
+    from .frames.tables import contacts, sessions
     from .pagination import Page
     from .query import EventQuery
     from .reports import WalkReport, export_csv, export_parquet

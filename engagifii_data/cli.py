@@ -16,7 +16,6 @@ import contextlib
 import logging
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -51,6 +50,9 @@ EXIT_WALK = 5
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
+#: What ``events --table`` can write.
+TABLES = ("events", "sessions", "contacts")
+
 #: exception class -> exit code, most specific first (anything else: 1, no report was written).
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ReportNotWritable, EXIT_NOT_WRITTEN),
@@ -83,26 +85,17 @@ def _port(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (documented in the README)."""
-    parser = argparse.ArgumentParser(
-        prog="engagifii-data",
-        description="Export Engagifii events to CSV/Parquet/Excel, check access, or serve the local sandbox.",
-    )
-    parser.add_argument("--version", action="version", version=f"engagifii-data {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG request logs")
-    parser.add_argument("-v", "--verbose", action="store_true", help="INFO logs (token and walk audit lines)")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _common_options(p: argparse.ArgumentParser) -> None:
+    """Options every command that talks to the API has."""
+    p.add_argument("--sandbox", action="store_true", help="run against the built-in local sandbox")
+    p.add_argument("--env-file", metavar="PATH", help="read settings from this .env file")
+    p.add_argument("--tenant", action="append", metavar="CODE", help="tenant code (repeatable)")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--sandbox", action="store_true", help="run against the built-in local sandbox")
-        p.add_argument("--env-file", metavar="PATH", help="read settings from this .env file")
-        p.add_argument("--tenant", action="append", metavar="CODE", help="tenant code (repeatable)")
-        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    ev = sub.add_parser("events", help="walk every page of the event listing and write a report")
-    common(ev)
+def _events_options(ev: argparse.ArgumentParser) -> None:
+    """``events``: what to walk (filters, page size, workers)."""
     ev.add_argument("--upcoming", action="store_true", help="only events that have not ended (server-side)")
     ev.add_argument("--search", metavar="TEXT", help="name contains TEXT (server-side)")
     ev.add_argument(
@@ -121,12 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--status", action="append", metavar="NAME", help="Draft, Published, Cancelled or Completed (repeatable)"
     )
     ev.add_argument("--page-size", type=int, default=100, metavar="N", help="rows per page (default 100)")
-    ev.add_argument("--workers", type=int, default=4, metavar="N", help="concurrent page requests (default 4)")
+    ev.add_argument(
+        "--workers", type=int, default=4, metavar="N", help="concurrent page (and detail) requests (default 4)"
+    )
+
+
+def _report_options(ev: argparse.ArgumentParser) -> None:
+    """``events``: details, what is written and how (output, format, table, columns, checkpoint)."""
     ev.add_argument(
         "-o",
         "--output",
         metavar="PATH",
-        help="report path; - for standard output (default reports/events-<tenant>-<time>.<format>)",
+        help="report path; - for standard output (default reports/<table>-<tenant>-<time>.<format>)",
     )
     ev.add_argument(
         "--format",
@@ -140,7 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="all: the declared columns, then fields the API added (default); "
         "declared: a fixed header that never changes (for scheduled loads)",
     )
-    ev.add_argument("--checkpoint", metavar="PATH", help="save pages as they arrive; rerun to resume")
+    ev.add_argument(
+        "--details",
+        action="store_true",
+        help="also fetch every event's detail (one GET per event, --workers at a time): contacts, every session",
+    )
+    ev.add_argument(
+        "--table",
+        choices=TABLES,
+        default="events",
+        help="what the report holds: events (default), sessions (one row per session) or contacts "
+        "(one row per contact; implies --details)",
+    )
+    ev.add_argument("--checkpoint", metavar="PATH", help="save pages (and details) as they arrive; rerun to resume")
     ev.add_argument(
         "--no-formula-escape",
         action="store_true",
@@ -148,73 +159,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (documented in the README)."""
+    parser = argparse.ArgumentParser(
+        prog="engagifii-data",
+        description="Export Engagifii events to CSV/Parquet/Excel, check access, or serve the local sandbox.",
+    )
+    parser.add_argument("--version", action="version", version=f"engagifii-data {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG request logs")
+    parser.add_argument("-v", "--verbose", action="store_true", help="INFO logs (token and walk audit lines)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser("events", help="walk every page of the event listing and write a report")
+    _common_options(ev)
+    _events_options(ev)
+    _report_options(ev)
+
     ck = sub.add_parser("check", help="health check: a token, then a one-row list per tenant")
-    common(ck)
+    _common_options(ck)
 
     sb = sub.add_parser("sandbox", help="serve the local sandbox until Ctrl-C (every fault switch available)")
     sb.add_argument("--port", type=_port, default=8765, help="port on 127.0.0.1 (default 8765; 0 = any free port)")
     sb.add_argument("--seed", default=None, help="seed of the generated data (default: the sandbox's)")
-    _add_fault_options(sb)
+    from .sandbox.command import add_fault_options
+
+    add_fault_options(sb)
     sb.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
-
-
-# -- sandbox fault switches: one option per field of sandbox.Faults -----------------------------------
-
-#: Faults fields whose values are ``KEY=FAULT`` lists.
-_MAPPING_FAULTS = {"page_faults": int, "detail_faults": str}
-
-
-def _fault_option(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _add_fault_options(parser: argparse.ArgumentParser) -> None:
-    """An option for every field of :class:`engagifii_data.sandbox.Faults`, from its docstring."""
-    import dataclasses
-
-    from .sandbox.faults import Faults
-
-    defaults = Faults()
-    for spec in dataclasses.fields(Faults):
-        option = _fault_option(spec.name)
-        default = getattr(defaults, spec.name)
-        kind = str(spec.type)
-        if spec.name in _MAPPING_FAULTS:
-            parser.add_argument(
-                option,
-                dest=f"fault_{spec.name}",
-                metavar="KEY=FAULT[,KEY=FAULT]",
-                help="e.g. 3=drop,7=html503 (faults: html503, drop, truncate)",
-            )
-        elif kind == "bool":
-            parser.add_argument(option, dest=f"fault_{spec.name}", action="store_true", help=f"(default {default})")
-        else:
-            convert: Callable[[str], Any] = float if "float" in kind else int if "int" in kind else str
-            parser.add_argument(
-                option, dest=f"fault_{spec.name}", type=convert, metavar="VALUE", help=f"(default {default})"
-            )
-
-
-def _fault_values(args: argparse.Namespace) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for key, value in vars(args).items():
-        if not key.startswith("fault_") or value is None or value is False:
-            continue
-        name = key.removeprefix("fault_")
-        if name in _MAPPING_FAULTS:
-            parsed: dict[Any, str] = {}
-            for item in filter(None, (part.strip() for part in str(value).split(","))):
-                left, sep, fault = item.partition("=")
-                if not sep:
-                    raise ConfigurationError(f"{_fault_option(name)}: expected KEY=FAULT, got {item!r}")
-                try:
-                    parsed[_MAPPING_FAULTS[name](left.strip())] = fault.strip()
-                except ValueError:
-                    raise ConfigurationError(f"{_fault_option(name)}: {left.strip()!r} is not a valid key") from None
-            value = parsed
-        values[name] = value
-    return values
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
@@ -292,14 +264,29 @@ def _is_stdout(path: Path, out: TextIO) -> bool:
         return False
 
 
-def default_report_path(tenant: str | Sequence[str], fmt: str = "csv") -> Path:
-    """``reports/events-<tenant>-<YYYYmmdd-HHMMSS>.<fmt>`` in the current directory."""
+def default_report_path(tenant: str | Sequence[str], fmt: str = "csv", table: str = "events") -> Path:
+    """``reports/<table>-<tenant>-<YYYYmmdd-HHMMSS>.<fmt>`` in the current directory (table: events...)."""
     import datetime as dt
 
     name = tenant if isinstance(tenant, str) else "-".join(tenant)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("reports") / f"events-{safe}-{stamp}.{fmt}"
+    return Path("reports") / f"{table}-{safe}-{stamp}.{fmt}"
+
+
+def _table(df: Any, table: str, columns: str) -> tuple[Any, str]:
+    """The frame written for ``--table`` (with ``--columns declared``: a fixed header) and ``columns`` left to do."""
+    if table == "events":
+        return df, columns
+    from .frames import tables
+
+    out = tables.sessions(df) if table == "sessions" else tables.contacts(df)
+    if columns == "declared":
+        declared = tables.SESSION_COLUMNS if table == "sessions" else tables.CONTACT_COLUMNS
+        fixed = out.loc[:, [c for c in ("tenant", *declared) if c in out.columns]]
+        fixed.attrs = dict(out.attrs)
+        out = fixed
+    return out, "all"
 
 
 def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
@@ -313,6 +300,9 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
             file=sys.stderr,
         )
     _query_from(args, ["-"])  # the filters are checked before anything is started
+    details = args.details or args.table == "contacts"
+    if details and not args.details:
+        print("note: --table contacts fetches every event's detail (contacts come only with it)", file=sys.stderr)
     fmt, warning = report_format(args.output if args.output not in (None, "-") else None, args.format)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
@@ -320,7 +310,7 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
         query = _query_from(args, tenants)
         for reason in query.contradictions():
             print(f"warning: no event can match: {reason}", file=sys.stderr)
-        path = _output_path(args.output) if args.output else default_report_path(tenants, fmt)
+        path = _output_path(args.output) if args.output else default_report_path(tenants, fmt, args.table)
         check_writable(path)  # before the walk: a long walk must not end in "cannot write"
         if args.checkpoint:
             from .checkpoint import check_path
@@ -337,28 +327,43 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
                 workers=args.workers,
                 progress=False if args.no_progress else None,
                 checkpoint=args.checkpoint,
+                details=details,
             )
-            written = write_report(df, path, fmt, columns=args.columns, neutralize_formulas=not args.no_formula_escape)
+            table, columns = _table(df, args.table, args.columns)
+            written = write_report(table, path, fmt, columns=columns, neutralize_formulas=not args.no_formula_escape)
             stats = client.stats.snapshot()
-        _print_summary(df, query, written, stats, time.monotonic() - started, out)
+        _print_summary(df, query, written, stats, time.monotonic() - started, out, rows=(len(table), args.table))
     return EXIT_OK
 
 
 def _print_summary(
-    df: Any, query: EventQuery, written: Path, stats: dict[str, int], seconds: float, out: TextIO
+    df: Any,
+    query: EventQuery,
+    written: Path,
+    stats: dict[str, int],
+    seconds: float,
+    out: TextIO,
+    *,
+    rows: tuple[int, str] | None = None,
 ) -> None:
     from .reports import WalkReport
 
     report: WalkReport = WalkReport.of(df)
     tenants = query.tenants
     label = ("tenant " if len(tenants) == 1 else "tenants ") + ", ".join(tenants)
-    rows = len(df)
-    print(f"wrote {rows:,} row{'' if rows == 1 else 's'} for {label} to {written}", file=out)
+    count, table = rows if rows is not None else (len(df), "events")
+    noun = "row" if table == "events" else f"{table[:-1]} row"
+    print(f"wrote {count:,} {noun}{'' if count == 1 else 's'} for {label} to {written}", file=out)
+    rows_kept = len(df)
     parts = [f"{report.rows_fetched:,} fetched of a total of {report.total_count:,}"]
+    if table != "events":
+        parts.insert(0, f"from {rows_kept:,} event{'' if rows_kept == 1 else 's'}")
     if query.has_client_filters:
-        parts.append(f"{rows:,} after filters ({query.describe().split(' · client: ')[1]})")
+        parts.append(f"{rows_kept:,} after filters ({query.describe().split(' · client: ')[1]})")
     if report.resumed_pages:
         parts.append(f"{report.resumed_pages} page{'' if report.resumed_pages == 1 else 's'} from the checkpoint")
+    if report.details:
+        parts.append(_details_text(report))
     reports = report.per_tenant or (report,)
     sizes = [r.page_size for r in reports if r.pages and r.page_size]
     if sizes and max(sizes) < query.page_size:
@@ -370,6 +375,17 @@ def _print_summary(
         f"retries {stats['retries']}, {seconds:.2f} s"
     )
     print("; ".join(parts), file=out)
+
+
+def _details_text(report: WalkReport) -> str:
+    """``details 2,398 fetched of 2,400, 2 missing (deleted since listed: 404), 1,200 from the checkpoint``."""
+    text = f"details {report.details_fetched:,} fetched of {report.details_requested:,}"
+    missing = len(report.missing_ids)
+    if missing:
+        text += f", {missing:,} missing (deleted since listed: 404)"
+    if report.details_resumed:
+        text += f", {report.details_resumed:,} from the checkpoint"
+    return text
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
@@ -404,70 +420,9 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
-    from . import sandbox
+    from .sandbox.command import serve_command
 
-    faults = _fault_values(args)
-    options: dict[str, Any] = {"port": args.port, **faults}
-    if args.seed is not None:
-        options["seed"] = args.seed
-    if args.port:
-        import socket
-
-        with socket.socket() as probe:  # werkzeug would print its own message and sys.exit(1)
-            try:
-                probe.bind(("127.0.0.1", args.port))
-            except OSError as exc:
-                raise ConfigurationError(
-                    f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port"
-                ) from None
-    try:
-        server = sandbox.run(**options)
-        sb = server.__enter__()
-    except (TypeError, ValueError) as exc:
-        message = str(exc)
-        for name in faults:
-            message = message.replace(name, _fault_option(name))
-        raise ConfigurationError(f"sandbox: {message}") from None
-    except OSError as exc:
-        raise ConfigurationError(
-            f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port"
-        ) from None
-    with contextlib.ExitStack() as stack:
-        stack.push(server)
-        _print_sandbox(sb, faults, out)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            print("stopped", file=out)
-    return EXIT_OK
-
-
-def _print_sandbox(sb: Any, faults: dict[str, Any], out: TextIO) -> None:
-    tenants = ", ".join(f"{code} ({n} events)" for code, n in sb.tenants.items())
-    print("Engagifii sandbox (local stand-in for the identity server and the Events API)", file=out)
-    print(f"  ENGAGIFII_IDENTITY_SERVER_URL={sb.identity_url}", file=out)
-    print(f"  ENGAGIFII_API_BASE_URL={sb.api_url}", file=out)
-    print(f"  ENGAGIFII_CLIENT_ID={sb.client_id}", file=out)
-    print(f"  ENGAGIFII_CLIENT_SECRET={sb.client_secret}", file=out)
-    print(f"  ENGAGIFII_TENANT_CODE={','.join(sb.tenants)}", file=out)
-    print(f"  tenants: {tenants}", file=out)
-    if faults:
-        print("  faults: " + ", ".join(f"{_fault_option(k)} {v}" for k, v in faults.items()), file=out)
-    print("Try the vendor's quick start:", file=out)
-    print(
-        f'  TOKEN=$(curl -s -X POST "{sb.identity_url}/connect/token" '
-        f'-d "client_id={sb.client_id}" -d "client_secret={sb.client_secret}" '
-        '-d "grant_type=client_credentials" -d "scope=EventsApi" '
-        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
-        file=out,
-    )
-    first = next(iter(sb.tenants))
-    print(
-        f'  curl -X POST "{sb.api_url}/api/1.0/event/list" -H "Authorization: Bearer $TOKEN" '
-        f'-H "api-version: 1.0" -H "tenant-code: {first}" -H "Content-Type: application/json" -d \'{{}}\'',
-        file=out,
-    )
-    print("Serving until Ctrl-C.", file=out, flush=True)
+    return serve_command(args, out)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {

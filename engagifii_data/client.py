@@ -20,14 +20,17 @@ from urllib.parse import quote
 
 from .auth import AccessToken
 from .config import Settings, check_header_value
-from .exceptions import ConfigurationError, IncompleteWalkError, PaginationError
+from .exceptions import ConfigurationError, IncompleteWalkError, NotFoundError, PaginationError
 from .pagination import Page, WalkState, parse_page
 from .query import STATUSES, EventQuery
+from .runner import WalkOptions, tenant_checkpoint
 from .transport import NO_HOOKS, RequestHooks, Stats, Transport
 from .walk import ProgressArg, WalkProgress
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .details import DetailAnswer
 
 logger = logging.getLogger(__name__)
 
@@ -278,12 +281,17 @@ class EngagifiiClient:
         eid = str(event_id).strip()
         if not eid or "/" in eid:
             raise ValueError(f"invalid event id {event_id!r}")
-        data = self._transport.request_json("GET", EVENT_PATH.format(id=quote(eid, safe="")), tenant=code).data
-        if isinstance(data, dict) and isinstance(data.get("data"), dict) and "id" not in data:
-            data = data["data"]
-        if not isinstance(data, dict):
-            raise PaginationError(None, f"expected an event object, got {type(data).__name__}")
-        return data
+        return _event_object(self._transport.request_json("GET", _event_path(eid), tenant=code).data)
+
+    def _fetch_detail(self, code: str, event_id: str, hooks: RequestHooks) -> DetailAnswer:
+        """One event's detail for the detail walk; an event that is gone (404) is ``data=None``."""
+        from .details import DetailAnswer
+
+        try:
+            decoded = self._transport.request_json("GET", _event_path(event_id), tenant=code, hooks=hooks)
+        except NotFoundError:  # not TenantNotFoundError: an unknown tenant stops the walk
+            return DetailAnswer(None)
+        return DetailAnswer(_event_object(decoded.data), decoded.repaired)
 
     # -- frames ------------------------------------------------------------------------------
 
@@ -302,6 +310,7 @@ class EngagifiiClient:
         cancel: threading.Event | None = None,
         checkpoint: str | os.PathLike[str] | None = None,
         allow_incomplete: bool = False,
+        details: bool = False,
     ) -> pd.DataFrame:
         """Walk every page of the event listing into one typed DataFrame.
 
@@ -329,20 +338,30 @@ class EngagifiiClient:
         page_size : int
             Rows requested per page (default 100; a silent server cap is detected).
         workers : int
-            Concurrent page requests after page 1 (default 4; 1 = sequential).
+            Concurrent page requests after page 1 (default 4; 1 = sequential), and concurrent
+            detail requests with ``details``.
         progress : bool, callable or None
             None: a tqdm.auto bar in notebooks and terminals; True/False: force on/off; a callable
-            receives a :class:`WalkProgress` after every page and before every retry.
+            receives a :class:`WalkProgress` after every page (every detail with ``details``) and
+            before every retry.
         cancel : threading.Event, optional
             When set, the walk stops as soon as the requests in flight return (page 1 included) and
             raises :class:`IncompleteWalkError` carrying the rows so far.
         checkpoint : path, optional
             A file where every page is saved as it arrives; a rerun with the same path fetches only
             the missing pages (see :mod:`engagifii_data.checkpoint`). With several tenants each gets
-            its own file beside it (``walk.jsonl`` -> ``walk.ACME.jsonl``).
+            its own file beside it (``walk.jsonl`` -> ``walk.ACME.jsonl``); details are saved beside
+            it too (``walk.details.jsonl``, ``walk.ACME.details.jsonl``).
         allow_incomplete : bool
             Return a frame marked ``complete=False`` instead of raising when the walk could not be
             completed or verified (default False).
+        details : bool
+            Also fetch every listed event's detail (``GET /api/1.0/event/{id}``, after the
+            client-side filters: only the rows kept) and fold it into its row: the detail wins for
+            the fields it carries (``contacts.*`` are filled only this way), dtypes stay the declared
+            ones. An event gone since it was listed (404) keeps its listing row and is named in the
+            report's ``missing_ids``; the report's ``enriched`` counts the rows that got a detail.
+            See :meth:`event_details` (default False).
 
         Returns
         -------
@@ -362,10 +381,11 @@ class EngagifiiClient:
             Error answers or network failures after retries on a tenant's page 1 (exit code 4).
         PaginationError, IncompleteWalkError
             The walk could not be completed or verified (exit code 5); ``IncompleteWalkError.partial``
-            holds the rows fetched.
+            holds the rows fetched (a detail that could not be fetched is such a failure too).
         """
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        options = WalkOptions(
+            workers, progress, cancel, _path(checkpoint), allow_incomplete, "merge" if details else None
+        )
         if isinstance(tenant, EventQuery):
             query = self.query(tenant)
         else:
@@ -378,84 +398,104 @@ class EngagifiiClient:
                 status=status,
                 page_size=page_size,
             )
-        if len(query.tenants) > 1 or not (tenant is None or isinstance(tenant, str | EventQuery)):
-            return self._events_of_tenants(query, workers, progress, cancel, checkpoint, allow_incomplete)
-        return self._events_of_tenant(query, workers, progress, cancel, checkpoint, allow_incomplete)
+        return self._walk(query, options, several=not (tenant is None or isinstance(tenant, str | EventQuery)))
 
-    def _events_of_tenant(
+    def event_details(
         self,
-        query: EventQuery,
-        workers: int,
-        progress: ProgressArg,
-        cancel: threading.Event | None,
-        checkpoint: str | os.PathLike[str] | None,
-        allow_incomplete: bool,
+        tenant: str | Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
+        *,
+        workers: int = 4,
+        progress: ProgressArg = None,
+        cancel: threading.Event | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        allow_incomplete: bool = False,
     ) -> pd.DataFrame:
-        from .walk import walk_listing
+        """Fetch events' details (``GET /api/1.0/event/{id}``) concurrently into one typed DataFrame.
 
+        The detail walk has the listing walk's guarantees: the session's token, retry policy and rate
+        limit, ``workers`` requests in flight under an adaptive limit that backs off after a 429,
+        progress, cancel and checkpoint/resume. Every detail is requested once.
+
+        Parameters
+        ----------
+        tenant : str or list of str, optional
+            Tenant code (default: the first configured). A list (only with ``ids=None``) gives one
+            frame with a leading ``tenant`` column.
+        ids : sequence of str, optional
+            The events, e.g. ``df["id"]`` of a listing frame (duplicates are fetched once). None
+            (default): every event of the tenant, the listing being walked first.
+        workers : int
+            Concurrent detail requests (default 4).
+        progress, cancel, allow_incomplete
+            As in :meth:`events`.
+        checkpoint : path, optional
+            With ``ids=None`` the listing's checkpoint (as in :meth:`events`); the details are saved
+            beside it in ``<name>.details.jsonl`` (``walk.jsonl`` -> ``walk.details.jsonl``), one
+            line per event as it arrives: a rerun fetches only the details not saved (with
+            ``ids=None`` the listing is walked again first, so it is current).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per event whose detail was received, in the order of ``ids`` (listing order for
+            ``ids=None``): the declared columns and dtypes of
+            :data:`engagifii_data.frames.EVENT_COLUMNS` filled from the detail answer (``contacts.*``
+            included), new fields after them. An event that answered 404 (deleted since it was
+            listed) has no row and is named in the report's ``missing_ids``; that is not an error.
+            ``df.attrs["engagifii"]`` holds the report (``details`` True, ``details_requested``,
+            ``details_fetched``, ``missing_ids``...).
+
+        Raises
+        ------
+        IncompleteWalkError
+            A detail could not be fetched after the retries (other than a 404), or the walk was
+            cancelled; ``.partial`` holds the details received, ``.checkpoint`` the file to resume
+            from.
+        ValueError
+            An empty id, one containing ``/``, or ``ids`` with several tenants.
+        QueryError, AuthenticationError, ApiError, TransportError, PaginationError
+            As in :meth:`events`, for the listing walked first with ``ids=None``.
+        """
+        options = WalkOptions(workers, progress, cancel, _path(checkpoint), allow_incomplete, "rows")
+        if ids is None:
+            return self._walk(self.query(tenant), options, several=not (tenant is None or isinstance(tenant, str)))
+        if tenant is not None and not isinstance(tenant, str):
+            raise ValueError("event_details(ids=...) takes one tenant code: ids belong to one tenant")
+        from .details import unique_ids
+        from .runner import walk_tenant_details
+
+        code = self._tenant(tenant)
+        wanted = unique_ids(list(ids))
         self._transport.ensure_pool(workers + 1)
+        return walk_tenant_details(code, wanted, None, options, self._fetch_detail, self._stats)
 
-        def fetch(number: int, hooks: RequestHooks) -> Page:
-            return self._fetch_page(query, number, hooks)
+    def _walk(self, query: EventQuery, options: WalkOptions, *, several: bool) -> pd.DataFrame:
+        from .runner import walk_events
 
-        return walk_listing(
-            fetch,
+        self._transport.ensure_pool(options.workers + 1)
+        return walk_events(
             query,
+            options,
+            fetch_page=self._fetch_page,
+            fetch_detail=self._fetch_detail,
             stats=self._stats,
-            workers=workers,
-            progress=progress,
-            cancel=cancel,
-            checkpoint=Path(checkpoint) if checkpoint is not None else None,
-            allow_incomplete=allow_incomplete,
+            several=several,
         )
 
-    def _events_of_tenants(
-        self,
-        query: EventQuery,
-        workers: int,
-        progress: ProgressArg,
-        cancel: threading.Event | None,
-        checkpoint: str | os.PathLike[str] | None,
-        allow_incomplete: bool,
-    ) -> pd.DataFrame:
-        from .checkpoint import check_path
-        from .walk import concat_tenants
 
-        frames = []
-        codes = query.tenants
-        for code in codes:  # every checkpoint path is checked before the first request
-            path = tenant_checkpoint(checkpoint, code)
-            if path is not None:
-                check_path(path)
-        for code in codes:
-            try:
-                frames.append(
-                    self._events_of_tenant(
-                        query.for_tenant(code),
-                        workers,
-                        progress,
-                        cancel,
-                        tenant_checkpoint(checkpoint, code) if len(codes) > 1 else checkpoint,
-                        allow_incomplete,
-                    )
-                )
-            except IncompleteWalkError as exc:
-                done = f" (tenants {', '.join(codes[: len(frames)])} completed)" if frames else ""
-                raise IncompleteWalkError(
-                    exc.page,
-                    f"tenant {code}: {exc.reason}{done}",
-                    partial=exc.partial,
-                    cause=exc.cause,
-                    missing_pages=exc.missing_pages,
-                    checkpoint=exc.checkpoint,
-                    saved_pages=exc.saved_pages,
-                ) from exc
-        return concat_tenants(codes, frames)
+def _path(path: str | os.PathLike[str] | None) -> Path | None:
+    return Path(path) if path is not None else None
 
 
-def tenant_checkpoint(path: str | os.PathLike[str] | None, tenant: str) -> Path | None:
-    """The checkpoint file of one tenant in a multi-tenant walk: ``walk.jsonl`` -> ``walk.ACME.jsonl``."""
-    if path is None:
-        return None
-    p = Path(path)
-    return p.with_name(f"{p.stem}.{tenant}{p.suffix}")
+def _event_path(event_id: str) -> str:
+    return EVENT_PATH.format(id=quote(event_id, safe=""))
+
+
+def _event_object(data: Any) -> dict[str, Any]:
+    """The event of a detail answer (bare, or wrapped in ``{"data": {...}}``)."""
+    if isinstance(data, dict) and isinstance(data.get("data"), dict) and "id" not in data:
+        data = data["data"]
+    if not isinstance(data, dict):
+        raise PaginationError(None, f"expected an event object, got {type(data).__name__}")
+    return data

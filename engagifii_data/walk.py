@@ -28,203 +28,40 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from .checkpoint import Checkpoint
 from .exceptions import EngagifiiError, IncompleteWalkError, PaginationError, StopRequested
-from .frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR, FrameBuilder, empty_events_frame
+from .frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR
 from .pacing import AdaptiveConcurrency
 from .pagination import Page, WalkState
+from .prefetch import BatchedFrames, Prefetcher
+from .progress import ProgressArg, ProgressReporter, WalkProgress, in_notebook
 from .query import EventQuery
 from .reports.walk_report import WalkReport
-from .transport import RequestHooks, RetryNotice, Stats
+from .transport import RequestHooks, Stats
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class WalkProgress:
-    """Progress of one walk, passed to a ``progress`` callable after every page and before a retry.
-
-    Attributes
-    ----------
-    tenant : str
-    pages_done, pages_total : int
-        Pages accepted so far / planned from page 1's total.
-    rows, total : int
-        Unique rows collected / the total count reported by page 1.
-    retrying : RetryNotice or None
-        Set when a request is about to be retried (which page, after what, in how many seconds);
-        None on a page update.
-    """
-
-    tenant: str
-    pages_done: int
-    pages_total: int
-    rows: int
-    total: int
-    retrying: RetryNotice | None = None
-
-
-ProgressArg = bool | Callable[[WalkProgress], None] | None
+__all__ = [
+    "BatchedFrames",
+    "PageFetcher",
+    "Prefetcher",
+    "ProgressArg",
+    "ProgressReporter",
+    "WalkProgress",
+    "in_notebook",
+    "walk_listing",
+]
 
 #: Fetches one page: ``fetch(page_number, hooks) -> Page`` (raises EngagifiiError, StopRequested).
 PageFetcher = Callable[[int, RequestHooks], Page]
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where tqdm.auto draws a widget bar)."""
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    try:
-        ip = shell.get_ipython()
-    except Exception:
-        return False
-    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
-
-
-class ProgressReporter:
-    """A tqdm.auto bar and/or a callback, against the real total (rows).
-
-    Parameters
-    ----------
-    progress : bool, callable or None
-        None: a bar in notebooks and terminals; True/False: force the bar on/off; a callable receives
-        a :class:`WalkProgress` after every page and before every retry.
-    tenant : str
-        Shown in the bar's label.
-    """
-
-    def __init__(self, progress: ProgressArg, tenant: str) -> None:
-        self.callback = progress if callable(progress) else None
-        self.show = (in_notebook() or sys.stderr.isatty()) if progress is None else progress is True
-        self.tenant = tenant
-        self.bar: Any = None
-        self._last = WalkProgress(tenant, 0, 0, 0, 0)
-
-    def update(self, state: WalkState) -> None:
-        """Report the walk's state after a page was accepted."""
-        rows = state.collected
-        if self.show:
-            if self.bar is None:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=state.total, unit="rows", desc=f"events {self.tenant}", leave=True)
-            self.bar.n = rows
-            self.bar.set_postfix(pages=f"{len(state.pages_done)}/{state.planned_pages}", refresh=False)
-            self.bar.refresh()
-        self._last = WalkProgress(self.tenant, len(state.pages_done), state.planned_pages, rows, state.total)
-        if self.callback is not None:
-            self.callback(self._last)
-
-    def retrying(self, notice: RetryNotice) -> None:
-        """Report a retry about to wait (the callback gets the last state plus the notice)."""
-        if self.callback is not None:
-            self.callback(WalkProgress(**{**self._last.__dict__, "retrying": notice}))
-
-    def close(self) -> None:
-        """Close the bar, if one was drawn."""
-        if self.bar is not None:
-            self.bar.close()
-
-
-class Prefetcher:
-    """Fetches pages on worker threads, keeping up to ``ahead`` pages requested beyond the one consumed.
-
-    Finished requests top the window up from the worker threads themselves, so converting rows on the
-    caller's thread never leaves the connections idle; at most ``ahead`` pages of raw rows wait to be
-    consumed (bounded memory). Results are taken in page order with :meth:`result`. ``pages`` may be
-    a ``range``: nothing is built per planned page.
-    """
-
-    def __init__(self, fetch: Callable[[int], Page], pages: Sequence[int], *, workers: int, ahead: int) -> None:
-        self._fetch = fetch
-        self._pages = pages
-        self._ahead = max(1, ahead)
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engagifii-page")
-        self._futures: dict[int, Future[Page]] = {}
-        self._lock = threading.RLock()
-        self._next = 0
-        self._consumed = 0
-        self._closed = False
-        self._fill()
-
-    def _fill(self, _done: object = None) -> None:
-        with self._lock:
-            while not self._closed and self._next < len(self._pages) and self._next < self._consumed + self._ahead:
-                number = self._pages[self._next]
-                self._next += 1
-                future = self._executor.submit(self._fetch, number)
-                self._futures[number] = future
-                future.add_done_callback(self._fill)
-
-    def ready(self, index: int) -> bool:
-        """Whether the page at ``index`` of the plan is fetched (or failed), so :meth:`result` won't block."""
-        with self._lock:
-            future = self._futures.get(self._pages[index]) if index < len(self._pages) else None
-        return future is not None and future.done()
-
-    def result(self, index: int) -> Page:
-        """The page at ``index`` of the plan (blocks until fetched; re-raises its error)."""
-        with self._lock:
-            self._consumed = index
-            self._fill()
-            future = self._futures.pop(self._pages[index])
-        return future.result()
-
-    def stop(self) -> None:
-        """Send nothing more: cancel the requests not started (those in flight finish on their own)."""
-        with self._lock:
-            self._closed = True
-            for future in self._futures.values():
-                future.cancel()
-            self._futures.clear()
-
-    def close(self) -> None:
-        """:meth:`stop`, then wait for the requests in flight."""
-        self.stop()
-        self._executor.shutdown(wait=True, cancel_futures=True)
-
-
-class BatchedFrames:
-    """A :class:`FrameBuilder` fed in batches of about ``batch_rows`` rows instead of page by page.
-
-    Converting costs a fixed overhead per batch (one array per column, one localisation per time
-    zone), so pages are collected and converted together; at most ``batch_rows`` raw rows (plus one
-    page) are held at a time, and :meth:`build` converts what is pending first.
-    """
-
-    def __init__(self, batch_rows: int = 1000) -> None:
-        self._builder = FrameBuilder(copy_lists=False)  # the walk owns the decoded pages
-        self._pending: list[dict[str, Any]] = []
-        self._batch_rows = batch_rows
-
-    def add(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Hold ``rows``; convert the held rows once there are ``batch_rows`` of them."""
-        self._pending.extend(rows)
-        if len(self._pending) >= self._batch_rows:
-            self.flush()
-
-    def flush(self, min_rows: int = 1) -> None:
-        """Convert the pending rows now if there are at least ``min_rows`` of them."""
-        if len(self._pending) >= max(1, min_rows):
-            pending, self._pending = self._pending, []
-            self._builder.add(pending)
-
-    def build(self) -> pd.DataFrame:
-        """The frame of every row added, in order."""
-        self.flush()
-        return self._builder.build()
 
 
 @dataclass
@@ -445,7 +282,7 @@ def _read_listing(
     first_rows = state.accept(first)
     bar.update(state)
     result = _Pass(state, None, gate)
-    prefetch: Prefetcher | None = None
+    prefetch: Prefetcher[int, Page] | None = None
 
     def failed(reason: str, cause: BaseException | None, missing: Sequence[int]) -> _PassFailed:
         # stop sending first: converting the rows held so far takes a while
@@ -501,23 +338,3 @@ def _read_listing(
             prefetch.close()
     result.frame = builder.build()
     return result
-
-
-def concat_tenants(codes: Sequence[str], frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """One frame for several tenants: a leading ``tenant`` column, the reports combined.
-
-    A field the API itself calls ``tenant`` is kept, renamed ``record.tenant``. ``attrs`` hold the
-    combined :class:`WalkReport` (each tenant's under ``tenants``) and the summed per-column counts.
-    """
-    parts = []
-    for code, frame in zip(codes, frames, strict=True):
-        part = frame.copy()
-        if "tenant" in part.columns:
-            part = part.rename(columns={"tenant": "record.tenant"})
-        part.insert(0, "tenant", pd.Series([code] * len(part), dtype="string", index=part.index))
-        parts.append(part)
-    out = pd.concat(parts, ignore_index=True) if parts else empty_events_frame(tenant="")
-    reports = [WalkReport.of(frame) for frame in frames]
-    combined = WalkReport.combine(reports)
-    out.attrs = {COERCED_ATTR: combined.coerced, NAIVE_DATETIMES_ATTR: combined.naive_datetimes}
-    return combined.attach(out)

@@ -61,6 +61,8 @@ ACME_SEARCH = "Kayla"
 #: Page sizes kept small so the cassettes stay small yet the walks have several pages.
 SMALL_PAGE_SIZE = 10
 SEARCH_PAGE_SIZE = 5
+#: Server-side search on the small tenant for the detail walk (6 events: a few details, one 404).
+DETAIL_SEARCH = "Symposium"
 
 
 @dataclass
@@ -129,6 +131,15 @@ def event_detail(client: EngagifiiClient, ctx: Context) -> tuple[Any, dict[str, 
     return page, client.event(page.rows[0]["id"], tenant=SMALL)
 
 
+def details_walk(client: EngagifiiClient, ctx: Context) -> Any:
+    """GLOBEX events named ``Symposium`` (6) with their details; one is deleted once listed, so its detail is a 404."""
+    if ctx.sandbox is not None:
+        ctx.sandbox.faults.delete_after_listing = 1
+    return client.events(
+        SMALL, search=DETAIL_SEARCH, page_size=SMALL_PAGE_SIZE, workers=ctx.workers, progress=False, details=True
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -138,6 +149,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("test_unknown_tenant_error", unknown_tenant, expect=TenantNotFoundError),
         Scenario("test_token_expires_mid_walk", token_expires_mid_walk),
         Scenario("test_event_detail", event_detail),
+        Scenario("test_details_walk", details_walk, doc=details_walk.__doc__ or ""),
     )
 }
 

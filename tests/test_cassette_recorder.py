@@ -14,8 +14,9 @@ from tests import record_cassettes
 from tests.helpers import CASSETTES, scan_text
 from tests.record_cassettes import replay_real_cassette
 
-#: Small, and covering the volatile parts: two token requests, a 401, trace ids, an empty page.
-SMALL_CASSETTES = ["test_empty_tenant", "test_token_expires_mid_walk"]
+#: Small, and covering the volatile parts: two token requests, a 401, trace ids, an empty page, a 404
+#: detail among concurrent-capable detail requests.
+SMALL_CASSETTES = ["test_empty_tenant", "test_token_expires_mid_walk", "test_details_walk"]
 
 
 @pytest.mark.slow

@@ -19,11 +19,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from engagifii_data import sandbox
+from engagifii_data import contacts, sandbox, sessions
 from engagifii_data.client import EngagifiiClient
 from engagifii_data.exceptions import ApiError, TenantNotFoundError
 from engagifii_data.frames import EVENT_COLUMNS
 from engagifii_data.query import EventQuery
+from engagifii_data.reports import WalkReport
 from tests.helpers import (
     CASSETTES,
     REAL_CASSETTES,
@@ -38,6 +39,7 @@ from tests.helpers import (
 )
 from tests.record_cassettes import (
     ACME_SEARCH,
+    DETAIL_SEARCH,
     SCENARIOS,
     Context,
     replay_real_cassette,
@@ -203,6 +205,44 @@ def test_event_detail(replay: Any, replay_settings: Any, sent_requests: list[Sen
     assert detail.method == "GET"
     assert detail.url == f"{REPLAY_ORIGIN}/api/1.0/event/{event['id']}"
     assert_api_headers(sent_requests, {SMALL})
+
+
+def recorded_details(cassette: str) -> dict[str, int]:
+    """Event id -> the status its recorded detail request answered."""
+    data = load_yaml(CASSETTES / f"{cassette}.yaml")
+    return {
+        i["request"]["uri"].rsplit("/", 1)[1]: i["response"]["status"]["code"]
+        for i in data["interactions"]
+        if i["request"]["method"] == "GET" and "/api/1.0/event/" in i["request"]["uri"]
+    }
+
+
+def test_details_walk(replay: Any, replay_settings: Any, sent_requests: list[SentRequest]) -> None:
+    client, sleep = make_client(replay_settings)
+    with replay(), client:
+        df = run("test_details_walk", client)
+    listed = recorded_ids("test_details_walk", SMALL)
+    recorded = recorded_details("test_details_walk")
+    gone = [i for i, status in recorded.items() if status == 404]
+    assert len(listed) == 6 and sorted(recorded) == sorted(listed) and len(gone) == 1
+    assert df["id"].tolist() == listed
+    assert_declared_dtypes(df)
+    assert df["name"].str.contains(DETAIL_SEARCH).all()
+    report = WalkReport.of(df)
+    assert report.complete and report.details
+    assert (report.details_requested, report.details_fetched, report.enriched) == (6, 5, 5)
+    assert list(report.missing_ids) == gone
+    enriched = df[~df["id"].isin(gone)]
+    assert enriched["contacts.regular"].notna().all()  # contacts come only with the detail
+    assert df.loc[df["id"].isin(gone), "contacts.regular"].isna().all()
+    gets = [r for r in api_requests(sent_requests) if r.method == "GET"]
+    assert sorted(r.url.rsplit("/", 1)[1] for r in gets) == sorted(listed)  # each detail once
+    assert (client.stats.token_requests, client.stats.http_requests, client.stats.retries) == (1, 7, 0)
+    assert sleep.waits == []
+    assert_api_headers(sent_requests, {SMALL})
+    sessions_table = sessions(df)
+    assert len(sessions_table) == sum(len(cell) for cell in df["eventDates"])
+    assert len(contacts(df)) > 0
 
 
 # -- the matcher bites, and failures explain themselves -----------------------------------------

@@ -42,6 +42,8 @@ def test_all_is_pinned() -> None:
             "export_csv",
             "export_parquet",
             "sandbox",
+            "sessions",
+            "contacts",
         ]
     )
     for name in engagifii_data.__all__:

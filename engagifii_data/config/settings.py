@@ -20,6 +20,7 @@ PRODUCTION_API_BASE_URL = "https://engagifii-prod-event.azurewebsites.net"
 #: Production identity server (IdentityServer4) base URL (vendor docs).
 PRODUCTION_IDENTITY_URL = "https://engagifii-identity-live.azurewebsites.net"
 
+
 def is_loopback(host: str) -> bool:
     """True for ``localhost`` itself and loopback IP literals (127.0.0.0/8, ``::1``).
 

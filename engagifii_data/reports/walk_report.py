@@ -31,6 +31,22 @@ reading as zero.
 ``concurrency``             ``{"start", "final", "ceiling", "throttled"}`` of the adaptive limit
 ``tenants``                 multi-tenant frames: ``{code: the one-tenant dict}``
 ==========================  =====================================================================
+
+Only when event details were fetched (``events(details=True)``, ``event_details()``):
+
+==========================  =====================================================================
+``details``                 True
+``details_requested``       events whose detail was asked for (distinct ids)
+``details_fetched``         detail answers received (those taken from a checkpoint included)
+``details_resumed``         details taken from a checkpoint instead of the API
+``details_unfetched``       details neither received nor gone: a partial walk (0 when complete)
+``missing_ids``             ids whose detail answered 404: deleted since they were listed
+``enriched``                ``events(details=True)``: listing rows that got their detail's fields
+==========================  =====================================================================
+
+In a detail walk ``requests``, ``retries`` and ``seconds`` cover the listing and the details,
+``rows_fetched`` counts the listing's rows (``event_details(ids=...)``: the details received), and
+``concurrency`` is the detail requests' limit (``throttled`` counts the 429s of both).
 """
 
 from __future__ import annotations
@@ -46,6 +62,8 @@ from ..exceptions import ReportError
 
 #: The ``df.attrs`` key holding the walk report.
 ATTRS_KEY = "engagifii"
+#: The detail walk's counters (in ``attrs`` only when ``details`` is True).
+_DETAIL_COUNTS = ("details_requested", "details_fetched", "details_resumed", "details_unfetched", "enriched")
 
 
 def _counts(value: Any) -> dict[str, int]:
@@ -93,6 +111,15 @@ class WalkReport:
         repaired to U+FFFD.
     concurrency : dict
         The adaptive concurrency limit: ``start``, ``final``, ``ceiling``, ``throttled``.
+    details : bool
+        Whether event details were fetched (the ``details_*`` fields below are meaningful).
+    details_requested, details_fetched, details_resumed, details_unfetched : int
+        Details asked for (distinct ids), received (checkpoint included), taken from a checkpoint,
+        and neither received nor gone (a partial detail walk).
+    missing_ids : tuple of str
+        Events whose detail answered 404 (deleted since they were listed); not an error.
+    enriched : int
+        Listing rows that got their detail's fields (``events(details=True)``).
     per_tenant : tuple of WalkReport
         The one-tenant reports of a multi-tenant walk (empty for one tenant).
     extra : dict
@@ -121,6 +148,13 @@ class WalkReport:
     coerced: dict[str, int] = field(default_factory=dict)
     repaired_text: int = 0
     concurrency: dict[str, int] = field(default_factory=dict)
+    details: bool = False
+    details_requested: int = 0
+    details_fetched: int = 0
+    details_resumed: int = 0
+    details_unfetched: int = 0
+    missing_ids: tuple[str, ...] = ()
+    enriched: int = 0
     per_tenant: tuple[WalkReport, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -162,6 +196,9 @@ class WalkReport:
             "concurrency": dict(self.concurrency),
             **self.extra,
         }
+        if self.details:
+            out.update({name: getattr(self, name) for name in _DETAIL_COUNTS})
+            out.update(details=True, missing_ids=list(self.missing_ids))
         if self.per_tenant:
             out["tenants"] = {report.tenant: report.to_attrs() for report in self.per_tenant}
         return out
@@ -186,6 +223,8 @@ class WalkReport:
                 values[name] = meta[name]
         for name in ("totals_seen", "missing_pages"):
             values[name] = tuple(int(v) for v in values.get(name, ()))
+        values["missing_ids"] = tuple(str(v) for v in values.get("missing_ids", ()))
+        values["details"] = bool(values.get("details", False))
         for name in ("naive_datetimes", "coerced"):
             values[name] = _counts(values.get(name))
         values["repaired_text"] = (
@@ -267,6 +306,13 @@ class WalkReport:
             naive_datetimes=merged("naive_datetimes"),
             coerced=merged("coerced"),
             repaired_text=total("repaired_text"),
+            details=any(r.details for r in reports),
+            details_requested=total("details_requested"),
+            details_fetched=total("details_fetched"),
+            details_resumed=total("details_resumed"),
+            details_unfetched=total("details_unfetched"),
+            enriched=total("enriched"),
+            missing_ids=tuple(i for r in reports for i in r.missing_ids),
             per_tenant=tuple(reports),
         )
 
@@ -293,6 +339,8 @@ def refuse_incomplete(df: pd.DataFrame, allow_incomplete: bool) -> None:
     if report is None or report.complete:
         return
     detail = f"; pages not fetched: {report.missing_text()}" if report.missing_pages else ""
+    if report.details_unfetched:
+        detail += f"; event details not fetched: {report.details_unfetched:,}"
     raise ReportError(
         f"refusing to write a partial result ({len(df):,} rows of a total of {report.total_count:,}"
         f"{detail}) as if it were complete; finish or resume the walk, or pass allow_incomplete=True"

@@ -1,0 +1,141 @@
+"""The ``engagifii-data sandbox`` command: one option per fault switch, then serve until Ctrl-C.
+
+Imported by the command line when it builds its parser (this module imports nothing heavy: Flask and
+the rest are imported when the sandbox starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from ..exceptions import ConfigurationError
+
+__all__ = ["add_fault_options", "fault_option", "fault_values", "serve_command"]
+
+
+#: Faults fields whose values are ``KEY=FAULT`` lists.
+_MAPPING_FAULTS = {"page_faults": int, "detail_faults": str}
+
+
+def fault_option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_fault_options(parser: argparse.ArgumentParser) -> None:
+    """An option for every field of :class:`engagifii_data.sandbox.Faults`, from its docstring."""
+    import dataclasses
+
+    from .faults import Faults
+
+    defaults = Faults()
+    for spec in dataclasses.fields(Faults):
+        option = fault_option(spec.name)
+        default = getattr(defaults, spec.name)
+        kind = str(spec.type)
+        if spec.name in _MAPPING_FAULTS:
+            parser.add_argument(
+                option,
+                dest=f"fault_{spec.name}",
+                metavar="KEY=FAULT[,KEY=FAULT]",
+                help="e.g. 3=drop,7=html503 (faults: html503, drop, truncate)",
+            )
+        elif kind == "bool":
+            parser.add_argument(option, dest=f"fault_{spec.name}", action="store_true", help=f"(default {default})")
+        else:
+            convert: Callable[[str], Any] = float if "float" in kind else int if "int" in kind else str
+            parser.add_argument(
+                option, dest=f"fault_{spec.name}", type=convert, metavar="VALUE", help=f"(default {default})"
+            )
+
+
+def fault_values(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in vars(args).items():
+        if not key.startswith("fault_") or value is None or value is False:
+            continue
+        name = key.removeprefix("fault_")
+        if name in _MAPPING_FAULTS:
+            parsed: dict[Any, str] = {}
+            for item in filter(None, (part.strip() for part in str(value).split(","))):
+                left, sep, fault = item.partition("=")
+                if not sep:
+                    raise ConfigurationError(f"{fault_option(name)}: expected KEY=FAULT, got {item!r}")
+                try:
+                    parsed[_MAPPING_FAULTS[name](left.strip())] = fault.strip()
+                except ValueError:
+                    raise ConfigurationError(f"{fault_option(name)}: {left.strip()!r} is not a valid key") from None
+            value = parsed
+        values[name] = value
+    return values
+
+
+def serve_command(args: argparse.Namespace, out: TextIO) -> int:
+    """Serve the sandbox with the faults of ``args`` until Ctrl-C; 0 when stopped."""
+    from .. import sandbox
+
+    faults = fault_values(args)
+    options: dict[str, Any] = {"port": args.port, **faults}
+    if args.seed is not None:
+        options["seed"] = args.seed
+    if args.port:
+        import socket
+
+        with socket.socket() as probe:  # werkzeug would print its own message and sys.exit(1)
+            try:
+                probe.bind(("127.0.0.1", args.port))
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port"
+                ) from None
+    try:
+        server = sandbox.run(**options)
+        sb = server.__enter__()
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        for name in faults:
+            message = message.replace(name, fault_option(name))
+        raise ConfigurationError(f"sandbox: {message}") from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port"
+        ) from None
+    with contextlib.ExitStack() as stack:
+        stack.push(server)
+        print_sandbox(sb, faults, out)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopped", file=out)
+    return 0
+
+
+def print_sandbox(sb: Any, faults: dict[str, Any], out: TextIO) -> None:
+    tenants = ", ".join(f"{code} ({n} events)" for code, n in sb.tenants.items())
+    print("Engagifii sandbox (local stand-in for the identity server and the Events API)", file=out)
+    print(f"  ENGAGIFII_IDENTITY_SERVER_URL={sb.identity_url}", file=out)
+    print(f"  ENGAGIFII_API_BASE_URL={sb.api_url}", file=out)
+    print(f"  ENGAGIFII_CLIENT_ID={sb.client_id}", file=out)
+    print(f"  ENGAGIFII_CLIENT_SECRET={sb.client_secret}", file=out)
+    print(f"  ENGAGIFII_TENANT_CODE={','.join(sb.tenants)}", file=out)
+    print(f"  tenants: {tenants}", file=out)
+    if faults:
+        print("  faults: " + ", ".join(f"{fault_option(k)} {v}" for k, v in faults.items()), file=out)
+    print("Try the vendor's quick start:", file=out)
+    print(
+        f'  TOKEN=$(curl -s -X POST "{sb.identity_url}/connect/token" '
+        f'-d "client_id={sb.client_id}" -d "client_secret={sb.client_secret}" '
+        '-d "grant_type=client_credentials" -d "scope=EventsApi" '
+        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+        file=out,
+    )
+    first = next(iter(sb.tenants))
+    print(
+        f'  curl -X POST "{sb.api_url}/api/1.0/event/list" -H "Authorization: Bearer $TOKEN" '
+        f'-H "api-version: 1.0" -H "tenant-code: {first}" -H "Content-Type: application/json" -d \'{{}}\'',
+        file=out,
+    )
+    print("Serving until Ctrl-C.", file=out, flush=True)
