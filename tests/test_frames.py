@@ -542,7 +542,7 @@ def test_csv_cell_formats(tmp_path: Path) -> None:
     assert first["tags"] == "policy; annual"
     assert json.loads(first["eventDates"]) == FULL["eventDates"]
     assert json.loads(first["contacts.regular"]) == [{"name": "Ann"}]
-    assert first["contacts.finance"] == ""  # an empty list joins to nothing
+    assert first["contacts.finance"] == "[]"  # an empty list: JSON, so that it stays apart from NA ("")
     assert first["eventClasses"] == "c1; c2"
     assert first["isRegistrationAllowed"] == "true"
     assert first["isFreeEvent"] == "false"
