@@ -4,8 +4,11 @@
 - :mod:`.files`: where a report may be written (one rule) and safe, atomic writes;
 - :mod:`.columns`: the fixed header (``columns="declared"``) and the cells whose zone is unknown;
 - :mod:`.lists`: list cells as text and back;
-- :mod:`.csv_writer`, :mod:`.parquet_writer`: the report formats;
+- :mod:`.csv_writer`, :mod:`.parquet_writer`, :mod:`.excel_writer`: the report formats;
 - :func:`write_report`: the format chosen by name or extension (the CLI and the explorer use it).
+
+The Excel engine (``xlsxwriter``: the ``excel`` extra) is imported only when an Excel file is
+written.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pandas as pd
 
 from .columns import declared_columns
 from .csv_writer import DATETIME_FORMAT, NAIVE_DATETIME_FORMAT, export_csv
+from .excel_writer import export_excel
 from .files import FORMATS, check_writable, report_format
 from .parquet_writer import export_parquet
 from .walk_report import WalkReport
@@ -30,6 +34,7 @@ __all__ = [
     "check_writable",
     "declared_columns",
     "export_csv",
+    "export_excel",
     "export_parquet",
     "report_format",
     "write_report",
@@ -79,8 +84,6 @@ def write_report(
     if fmt == "parquet":
         return export_parquet(df, path, allow_incomplete=allow_incomplete, columns=columns)
     if fmt == "xlsx":
-        from .excel_writer import export_excel
-
         excel_options = {k: v for k, v in options.items() if k != "neutralize_formulas"}  # cells are never formulas
         return export_excel(df, path, allow_incomplete=allow_incomplete, columns=columns, **excel_options)
     return export_csv(df, path, allow_incomplete=allow_incomplete, columns=columns, **options)
