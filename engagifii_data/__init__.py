@@ -7,6 +7,8 @@ Quick use::
     client = EngagifiiClient.from_env()          # ENGAGIFII_* variables, then .env
     df = client.events("T1")                     # every page, typed columns, df.attrs["engagifii"]
     export_csv(df, "events.csv")                 # atomic, UTF-8 with BOM, formula-safe
+    export_excel(df, "events.xlsx")              # the `excel` extra; text cells, never formulas
+    df = read_report("events.csv")               # CSV, Parquet or Excel back, typed
 
     with sandbox.run() as sb:                    # local identity server + Events API
         df = EngagifiiClient(sb.settings()).events()
@@ -31,7 +33,9 @@ _WHERE: dict[str, str] = {
     "credentials_configured": ".config",
     "WalkReport": ".reports",
     "export_csv": ".reports",
+    "export_excel": ".reports",
     "export_parquet": ".reports",
+    "read_report": ".reports",
     "EVENT_COLUMNS": ".frames",
     "events_frame": ".frames",
     "Page": ".pagination",
@@ -91,7 +95,9 @@ __all__ = [
     "credentials_configured",
     "events_frame",
     "export_csv",
+    "export_excel",
     "export_parquet",
+    "read_report",
     "sandbox",
 ]
 
@@ -122,7 +128,7 @@ if TYPE_CHECKING:
     from .frames import EVENT_COLUMNS, events_frame
     from .pagination import Page
     from .query import EventQuery
-    from .reports import WalkReport, export_csv, export_parquet
+    from .reports import WalkReport, export_csv, export_excel, export_parquet, read_report
     from .walk import WalkProgress
 
 

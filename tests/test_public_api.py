@@ -40,7 +40,9 @@ def test_all_is_pinned() -> None:
             "credentials_configured",
             "events_frame",
             "export_csv",
+            "export_excel",
             "export_parquet",
+            "read_report",
             "sandbox",
         ]
     )

@@ -5,10 +5,11 @@
 - :mod:`.columns`: the fixed header (``columns="declared"``) and the cells whose zone is unknown;
 - :mod:`.lists`: list cells as text and back;
 - :mod:`.csv_writer`, :mod:`.parquet_writer`, :mod:`.excel_writer`: the report formats;
+- :mod:`.reader`: :func:`read_report`, any of them back into a typed frame;
 - :func:`write_report`: the format chosen by name or extension (the CLI and the explorer use it).
 
-The Excel engine (``xlsxwriter``: the ``excel`` extra) is imported only when an Excel file is
-written.
+The Excel engine (``xlsxwriter``, ``openpyxl``: the ``excel`` extra) is imported only when an Excel
+file is written or read.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .csv_writer import DATETIME_FORMAT, NAIVE_DATETIME_FORMAT, export_csv
 from .excel_writer import export_excel
 from .files import FORMATS, check_writable, report_format
 from .parquet_writer import export_parquet
+from .reader import read_report
 from .walk_report import WalkReport
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "export_csv",
     "export_excel",
     "export_parquet",
+    "read_report",
     "report_format",
     "write_report",
 ]

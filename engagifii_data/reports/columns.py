@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..frames.schema import EVENT_COLUMNS, NAIVE_COLUMN, TENANT_COLUMN
+from ..frames.schema import EVENT_COLUMNS, NAIVE_COLUMN, NAIVE_DATETIMES_ATTR, TENANT_COLUMN
 
 #: The ``columns=`` choices of every writer.
 COLUMN_CHOICES: tuple[str, ...] = ("all", "declared")
@@ -44,9 +45,18 @@ def wall_clock_rows(df: pd.DataFrame) -> dict[str, np.ndarray]:
 
     Those values are wall-clock times in an unknown zone (see "Unknown time zones" in
     :mod:`engagifii_data.frames.schema`): a writer must not present them as UTC. A frame without the
-    column (or a cell that is not a list) marks nothing.
+    column (or a cell that is not a list) marks nothing; if its ``attrs`` say such values exist, a
+    ``UserWarning`` says they are written as UTC.
     """
     if NAIVE_COLUMN not in df.columns:
+        counts = df.attrs.get(NAIVE_DATETIMES_ATTR)
+        if isinstance(counts, dict) and any(counts.values()):
+            detail = ", ".join(f"{c} {n:,}" for c, n in sorted(counts.items()) if n)
+            warnings.warn(
+                f"this frame has no naiveDateTimes column, but its walk found datetimes of no known time zone "
+                f"({detail}): they are written as UTC; keep the column to write them as wall-clock times",
+                stacklevel=4,
+            )
         return {}
     marks = df[NAIVE_COLUMN]
     if isinstance(marks, pd.DataFrame):  # duplicated column name: the first one is the mark

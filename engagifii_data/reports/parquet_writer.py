@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from ..exceptions import ReportError
 from ..frames.schema import LIST_COLUMNS, STRING_DTYPE, STRING_LIST_COLUMNS
 from ..frames.values import is_missing, json_text, object_array
-from .columns import select_columns
+from .columns import select_columns, wall_clock_rows
 from .files import atomic_write
 from .lists import plain
 from .walk_report import refuse_incomplete
@@ -115,6 +115,7 @@ def export_parquet(
     """
     refuse_incomplete(df, allow_incomplete)
     df = select_columns(df, columns)
+    wall_clock_rows(df)  # Parquet keeps the mark as a column; this only warns when it was dropped
     names = [str(c) for c in df.columns]
     if len(set(names)) < len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
