@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -55,7 +57,7 @@ def wall_clock_rows(df: pd.DataFrame) -> dict[str, np.ndarray]:
             warnings.warn(
                 f"this frame has no naiveDateTimes column, but its walk found datetimes of no known time zone "
                 f"({detail}): they are written as UTC; keep the column to write them as wall-clock times",
-                stacklevel=4,
+                stacklevel=caller_stacklevel(),
             )
         return {}
     marks = df[NAIVE_COLUMN]
@@ -75,3 +77,18 @@ def _names(cell: Any) -> Sequence[str]:
     if isinstance(cell, list | tuple | np.ndarray):
         return [str(c) for c in cell if isinstance(c, str)]
     return ()
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first caller outside this package.
+
+    The report functions call each other (``write_report`` -> ``export_csv`` -> ...), so a fixed
+    level would point into the package for some callers.
+    """
+    here = os.path.dirname(__file__)
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(here):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level

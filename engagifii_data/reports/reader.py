@@ -52,6 +52,7 @@ from ..frames.schema import (
 )
 from ..frames.values import convert, object_array, to_text
 from . import excel_writer
+from .columns import caller_stacklevel
 from .csv_writer import restore_text
 from .files import FORMATS, FORMATS_BY_SUFFIX
 from .lists import parse_list
@@ -150,7 +151,9 @@ class _Coerced:
     def warn(self, path: Path) -> None:
         if self.counts:
             detail = ", ".join(f"{c} {n:,}" for c, n in self.counts.items())
-            warnings.warn(f"{path}: cells that do not fit their column were read as NA: {detail}", stacklevel=3)
+            warnings.warn(
+                f"{path}: cells that do not fit their column were read as NA: {detail}", stacklevel=caller_stacklevel()
+            )
 
 
 def _typed(name: str, values: list[Any], dtype: str, separator: str, coerced: _Coerced) -> Any:
@@ -326,7 +329,10 @@ def _excel_zone(path: Path, header: str, label: str | None) -> tuple[Any, bool]:
     try:
         return excel_writer.zone_of(label or "UTC")[1], False
     except (ValueError, TypeError):
-        warnings.warn(f"{path}: column {header!r} names no known time zone; its values are read as UTC", stacklevel=4)
+        warnings.warn(
+            f"{path}: column {header!r} names no known time zone; its values are read as UTC",
+            stacklevel=caller_stacklevel(),
+        )
         return "UTC", False
 
 
