@@ -9,6 +9,8 @@ Quick use::
     full = client.events("T1", details=True)     # + every event's detail (contacts, all sessions)
     sessions(full), contacts(full)               # from engagifii_data: one row per session / contact
     export_csv(df, "events.csv")                 # atomic, UTF-8 with BOM, formula-safe
+    export_excel(df, "events.xlsx")              # the `excel` extra; text cells, never formulas
+    df = read_report("events.csv")               # CSV, Parquet or Excel back, typed
 
     with sandbox.run() as sb:                    # local identity server + Events API
         df = EngagifiiClient(sb.settings()).events()
@@ -33,7 +35,9 @@ _WHERE: dict[str, str] = {
     "credentials_configured": ".config",
     "WalkReport": ".reports",
     "export_csv": ".reports",
+    "export_excel": ".reports",
     "export_parquet": ".reports",
+    "read_report": ".reports",
     "EVENT_COLUMNS": ".frames",
     "events_frame": ".frames",
     "sessions": ".frames.tables",
@@ -96,7 +100,9 @@ __all__ = [
     "credentials_configured",
     "events_frame",
     "export_csv",
+    "export_excel",
     "export_parquet",
+    "read_report",
     "sandbox",
     "sessions",
 ]
@@ -129,7 +135,7 @@ if TYPE_CHECKING:
     from .frames.tables import contacts, sessions
     from .pagination import Page
     from .query import EventQuery
-    from .reports import WalkReport, export_csv, export_parquet
+    from .reports import WalkReport, export_csv, export_excel, export_parquet, read_report
     from .walk import WalkProgress
 
 

@@ -95,7 +95,8 @@ def assert_declared(df: pd.DataFrame, *, tenant: bool = False) -> None:
 
 
 def test_declared_table_constants() -> None:
-    assert len(EVENT_COLUMNS) == 43
+    assert len(EVENT_COLUMNS) == 44
+    assert list(EVENT_COLUMNS)[-1] == "naiveDateTimes"  # made here, not sent by the API
     assert list(EVENT_COLUMNS)[:3] == ["id", "name", "description"]
     assert DATETIME_COLUMNS == (
         "startDateTime",
@@ -113,6 +114,7 @@ def test_declared_table_constants() -> None:
         "contacts.finance",
         "contacts.exhibitor",
         "registrationWorkflows",
+        "naiveDateTimes",
     )
     assert set(EVENT_COLUMNS.values()) == {
         "string",
@@ -127,7 +129,7 @@ def test_declared_table_constants() -> None:
 
 def test_full_record_dtypes_and_values() -> None:
     df = events_frame([FULL])
-    assert df.shape == (1, 43)
+    assert df.shape == (1, 44)
     assert_declared(df)
     row = df.iloc[0]
     assert row["id"] == FULL["id"]
@@ -146,7 +148,7 @@ def test_full_record_dtypes_and_values() -> None:
 
 def test_sparse_record_same_dtypes_all_na() -> None:
     df = events_frame([{"id": "x"}])
-    assert df.shape == (1, 43)
+    assert df.shape == (1, 44)
     assert_declared(df)
     assert df.loc[0, "id"] == "x"
     assert df.drop(columns="id").iloc[0].isna().all()
@@ -157,7 +159,7 @@ def test_sparse_record_same_dtypes_all_na() -> None:
 def test_empty_input_same_columns_and_dtypes() -> None:
     full = events_frame([FULL])
     for df in (events_frame([]), empty_events_frame(), FrameBuilder().build(), events_frame(iter(()))):
-        assert df.shape == (0, 43)
+        assert df.shape == (0, 44)
         assert_declared(df)
         assert list(df.dtypes) == list(full.dtypes)
         assert df.attrs == {"engagifii_coerced": {}, "engagifii_naive_datetimes": {}}
@@ -321,6 +323,68 @@ def test_datetime_naive_without_zone_keeps_digits_and_is_counted() -> None:
     ]
     assert df.attrs["engagifii_naive_datetimes"] == {"startDateTime": 2, "createdOn": 1}
     assert df.attrs["engagifii_coerced"] == {}
+    assert df["naiveDateTimes"].tolist() == [["startDateTime", "createdOn"], ["startDateTime"], None]
+
+
+@pytest.mark.parametrize(
+    ("record", "marked"),
+    [
+        ({"startDateTime": "2023-04-26T13:00:00"}, ["startDateTime"]),  # naive, no timeZone
+        ({"startDateTime": "2023-04-26T13:00:00", "timeZone": None}, ["startDateTime"]),
+        ({"startDateTime": "2023-04-26T13:00:00", "timeZone": ""}, ["startDateTime"]),
+        ({"startDateTime": "2023-04-26T13:00:00", "timeZone": 5}, ["startDateTime"]),
+        (
+            {"endDateTime": "2023-04-26 13:00", "createdOn": "2023-04-26", "timeZone": "Nowhere"},
+            ["endDateTime", "createdOn"],
+        ),
+        ({"startDateTime": "2023-04-26T13:00:00", "timeZone": "Eastern Standard Time"}, None),  # localised
+        ({"startDateTime": "2023-04-26T13:00:00", "timeZone": "Europe/Oslo"}, None),
+        ({"startDateTime": "2023-04-26T13:00:00Z"}, None),  # an instant
+        ({"startDateTime": "2023-04-26T13:00:00+02:00", "timeZone": "Nowhere"}, None),
+        ({"startDateTime": "0001-01-01T00:00:00"}, None),  # "not set": NaT, nothing to mark
+        ({"startDateTime": "garbage"}, None),  # coerced to NaT
+        ({"id": "x"}, None),
+    ],
+)
+@pytest.mark.parametrize("fast", [True, False], ids=["arrow", "general"])
+def test_naive_datetimes_column_marks_exactly_the_unknown_zone_values(
+    record: dict[str, Any], marked: list[str] | None, fast: bool
+) -> None:
+    if not fast:  # surrounding blanks are not canonical: the column is parsed value by value
+        record = {k: f" {v} " if k in DATETIME_COLUMNS and isinstance(v, str) else v for k, v in record.items()}
+    df = events_frame([record, {"id": "plain"}])
+    assert df["naiveDateTimes"].dtype == object
+    assert df["naiveDateTimes"].tolist() == [marked, None]
+    assert df.attrs["engagifii_naive_datetimes"] == {c: 1 for c in marked or ()}
+
+
+def test_naive_datetimes_column_survives_filter_sort_and_concat() -> None:
+    df = events_frame(
+        [
+            {"id": "a", "startDateTime": "2023-04-26T13:00:00Z"},
+            {"id": "b", "startDateTime": "2023-04-25T13:00:00"},
+            {"id": "c", "createdOn": "2023-04-24T13:00:00", "timeZone": "?"},
+        ]
+    )
+    by_id = dict(zip(df["id"], df["naiveDateTimes"], strict=True))
+    assert by_id == {"a": None, "b": ["startDateTime"], "c": ["createdOn"]}
+    sorted_df = df.sort_values("startDateTime")
+    assert dict(zip(sorted_df["id"], sorted_df["naiveDateTimes"], strict=True)) == by_id
+    kept = df[df["id"] != "a"].reset_index(drop=True)
+    assert kept["naiveDateTimes"].tolist() == [["startDateTime"], ["createdOn"]]
+    both = pd.concat([df, events_frame([{"id": "d", "endDateTime": "2023-01-01T00:00:00"}])], ignore_index=True)
+    assert both["naiveDateTimes"].tolist() == [None, ["startDateTime"], ["createdOn"], ["endDateTime"]]
+
+
+def test_wire_field_named_like_the_marker_is_kept_apart() -> None:
+    for other in ({"id": "b"}, {"id": "b", "extra": {"deep": 1}}):  # fast path, then flattening
+        df = events_frame(
+            [{"id": "a", "naiveDateTimes": "from the API", "startDateTime": "2023-04-26T13:00:00"}, other]
+        )
+        assert df.columns[-1] != "naiveDateTimes"
+        assert "record.naiveDateTimes" in df.columns
+        assert df["record.naiveDateTimes"].tolist() == ["from the API", None]
+        assert df["naiveDateTimes"].tolist() == [["startDateTime"], None]
 
 
 def test_datetime_seven_fractional_digits() -> None:
@@ -478,7 +542,7 @@ def test_csv_cell_formats(tmp_path: Path) -> None:
     assert first["tags"] == "policy; annual"
     assert json.loads(first["eventDates"]) == FULL["eventDates"]
     assert json.loads(first["contacts.regular"]) == [{"name": "Ann"}]
-    assert first["contacts.finance"] == ""  # an empty list joins to nothing
+    assert first["contacts.finance"] == "[]"  # an empty list: JSON, so that it stays apart from NA ("")
     assert first["eventClasses"] == "c1; c2"
     assert first["isRegistrationAllowed"] == "true"
     assert first["isFreeEvent"] == "false"
@@ -561,7 +625,7 @@ def test_csv_empty_frame_has_header_only(tmp_path: Path) -> None:
     rows = read_csv_module(out)
     assert rows == [["tenant", *EVENT_COLUMNS]]
     back = pd.read_csv(out, encoding="utf-8-sig", keep_default_na=False, dtype=str)
-    assert back.shape == (0, 44)
+    assert back.shape == (0, 45)
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -665,7 +729,7 @@ def test_parquet_round_trip(tmp_path: Path) -> None:
 def test_parquet_empty_and_mixed_unknown(tmp_path: Path) -> None:
     empty = empty_events_frame()
     back = pd.read_parquet(export_parquet(empty, tmp_path / "e.parquet"))
-    assert back.shape == (0, 43)
+    assert back.shape == (0, 44)
     scalar = [c for c in empty.columns if empty[c].dtype != object]
     assert_frame_equal(back[scalar], empty[scalar])
     mixed = events_frame([{"id": "a", "weird": 1}, {"id": "b", "weird": "two"}, {"id": "c", "weird": [1]}])

@@ -12,7 +12,9 @@ dtypes do not depend on the data:
 Attributes
 ----------
 Frames made here carry exactly two ``attrs`` keys of their own: ``"engagifii_coerced"`` and
-``"engagifii_naive_datetimes"`` (both always present, possibly empty dicts). The report writers
+``"engagifii_naive_datetimes"`` (both always present, possibly empty dicts). Which values have no
+known time zone is in a column, ``naiveDateTimes`` (see "Unknown time zones" in :mod:`.schema`), not
+in ``attrs``: a column follows the rows through filters, sorts and ``concat``. The report writers
 (:mod:`engagifii_data.reports`) never modify or drop a frame's ``attrs``.
 """
 
@@ -21,13 +23,21 @@ from __future__ import annotations
 from typing import Any
 
 from .build import FrameBuilder, empty_events_frame, events_frame
-from .schema import COERCED_ATTR, DATETIME_COLUMNS, EVENT_COLUMNS, LIST_COLUMNS, NAIVE_DATETIMES_ATTR
+from .schema import (
+    COERCED_ATTR,
+    DATETIME_COLUMNS,
+    EVENT_COLUMNS,
+    LIST_COLUMNS,
+    NAIVE_COLUMN,
+    NAIVE_DATETIMES_ATTR,
+)
 
 __all__ = [
     "COERCED_ATTR",
     "DATETIME_COLUMNS",
     "EVENT_COLUMNS",
     "LIST_COLUMNS",
+    "NAIVE_COLUMN",
     "NAIVE_DATETIMES_ATTR",
     "FrameBuilder",
     "empty_events_frame",

@@ -9,7 +9,7 @@ from typing import Any, Final
 import pandas as pd
 import pyarrow as pa
 
-from .datetimes import DatetimeRead, arrow_read_datetimes, localize, read_datetimes
+from .datetimes import DatetimeRead, arrow_read_datetimes, localize_rows, read_datetimes
 from .schema import (
     BOOLEAN,
     COERCED_ATTR,
@@ -17,6 +17,7 @@ from .schema import (
     EVENT_COLUMNS,
     FLOAT64,
     INT64,
+    NAIVE_COLUMN,
     NAIVE_DATETIMES_ATTR,
     OBJECT,
     OBJECT_PREFIXES,
@@ -24,6 +25,7 @@ from .schema import (
     STRING_DTYPE,
     TENANT_COLUMN,
     TZ_COLUMN,
+    WIRE_COLUMNS,
 )
 from .values import convert, object_array
 
@@ -57,8 +59,8 @@ def _flatten(record: Mapping[str, Any], index: int) -> dict[str, Any]:
     return out
 
 
-#: Declared columns that are top-level fields, and declared object fields -> their sub-fields.
-_TOP_LEAVES: Final[tuple[str, ...]] = tuple(c for c in EVENT_COLUMNS if "." not in c)
+#: Declared wire columns that are top-level fields, and declared object fields -> their sub-fields.
+_TOP_LEAVES: Final[tuple[str, ...]] = tuple(c for c in WIRE_COLUMNS if "." not in c)
 _NESTED: Final[dict[str, tuple[str, ...]]] = {
     prefix: tuple(c.split(".", 1)[1] for c in EVENT_COLUMNS if c.startswith(f"{prefix}."))
     for prefix in dict.fromkeys(c.split(".", 1)[0] for c in EVENT_COLUMNS if "." in c)
@@ -89,7 +91,7 @@ def _columns(records: Sequence[Any]) -> tuple[dict[str, list[Any]], dict[str, No
                 if key not in _TOP_KEYS:
                     extra.setdefault(key, None)
         if not extra.keys().isdisjoint(EVENT_COLUMNS):
-            return None  # a top-level "location.city" key: let flattening decide
+            return None  # a top-level "location.city" or "naiveDateTimes" key: let flattening decide
         for key in extra:
             values = [r.get(key) for r in records]
             if not plain(map(type, values)):
@@ -216,7 +218,7 @@ class FrameBuilder:
     >>> builder.add([{"id": "a"}]), builder.add([{"id": "b", "newField": 1}])
     (1, 1)
     >>> builder.build().shape
-    (2, 45)
+    (2, 46)
     """
 
     def __init__(self, *, tenant: str | None = None, copy_lists: bool = True) -> None:
@@ -265,15 +267,18 @@ class FrameBuilder:
             flat = [_flatten(r, self._rows + i) for i, r in enumerate(records)]
             for row in flat:
                 for key in row:
-                    if key not in EVENT_COLUMNS:
+                    if key not in WIRE_COLUMNS:
                         extra.setdefault(key, None)
-            columns = {key: [row.get(key) for row in flat] for key in (*EVENT_COLUMNS, *extra)}
+            columns = {key: [row.get(key) for row in flat] for key in (*WIRE_COLUMNS, *extra)}
         raw_column = columns.__getitem__
         data: dict[str, Any] = {}
         if self._tenant is not None:
             data[TENANT_COLUMN] = pd.array([self._tenant] * n, dtype=STRING_DTYPE)
         read: dict[str, DatetimeRead] = {}
         for column, dtype in EVENT_COLUMNS.items():
+            if column == NAIVE_COLUMN:
+                data[column] = None  # placeholder: made from the datetime columns below
+                continue
             raw = raw_column(column)
             bad = 0
             if dtype == DATETIME_UTC:
@@ -287,14 +292,22 @@ class FrameBuilder:
                 converted, bad = convert(raw, dtype, copy=self._copy)
                 data[column] = _typed_array(converted, dtype)
             self._coerced[column] = self._coerced.get(column, 0) + bad
-        localized = localize([r[:2] for r in read.values()], raw_column(TZ_COLUMN))
-        for (column, (values, _, bad)), (more, naive) in zip(read.items(), localized, strict=True):
+        localized = localize_rows([r[:2] for r in read.values()], raw_column(TZ_COLUMN))
+        marks: list[Any] = [None] * n  # per row: its datetime columns of no known zone, or None
+        for (column, (values, _, bad)), (more, unknown) in zip(read.items(), localized, strict=True):
             instants: Any = pd.array(values)  # a DatetimeArray (M8[ns] input)
             data[column] = instants.tz_localize("UTC")
             self._coerced[column] = self._coerced.get(column, 0) + bad + more
-            self._naive[column] = self._naive.get(column, 0) + naive
+            self._naive[column] = self._naive.get(column, 0) + len(unknown)
+            for row in unknown.tolist():
+                if marks[row] is None:
+                    marks[row] = [column]
+                else:
+                    marks[row].append(column)
+        data[NAIVE_COLUMN] = object_array(marks)
         for key in extra:
-            name = f"record.{key}" if key == TENANT_COLUMN and self._tenant is not None else key
+            renamed = key == NAIVE_COLUMN or (key == TENANT_COLUMN and self._tenant is not None)
+            name = f"record.{key}" if renamed else key
             data[name] = object_array(raw_column(key))
             self._extra.setdefault(name, None)
         self._frames.append(pd.DataFrame(data, index=pd.RangeIndex(n)))
@@ -349,7 +362,7 @@ def events_frame(records: Iterable[Mapping[str, Any]], *, tenant: str | None = N
     Returns
     -------
     pandas.DataFrame
-        Shape ``(n_records, 43 + n_unknown)`` (+1 with ``tenant``): declared columns in
+        Shape ``(n_records, 44 + n_unknown)`` (+1 with ``tenant``): declared columns in
         ``EVENT_COLUMNS`` order and dtypes, then unknown fields as ``object``; a ``RangeIndex``. ``attrs``
         holds ``engagifii_coerced`` and ``engagifii_naive_datetimes`` (see the module docstring).
 

@@ -14,9 +14,10 @@ Standard Time"``), 7 fractional digits (``.8257013``, as .NET writes) and ``0001
    instant, as ``zoneinfo`` does with ``fold=0``; a wall-clock time that does not exist (the skipped
    spring hour) is read with the offset in force before the gap (``02:30`` on a New York spring-forward
    day is ``02:30 EST`` = ``07:30Z``), never dropped;
-3. naive with no recognised zone: taken as UTC **keeping its wall-clock digits** (never the machine's
-   local zone) and counted per column in ``df.attrs["engagifii_naive_datetimes"]``
-   (``{column: count}``, non-zero entries only) so callers can tell such values apart;
+3. naive with no recognised zone: its wall-clock digits are kept as if UTC (never the machine's
+   local zone), the row's ``naiveDateTimes`` cell names the column (see "Unknown time zones" in
+   :mod:`.schema`; the report writers never present such a value as UTC), and it is counted per
+   column in ``df.attrs["engagifii_naive_datetimes"]`` (``{column: count}``, non-zero entries only);
 4. any year-1 value (.NET ``DateTime.MinValue``) is NaT, not counted;
 5. unparseable (not ``YYYY-MM-DD[( |T)hh:mm[:ss[.fffffffff]]][Z|+hh[:mm]|-hh[:mm]]``, or an impossible
    date such as February 30) or a year outside 1678-2261 (the ``datetime64[ns]`` range) -> NaT,
@@ -192,6 +193,17 @@ def read_datetimes(values: list[Any]) -> DatetimeRead:
 
 
 def localize(columns: Sequence[tuple[np.ndarray, np.ndarray]], zones: list[Any]) -> list[tuple[int, int]]:
+    """:func:`localize_rows`, with the naive values of no known zone counted instead of listed.
+
+    Returns
+    -------
+    list of (int, int)
+        Per column: values coerced to NaT, and naive values with no known zone.
+    """
+    return [(coerced, len(unknown)) for coerced, unknown in localize_rows(columns, zones)]
+
+
+def localize_rows(columns: Sequence[tuple[np.ndarray, np.ndarray]], zones: list[Any]) -> list[tuple[int, np.ndarray]]:
     """Apply the rows' time zones to the naive values of one batch's datetime columns (in place).
 
     Parameters
@@ -204,18 +216,18 @@ def localize(columns: Sequence[tuple[np.ndarray, np.ndarray]], zones: list[Any])
 
     Returns
     -------
-    list of (int, int)
+    list of (int, numpy.ndarray)
         Per column: values coerced to NaT (none in practice: a skipped spring hour is shifted, never
-        dropped), and naive values with no known zone (their digits are kept as UTC).
+        dropped), and the row numbers (ascending) of naive values with no known zone (their digits are
+        kept as if UTC).
 
     Notes
     -----
     One ``tz_localize`` per distinct zone per batch, over the naive values of every column at once:
     the per-call cost dominated when it ran per column.
     """
-    out = [(0, 0)] * len(columns)
     if not any(len(naive) for _, naive in columns):
-        return out
+        return [(0, naive) for _, naive in columns]
     names: dict[str, int] = {}  # IANA name -> code
     raw_codes: dict[str, int] = {}  # raw timeZone text -> code (-1: unknown)
 
@@ -247,7 +259,7 @@ def localize(columns: Sequence[tuple[np.ndarray, np.ndarray]], zones: list[Any])
             values[g] = part
             coerced[i] += int(np.isnat(part).sum())
             at += size
-    return [(coerced[i], int((c == -1).sum())) for i, c in enumerate(column_codes)]
+    return [(coerced[i], naive[c == -1]) for i, ((_, naive), c) in enumerate(zip(columns, column_codes, strict=True))]
 
 
 #: ``_CANONICAL_ISO_RE`` for Arrow (RE2), and its zone suffix.

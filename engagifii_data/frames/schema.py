@@ -55,7 +55,29 @@ imageUrl                       string                  [wire] sent instead of ``
 createdOn                      datetime64[ns, UTC]     [wire]
 createdBy.name                 string                  [wire] ``createdBy`` object, flattened
 createdBy.imageThumbUrl        string                  [wire]
+naiveDateTimes                 object (list[str])      made here, not sent: see "Unknown time zones"
 =============================  ======================  ==========================================
+
+Columns the listing never carries
+---------------------------------
+``contacts.regular``, ``contacts.finance`` and ``contacts.exhibitor`` are declared (the data-models
+page lists ``contacts`` on ``EventViewModel``), but the listing (``POST /api/1.0/event/list``) leaves
+``contacts`` out: in frames and reports made from the listing they are always NA. The event detail
+(``GET /api/1.0/event/{id}``) carries them.
+
+Unknown time zones
+------------------
+A naive wall-clock datetime (no ``Z``, no offset) whose row has no recognised ``timeZone`` cannot be
+turned into an instant. Its column keeps the wall-clock digits as if they were UTC (a
+``datetime64[ns, UTC]`` column cannot hold anything else), and the row's ``naiveDateTimes`` cell
+names that column: ``naiveDateTimes`` is a list of the datetime column names of the row holding such a
+value (in table order), or None when the row has none. Being an ordinary column, it stays right
+through filtering, sorting, ``concat`` and column selection that keeps it. It is the one mark the
+report writers read: CSV writes those cells without ``Z`` (``2023-04-26T13:00:00.000000``), Excel as a
+wall-clock time formatted ``(zone unknown)`` and never shifted to the report's zone, Parquet keeps the
+column; :func:`~engagifii_data.reports.read_report` restores it. A record field the API itself calls
+``naiveDateTimes`` is kept as ``record.naiveDateTimes``. ``df.attrs["engagifii_naive_datetimes"]``
+still counts such values per column.
 
 Rules
 -----
@@ -143,7 +165,13 @@ EVENT_COLUMNS: dict[str, str] = {
     "createdOn": DATETIME_UTC,
     "createdBy.name": STRING,
     "createdBy.imageThumbUrl": STRING,
+    "naiveDateTimes": OBJECT,
 }
+
+#: The declared column made by the frame builder, not read from the wire (see "Unknown time zones").
+NAIVE_COLUMN: Final = "naiveDateTimes"
+#: Declared columns read from the wire: every declared column but :data:`NAIVE_COLUMN`.
+WIRE_COLUMNS: Final[tuple[str, ...]] = tuple(c for c in EVENT_COLUMNS if c != NAIVE_COLUMN)
 
 #: Declared columns of dtype ``datetime64[ns, UTC]``, in table order.
 DATETIME_COLUMNS: tuple[str, ...] = tuple(c for c, t in EVENT_COLUMNS.items() if t == DATETIME_UTC)
@@ -153,12 +181,13 @@ LIST_COLUMNS: tuple[str, ...] = tuple(c for c, t in EVENT_COLUMNS.items() if t =
 
 #: List columns whose elements are text (GUIDs, tag names): Parquet ``list<string>``. The other list
 #: columns hold objects of no published shape and are stored in Parquet as compact JSON text.
-STRING_LIST_COLUMNS: Final[frozenset[str]] = frozenset({"tags", "eventClasses", "eventBundles"})
+STRING_LIST_COLUMNS: Final[frozenset[str]] = frozenset({"tags", "eventClasses", "eventBundles", NAIVE_COLUMN})
 
 
 #: ``df.attrs`` key: ``{column: number of non-null values that did not fit and became NA}``.
 COERCED_ATTR: Final = "engagifii_coerced"
-#: ``df.attrs`` key: ``{column: number of naive datetimes with no known zone, taken as UTC}``.
+#: ``df.attrs`` key: ``{column: number of naive datetimes with no known zone}`` (their digits are kept
+#: as if UTC and the row's :data:`NAIVE_COLUMN` names the column).
 NAIVE_DATETIMES_ATTR: Final = "engagifii_naive_datetimes"
 
 TENANT_COLUMN: Final = "tenant"

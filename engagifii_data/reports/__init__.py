@@ -2,8 +2,14 @@
 
 - :mod:`.walk_report`: :class:`WalkReport`, the typed view of ``df.attrs["engagifii"]``;
 - :mod:`.files`: where a report may be written (one rule) and safe, atomic writes;
-- :mod:`.csv_writer`, :mod:`.parquet_writer`: the report formats;
+- :mod:`.columns`: the fixed header (``columns="declared"``) and the cells whose zone is unknown;
+- :mod:`.lists`: list cells as text and back;
+- :mod:`.csv_writer`, :mod:`.parquet_writer`, :mod:`.excel_writer`: the report formats;
+- :mod:`.reader`: :func:`read_report`, any of them back into a typed frame;
 - :func:`write_report`: the format chosen by name or extension (the CLI and the explorer use it).
+
+The Excel engine (``xlsxwriter``, ``openpyxl``: the ``excel`` extra) is imported only when an Excel
+file is written or read.
 """
 
 from __future__ import annotations
@@ -14,35 +20,28 @@ from typing import Any
 
 import pandas as pd
 
-from ..frames import EVENT_COLUMNS
-from .csv_writer import DATETIME_FORMAT, export_csv
+from .columns import declared_columns
+from .csv_writer import DATETIME_FORMAT, NAIVE_DATETIME_FORMAT, export_csv
+from .excel_writer import export_excel
 from .files import FORMATS, check_writable, report_format
 from .parquet_writer import export_parquet
+from .reader import read_report
 from .walk_report import WalkReport
 
 __all__ = [
     "DATETIME_FORMAT",
     "FORMATS",
+    "NAIVE_DATETIME_FORMAT",
     "WalkReport",
     "check_writable",
     "declared_columns",
     "export_csv",
+    "export_excel",
     "export_parquet",
+    "read_report",
     "report_format",
     "write_report",
 ]
-
-
-def declared_columns(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with only its leading ``tenant`` column (if any) and the declared columns, in order.
-
-    The header of such a report never changes from run to run, whatever fields the API adds
-    (``--columns declared`` in the CLI). ``attrs`` are kept.
-    """
-    keep = [c for c in ("tenant", *EVENT_COLUMNS) if c in df.columns]
-    out = df.loc[:, keep]
-    out.attrs = dict(df.attrs)
-    return out
 
 
 def write_report(
@@ -85,20 +84,9 @@ def write_report(
         Excel without its engine (the message names the ``pip install`` to run).
     """
     fmt, _ = report_format(path, fmt)
-    if columns not in ("all", "declared"):
-        raise ValueError(f"columns must be 'all' or 'declared', got {columns!r}")
-    if columns == "declared":
-        df = declared_columns(df)
     if fmt == "parquet":
-        return export_parquet(df, path, allow_incomplete=allow_incomplete)
+        return export_parquet(df, path, allow_incomplete=allow_incomplete, columns=columns)
     if fmt == "xlsx":
-        from .excel_writer import export_excel
-
-        written: Path = export_excel(
-            df,
-            path,
-            allow_incomplete=allow_incomplete,
-            **{k: v for k, v in options.items() if k != "neutralize_formulas"},
-        )
-        return written
-    return export_csv(df, path, allow_incomplete=allow_incomplete, **options)
+        excel_options = {k: v for k, v in options.items() if k != "neutralize_formulas"}  # cells are never formulas
+        return export_excel(df, path, allow_incomplete=allow_incomplete, columns=columns, **excel_options)
+    return export_csv(df, path, allow_incomplete=allow_incomplete, columns=columns, **options)

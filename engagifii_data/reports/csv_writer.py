@@ -1,4 +1,4 @@
-"""CSV reports: UTF-8 with BOM, RFC 4180 quoting, formula neutralisation."""
+"""CSV reports: UTF-8 with BOM, RFC 4180 quoting, formula neutralisation (and its exact inverse)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import csv
 import io
 import os
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,12 +17,17 @@ import numpy as np
 import pandas as pd
 
 from ..frames.values import is_missing, json_text
+from .columns import select_columns, wall_clock_rows
 from .files import atomic_write
+from .lists import list_text
 from .walk_report import refuse_incomplete
 
 #: The one datetime format of CSV reports: UTC, microseconds, literal ``Z`` (e.g.
 #: ``2023-04-26T17:00:00.825701Z``). ``%f`` has 6 digits: a 7th (100 ns) digit is truncated in CSV.
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+#: Values whose zone is unknown (see "Unknown time zones" in :mod:`engagifii_data.frames.schema`):
+#: their wall-clock digits, without ``Z`` or an offset (e.g. ``2023-04-26T13:00:00.000000``).
+NAIVE_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 # --------------------------------------------------------------------------------------------------
 # CSV
 # --------------------------------------------------------------------------------------------------
@@ -72,19 +77,44 @@ def neutralize_formula(text: str) -> str:
     return text
 
 
-def _list_text(items: Iterable[Any], separator: str, datetime_format: str) -> str:
-    items = list(items)
-    if any(isinstance(item, Mapping | list | tuple | np.ndarray) for item in items):
-        return json_text([item.tolist() if isinstance(item, np.ndarray) else item for item in items])
-    return separator.join(cell_text(item, separator, datetime_format)[0] for item in items)
+def escape_text(text: str) -> str:
+    """:func:`neutralize_formula`, made exactly reversible by :func:`restore_text`.
+
+    A text that already starts with ``'`` followed by a formula-like text (``'=1``) gets one more
+    ``'``, so that reading back can tell the quote the writer added from one that was in the data.
+    """
+    if text[:1] == "'":
+        bare = text.lstrip("'")
+        return "'" + text if neutralize_formula(bare) != bare else text
+    return neutralize_formula(text)
+
+
+def restore_text(text: str) -> str:
+    """The text :func:`escape_text` was given: the one ``'`` it added is removed, nothing else."""
+    if text[:1] == "'":
+        bare = text.lstrip("'")
+        if neutralize_formula(bare) != bare:
+            return text[1:]
+    return text
+
+
+def naive_format(datetime_format: str) -> str:
+    """``datetime_format`` without its zone: a trailing literal ``Z``, ``%z`` or ``%Z`` is removed."""
+    for suffix in ("Z", "%z", "%Z"):
+        if datetime_format.endswith(suffix) and not datetime_format.endswith("%" + suffix):
+            return datetime_format.removesuffix(suffix)
+    return datetime_format
 
 
 def cell_text(value: Any, separator: str, datetime_format: str) -> tuple[str, bool]:
-    """One object-column value -> (CSV text, whether it is text subject to formula neutralisation)."""
+    """One object-column value -> (CSV text, whether it is text subject to formula neutralisation).
+
+    A datetime without a zone is written with :func:`naive_format` (never as UTC).
+    """
     if isinstance(value, str):
         return value, True
     if isinstance(value, list | tuple | np.ndarray):
-        return _list_text(value, separator, datetime_format), True
+        return list_text(value, separator), True
     if isinstance(value, Mapping):
         return json_text(value), True
     if is_missing(value):
@@ -95,29 +125,38 @@ def cell_text(value: Any, separator: str, datetime_format: str) -> tuple[str, bo
         return str(value), False
     if isinstance(value, datetime):
         stamp = pd.Timestamp(value)
-        stamp = stamp.tz_convert("UTC") if stamp.tzinfo is not None else stamp
-        return stamp.strftime(datetime_format), False
+        if stamp.tzinfo is None:
+            return stamp.strftime(naive_format(datetime_format)), False
+        return stamp.tz_convert("UTC").strftime(datetime_format), False
     return str(value), True
 
 
-def _csv_column(series: pd.Series, neutralize: bool, separator: str, datetime_format: str) -> list[str]:
+def _csv_column(
+    series: pd.Series, neutralize: bool, separator: str, datetime_format: str, wall_clock: np.ndarray | None
+) -> list[str]:
     dtype = series.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype):
         if isinstance(dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_convert("UTC")
-        texts: list[str] = series.dt.strftime(datetime_format).astype(object).where(series.notna(), "").tolist()
-        return texts
+            texts = series.dt.strftime(datetime_format).to_numpy(dtype=object)
+            if wall_clock is not None and wall_clock.any():  # no known zone: digits only, never as UTC
+                texts[wall_clock] = series[wall_clock].dt.strftime(naive_format(datetime_format)).to_numpy(dtype=object)
+        else:  # a column without any zone: wall-clock digits, no Z
+            texts = series.dt.strftime(naive_format(datetime_format)).to_numpy(dtype=object)
+        texts[series.isna().to_numpy()] = ""
+        out: list[str] = texts.tolist()
+        return out
     if pd.api.types.is_bool_dtype(dtype):
         return ["" if is_missing(v) else ("true" if v else "false") for v in series.tolist()]
     if pd.api.types.is_numeric_dtype(dtype):
         return ["" if is_missing(v) else str(v) for v in series.tolist()]
     if isinstance(dtype, pd.StringDtype):
         texts = ["" if is_missing(v) else v for v in series.tolist()]
-        return [neutralize_formula(t) for t in texts] if neutralize else texts
+        return [escape_text(t) for t in texts] if neutralize else texts
     out = []
     for value in series.tolist():
         text, is_text = cell_text(value, separator, datetime_format)
-        out.append(neutralize_formula(text) if neutralize and is_text else text)
+        out.append(escape_text(text) if neutralize and is_text else text)
     return out
 
 
@@ -129,6 +168,7 @@ def export_csv(
     list_separator: str = "; ",
     datetime_format: str = DATETIME_FORMAT,
     allow_incomplete: bool = False,
+    columns: str = "all",
 ) -> Path:
     """Write ``df`` as an Excel-friendly CSV report, atomically.
 
@@ -143,14 +183,20 @@ def export_csv(
     * Numbers -> Python's ``str`` (``12``, ``-5.0``); never neutralised.
     * Datetimes -> converted to UTC and formatted with ``datetime_format`` on every row (default
       :data:`DATETIME_FORMAT`, e.g. ``2023-04-26T17:00:00.000000Z``; sub-microsecond digits are
-      truncated). A tz-naive datetime column is written as is (taken as UTC).
-    * Lists of scalars (``tags``, ``eventClasses`` ...) -> elements joined with ``list_separator``;
-      a list holding any object or list (``eventDates``, contacts objects) -> the compact JSON of the
-      whole list (``[{"id":"...","city":"..."}]``), which ``json.loads`` restores. Dicts -> compact JSON.
+      truncated). A value whose zone is unknown -- named in its row's ``naiveDateTimes`` cell, or in
+      a datetime column without a zone -- is never written as UTC: its wall-clock digits are written
+      with ``datetime_format`` minus its trailing ``Z`` (:data:`NAIVE_DATETIME_FORMAT`,
+      ``2023-04-26T13:00:00.000000``).
+    * Lists (``tags``, ``eventDates`` ...) -> the elements joined with ``list_separator`` when they
+      are texts that read back unambiguously, else the compact JSON of the whole list (``[]``,
+      ``[{"id":"...","city":"..."}]``); the rule is in :mod:`engagifii_data.reports.lists`. Dicts ->
+      compact JSON.
     * Formula neutralisation (OWASP CSV injection): with ``neutralize_formulas`` (default) every *text*
       cell (string columns, text in object columns, joined lists, header names) starting with ``=``,
-      ``+``, ``-``, ``@``, TAB or CR gets a leading ``'``. Numbers, booleans and datetimes are never
-      changed (a price of ``-5.0`` stays ``-5.0``).
+      ``+``, ``-``, ``@``, TAB or CR (also behind blanks or invisible characters) gets a leading
+      ``'``; so does a text starting with ``'`` followed by such a text, which makes the rule exactly
+      reversible (:func:`restore_text`, used by :func:`~engagifii_data.reports.read_report`). Numbers,
+      booleans and datetimes are never changed (a price of ``-5.0`` stays ``-5.0``).
 
     Parameters
     ----------
@@ -167,6 +213,9 @@ def export_csv(
         ``strftime`` format applied to UTC datetimes.
     allow_incomplete : bool, default False
         Write a frame marked ``attrs["engagifii"]["complete"] = False`` (a partial walk) anyway.
+    columns : {"all", "declared"}, default "all"
+        ``"declared"``: only the leading ``tenant`` column and the declared columns, a header that
+        never changes whatever fields the API adds.
 
     Returns
     -------
@@ -177,16 +226,18 @@ def export_csv(
     ------
     ValueError
         ``df`` is the partial result of a walk that did not complete, and ``allow_incomplete`` is
-        False: a report must never look complete when it is not.
+        False: a report must never look complete when it is not; or ``columns`` is unknown.
     OSError
         The file could not be written; the temp file is removed and any previous file is untouched.
     """
     refuse_incomplete(df, allow_incomplete)
-    header = [str(c) for c in df.columns]
-    if neutralize_formulas:
-        header = [neutralize_formula(h) for h in header]
-    columns = [
-        _csv_column(df.iloc[:, i], neutralize_formulas, list_separator, datetime_format) for i in range(df.shape[1])
+    df = select_columns(df, columns)
+    names = [str(c) for c in df.columns]
+    header = [escape_text(h) for h in names] if neutralize_formulas else names
+    wall_clock = wall_clock_rows(df)
+    cells = [
+        _csv_column(df.iloc[:, i], neutralize_formulas, list_separator, datetime_format, wall_clock.get(name))
+        for i, name in enumerate(names)
     ]
 
     def write(raw: IO[bytes]) -> None:
@@ -194,7 +245,7 @@ def export_csv(
         try:
             writer = csv.writer(text, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
             writer.writerow(header)
-            writer.writerows(zip(*columns, strict=True))
+            writer.writerows(zip(*cells, strict=True))
             text.flush()
         finally:
             text.detach()  # leave the binary file open for fsync
