@@ -23,14 +23,13 @@ from .config import Settings, check_header_value
 from .exceptions import ConfigurationError, IncompleteWalkError, NotFoundError, PaginationError
 from .pagination import Page, WalkState, parse_page
 from .query import STATUSES, EventQuery
-from .runner import WalkOptions, tenant_checkpoint
 from .transport import NO_HOOKS, RequestHooks, Stats, Transport
-from .walk import ProgressArg, WalkProgress
+from .walk import ProgressArg, WalkOptions, WalkProgress, tenant_checkpoint
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .details import DetailAnswer
+    from .walk import DetailAnswer
 
 logger = logging.getLogger(__name__)
 
@@ -285,7 +284,7 @@ class EngagifiiClient:
 
     def _fetch_detail(self, code: str, event_id: str, hooks: RequestHooks) -> DetailAnswer:
         """One event's detail for the detail walk; an event that is gone (404) is ``data=None``."""
-        from .details import DetailAnswer
+        from .walk import DetailAnswer
 
         try:
             decoded = self._transport.request_json("GET", _event_path(event_id), tenant=code, hooks=hooks)
@@ -462,8 +461,7 @@ class EngagifiiClient:
             return self._walk(self.query(tenant), options, several=not (tenant is None or isinstance(tenant, str)))
         if tenant is not None and not isinstance(tenant, str):
             raise ValueError("event_details(ids=...) takes one tenant code: ids belong to one tenant")
-        from .details import unique_ids
-        from .runner import walk_tenant_details
+        from .walk import unique_ids, walk_tenant_details
 
         code = self._tenant(tenant)
         wanted = unique_ids(list(ids))
@@ -471,7 +469,7 @@ class EngagifiiClient:
         return walk_tenant_details(code, wanted, None, options, self._fetch_detail, self._stats)
 
     def _walk(self, query: EventQuery, options: WalkOptions, *, several: bool) -> pd.DataFrame:
-        from .runner import walk_events
+        from .walk import walk_events
 
         self._transport.ensure_pool(options.workers + 1)
         return walk_events(

@@ -415,7 +415,7 @@ def test_detail_checkpoint_keeps_intact_lines_only(tmp_path: Path) -> None:
 
 def test_merge_details_lets_the_detail_win_where_it_has_a_value() -> None:
     from engagifii_data import events_frame
-    from engagifii_data.details import merge_details
+    from engagifii_data.walk import merge_details
 
     listing = events_frame(
         [

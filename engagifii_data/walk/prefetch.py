@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
-from .frames import FrameBuilder
+from ..frames import FrameBuilder
 
 __all__ = ["BatchedFrames", "Prefetcher"]
 

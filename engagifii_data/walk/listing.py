@@ -36,29 +36,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from .checkpoint import Checkpoint
-from .exceptions import EngagifiiError, IncompleteWalkError, PaginationError, StopRequested
-from .frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR
-from .pacing import AdaptiveConcurrency
-from .pagination import Page, WalkState
+from ..checkpoint import Checkpoint
+from ..exceptions import EngagifiiError, IncompleteWalkError, PaginationError, StopRequested
+from ..frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR
+from ..pacing import AdaptiveConcurrency
+from ..pagination import Page, WalkState
+from ..query import EventQuery
+from ..reports.walk_report import WalkReport
+from ..transport import RequestHooks, Stats
 from .prefetch import BatchedFrames, Prefetcher
-from .progress import ProgressArg, ProgressReporter, WalkProgress, in_notebook
-from .query import EventQuery
-from .reports.walk_report import WalkReport
-from .transport import RequestHooks, Stats
+from .progress import ProgressArg, ProgressReporter
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "BatchedFrames",
-    "PageFetcher",
-    "Prefetcher",
-    "ProgressArg",
-    "ProgressReporter",
-    "WalkProgress",
-    "in_notebook",
-    "walk_listing",
-]
+__all__ = ["PageFetcher", "walk_listing"]
 
 #: Fetches one page: ``fetch(page_number, hooks) -> Page`` (raises EngagifiiError, StopRequested).
 PageFetcher = Callable[[int, RequestHooks], Page]

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .transport import RetryNotice
+from ..transport import RetryNotice
 
 if TYPE_CHECKING:
-    from .pagination import WalkState
+    from ..pagination import WalkState
 
 __all__ = ["ProgressArg", "ProgressReporter", "WalkProgress", "in_notebook"]
 

@@ -35,14 +35,14 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from .checkpoint import DetailCheckpoint
-from .exceptions import EngagifiiError, IncompleteWalkError, PaginationError, StopRequested
-from .frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR
-from .pacing import AdaptiveConcurrency
+from ..checkpoint import DetailCheckpoint
+from ..exceptions import EngagifiiError, IncompleteWalkError, PaginationError, StopRequested
+from ..frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR
+from ..pacing import AdaptiveConcurrency
+from ..reports.walk_report import WalkReport
+from ..transport import RequestHooks, Stats
 from .prefetch import BatchedFrames, Prefetcher
 from .progress import ProgressArg, ProgressReporter
-from .reports.walk_report import WalkReport
-from .transport import RequestHooks, Stats
 
 logger = logging.getLogger(__name__)
 

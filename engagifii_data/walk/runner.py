@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..exceptions import IncompleteWalkError
+from ..frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR, empty_events_frame
+from ..pagination import Page
+from ..query import EventQuery
+from ..reports.walk_report import WalkReport
+from ..transport import RequestHooks, Stats
 from .details import DetailAnswer
-from .exceptions import IncompleteWalkError
-from .frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR, empty_events_frame
-from .pagination import Page
+from .listing import walk_listing
 from .progress import ProgressArg
-from .query import EventQuery
-from .reports.walk_report import WalkReport
-from .transport import RequestHooks, Stats
-from .walk import walk_listing
 
 __all__ = ["WalkOptions", "concat_tenants", "tenant_checkpoint", "walk_events", "walk_tenant_details"]
 
@@ -87,7 +87,7 @@ def walk_events(
     IncompleteWalkError
         A tenant's walk could not be completed (its reason names the tenant and those completed).
     """
-    from .checkpoint import check_path
+    from ..checkpoint import check_path
 
     codes = query.tenants
     if len(codes) == 1 and not several:
@@ -153,7 +153,7 @@ def walk_tenant_details(
     The detail checkpoint of ``walk.jsonl`` is ``walk.details.jsonl``
     (:func:`~engagifii_data.checkpoint.detail_checkpoint_path`).
     """
-    from .checkpoint import detail_checkpoint_path
+    from ..checkpoint import detail_checkpoint_path
     from .details import walk_details
 
     checkpoint = options.checkpoint
