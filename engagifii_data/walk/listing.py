@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -124,58 +125,106 @@ def walk_listing(
     EngagifiiError
         Page 1 could not be fetched (authentication, API or network errors after retries).
     """
-    code = query.tenant
-    started = time.monotonic()
-    fetched_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    before = stats.snapshot() if stats is not None else {}
+    walk = _ListingWalk(fetch, query, stats, workers, cancel, allow_incomplete)
     store = (
-        Checkpoint.open(checkpoint, tenant=code, filters=query.server_filters, page_size=query.page_size)
+        Checkpoint.open(checkpoint, tenant=query.tenant, filters=query.server_filters, page_size=query.page_size)
         if checkpoint is not None
         else None
     )
-    bar = ProgressReporter(progress, code)
+    bar = ProgressReporter(progress, query.tenant)
+    try:
+        return walk.run(store, bar)
+    finally:
+        bar.close()
+        if store is not None:
+            store.release()
+
+
+class _ListingWalk:
+    """One tenant's walk: passes over the listing until it settles (at most two), then its report."""
+
+    def __init__(
+        self,
+        fetch: PageFetcher,
+        query: EventQuery,
+        stats: Stats | None,
+        workers: int,
+        cancel: threading.Event | None,
+        allow_incomplete: bool,
+    ) -> None:
+        self.fetch, self.query, self.stats, self.workers = fetch, query, stats, workers
+        self.cancel, self.allow_incomplete = cancel, allow_incomplete
+        self.started = time.monotonic()
+        self.fetched_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        self.before = stats.snapshot() if stats is not None else {}
+
+    def run(self, store: Checkpoint | None, bar: ProgressReporter) -> pd.DataFrame:
+        """Read the listing (once more if it changed meanwhile) into the frame, or raise incomplete."""
+        try:
+            result = _PassReader(self.fetch, self.query, self.workers, bar, self.cancel, store).read()
+            if not result.state.settled:
+                return self._read_again(result, store, bar)
+        except _PassFailed as failed:
+            return self._failed(failed, store)
+        frame = self.finish(result, complete=True)
+        if store is not None:
+            store.complete()
+        return frame
+
+    def _read_again(self, result: _Pass, store: Checkpoint | None, bar: ProgressReporter) -> pd.DataFrame:
+        first_totals = list(result.state.totals_seen)
+        logger.warning(
+            "tenant %s: listing changed during the walk (totals %s, %d unique rows); reading it once more",
+            self.query.tenant,
+            first_totals,
+            result.state.collected,
+        )
+        if store is not None:
+            store.reset()
+        result = _PassReader(self.fetch, self.query, self.workers, bar, self.cancel, store).read()
+        if result.state.settled:
+            frame = self.finish(result, complete=True)
+            if store is not None:
+                store.complete()
+            return frame
+        totals = first_totals + [t for t in result.state.totals_seen if t not in first_totals]
+        reason = (
+            f"the listing did not settle: total counts {totals} reported during the walk, "
+            f"{result.state.collected} unique events collected"
+        )
+        frame = self.finish(result, complete=False, totals=totals)
+        if self.allow_incomplete:
+            logger.warning("tenant %s: %s", self.query.tenant, reason)
+            return frame
+        raise IncompleteWalkError(None, reason, partial=frame)
+
+    def _failed(self, failed: _PassFailed, store: Checkpoint | None) -> pd.DataFrame:
+        missing = list(failed.missing)
+        frame = self.finish(failed.result, complete=False, missing=missing)
+        if self.allow_incomplete and not isinstance(failed.cause, PaginationError):
+            return frame
+        raise IncompleteWalkError(
+            missing[0] if missing else None,
+            failed.reason,
+            partial=frame,
+            cause=failed.cause,
+            missing_pages=missing,
+            checkpoint=str(store.path) if store is not None else None,
+            saved_pages=store.saved_pages if store is not None else None,
+        ) from failed.cause
 
     def finish(
-        result: _Pass, *, complete: bool, missing: Sequence[int] = (), totals: Sequence[int] = ()
+        self, result: _Pass, *, complete: bool, missing: Sequence[int] = (), totals: Sequence[int] = ()
     ) -> pd.DataFrame:
+        """The client-filtered frame of a pass, its :class:`WalkReport` attached."""
         assert result.frame is not None
         fetched = result.frame
-        df = query.apply(fetched)
-        after = stats.snapshot() if stats is not None else {}
-        state = result.state
-        report = WalkReport(
-            tenants=(code,),
-            total_count=state.total,
-            complete=complete,
-            fetched_at=fetched_at,
-            pages=len(state.pages_done),
-            planned_pages=state.planned_pages,
-            page_size=state.page_size,
-            requests=after.get("http_requests", 0) - before.get("http_requests", 0),
-            retries=after.get("retries", 0) - before.get("retries", 0),
-            duplicates=state.duplicates,
-            rows_fetched=len(fetched),
-            rows=len(df),
-            totals_seen=tuple(totals or state.totals_seen),
-            missing_pages=tuple(missing),
-            resumed_pages=len(result.resumed),
-            seconds=round(time.monotonic() - started, 3),
-            server_filters=query.server_filters,
-            client_filters=query.client_filters,
-            naive_datetimes=dict(fetched.attrs.get(NAIVE_DATETIMES_ATTR) or {}),
-            coerced=dict(fetched.attrs.get(COERCED_ATTR) or {}),
-            repaired_text=state.repaired,
-            concurrency={
-                "start": result.gate.start,
-                "final": result.gate.limit,
-                "ceiling": result.gate.ceiling,
-                "throttled": result.gate.throttled,
-            },
-        )
+        df = self.query.apply(fetched)
+        report = self._report(result, fetched, df, complete=complete, missing=missing, totals=totals)
         report.attach(df)
         logger.info(
             "walk tenant %s: %d pages, %d rows (total %d), %d duplicates, %d retries, %.2f s%s",
-            code,
+            self.query.tenant,
             report.pages,
             report.rows_fetched,
             report.total_count,
@@ -186,146 +235,157 @@ def walk_listing(
         )
         return df
 
-    def read() -> _Pass:
-        return _read_listing(fetch, query, workers, bar, cancel, store)
-
-    try:
-        try:
-            result = read()
-            if not result.state.settled:
-                first_totals = list(result.state.totals_seen)
-                logger.warning(
-                    "tenant %s: listing changed during the walk (totals %s, %d unique rows); reading it once more",
-                    code,
-                    first_totals,
-                    result.state.collected,
-                )
-                if store is not None:
-                    store.reset()
-                result = read()
-                if not result.state.settled:
-                    totals = first_totals + [t for t in result.state.totals_seen if t not in first_totals]
-                    reason = (
-                        f"the listing did not settle: total counts {totals} reported during the walk, "
-                        f"{result.state.collected} unique events collected"
-                    )
-                    frame = finish(result, complete=False, totals=totals)
-                    if allow_incomplete:
-                        logger.warning("tenant %s: %s", code, reason)
-                        return frame
-                    raise IncompleteWalkError(None, reason, partial=frame)
-        except _PassFailed as failed:
-            missing = list(failed.missing)
-            frame = finish(failed.result, complete=False, missing=missing)
-            if allow_incomplete and not isinstance(failed.cause, PaginationError):
-                return frame
-            raise IncompleteWalkError(
-                missing[0] if missing else None,
-                failed.reason,
-                partial=frame,
-                cause=failed.cause,
-                missing_pages=missing,
-                checkpoint=str(store.path) if store is not None else None,
-                saved_pages=store.saved_pages if store is not None else None,
-            ) from failed.cause
-    finally:
-        bar.close()
-        if store is not None:
-            store.release()
-    frame = finish(result, complete=True)
-    if store is not None:
-        store.complete()
-    return frame
-
-
-def _read_listing(
-    fetch: PageFetcher,
-    query: EventQuery,
-    workers: int,
-    bar: ProgressReporter,
-    cancel: threading.Event | None,
-    store: Checkpoint | None,
-) -> _Pass:
-    """One pass over the listing, pages in order (raises :class:`_PassFailed` with the rows so far)."""
-    gate = AdaptiveConcurrency(workers)
-    # set when the pass ends for any reason (an error, Ctrl-C): requests still in flight skip their
-    # remaining retries instead of keeping the caller waiting for their backoff
-    abort = threading.Event()
-
-    def stop() -> bool:
-        return abort.is_set() or (cancel is not None and cancel.is_set())
-
-    hooks = RequestHooks(gate=gate, stop=stop, on_retry=bar.retrying)
-    try:
-        first = fetch(1, hooks)
-    except StopRequested:
-        raise IncompleteWalkError(1, "cancelled", missing_pages=[1]) from None
-    saved: dict[int, Page] = store.start(first) if store is not None else {}
-    state = WalkState(first, query.page_size)
-    if state.page_size < query.page_size:
-        logger.info(
-            "tenant %s: the server capped the page size at %d (asked for %d)",
-            query.tenant,
-            state.page_size,
-            query.page_size,
+    def _report(
+        self,
+        result: _Pass,
+        fetched: pd.DataFrame,
+        df: pd.DataFrame,
+        *,
+        complete: bool,
+        missing: Sequence[int],
+        totals: Sequence[int],
+    ) -> WalkReport:
+        after = self.stats.snapshot() if self.stats is not None else {}
+        state, gate, query = result.state, result.gate, self.query
+        return WalkReport(
+            tenants=(query.tenant,),
+            total_count=state.total,
+            complete=complete,
+            fetched_at=self.fetched_at,
+            pages=len(state.pages_done),
+            planned_pages=state.planned_pages,
+            page_size=state.page_size,
+            requests=after.get("http_requests", 0) - self.before.get("http_requests", 0),
+            retries=after.get("retries", 0) - self.before.get("retries", 0),
+            duplicates=state.duplicates,
+            rows_fetched=len(fetched),
+            rows=len(df),
+            totals_seen=tuple(totals or state.totals_seen),
+            missing_pages=tuple(missing),
+            resumed_pages=len(result.resumed),
+            seconds=round(time.monotonic() - self.started, 3),
+            server_filters=query.server_filters,
+            client_filters=query.client_filters,
+            naive_datetimes=dict(fetched.attrs.get(NAIVE_DATETIMES_ATTR) or {}),
+            coerced=dict(fetched.attrs.get(COERCED_ATTR) or {}),
+            repaired_text=state.repaired,
+            concurrency={
+                "start": gate.start,
+                "final": gate.limit,
+                "ceiling": gate.ceiling,
+                "throttled": gate.throttled,
+            },
         )
-    builder = BatchedFrames()
-    first_rows = state.accept(first)
-    bar.update(state)
-    result = _Pass(state, None, gate)
-    prefetch: Prefetcher[int, Page] | None = None
 
-    def failed(reason: str, cause: BaseException | None, missing: Sequence[int]) -> _PassFailed:
+
+class _PassReader:
+    """One pass over the listing, pages in order; a failure raises :class:`_PassFailed` with the rows so far."""
+
+    def __init__(
+        self,
+        fetch: PageFetcher,
+        query: EventQuery,
+        workers: int,
+        bar: ProgressReporter,
+        cancel: threading.Event | None,
+        store: Checkpoint | None,
+    ) -> None:
+        self.fetch, self.query, self.workers, self.bar, self.cancel, self.store = (
+            fetch,
+            query,
+            workers,
+            bar,
+            cancel,
+            store,
+        )
+        self.gate = AdaptiveConcurrency(workers)
+        # set when the pass ends for any reason (an error, Ctrl-C): requests still in flight skip their
+        # remaining retries instead of keeping the caller waiting for their backoff
+        self.abort = threading.Event()
+        self.hooks = RequestHooks(gate=self.gate, stop=self._stop, on_retry=bar.retrying)
+        self.builder = BatchedFrames()
+        self.prefetch: Prefetcher[int, Page] | None = None
+        self.saved: dict[int, Page] = {}
+
+    def _stop(self) -> bool:
+        return self.abort.is_set() or (self.cancel is not None and self.cancel.is_set())
+
+    def read(self) -> _Pass:
+        """Page 1, then pages 2..P (concurrently when ``workers`` > 1), then one page past the plan if short."""
+        state, first_rows = self._first()
+        self.result = _Pass(state, None, self.gate)
+        pages = state.remaining_pages()
+        try:
+            if self.workers > 1 and len(pages):
+                self.prefetch = Prefetcher(self._get, pages, workers=self.workers, ahead=self.workers * 4)
+            self.builder.add(first_rows)  # after the requests for pages 2.. are on their way
+            for index, number in enumerate(pages):
+                if self.cancel is not None and self.cancel.is_set():
+                    raise self._failed("cancelled", None, pages[index:])
+                if self.prefetch is not None and not self.prefetch.ready(index):
+                    self.builder.flush(min_rows=500)  # convert held rows while this thread would only wait
+                prefetch = self.prefetch
+                page_of = (
+                    functools.partial(prefetch.result, index) if prefetch else functools.partial(self._get, number)
+                )
+                self._take(number, page_of, pages[index:])
+            if not state.done and state.planned_pages + 1 not in state.pages_done:
+                # the listing may have grown or shifted: one page past the plan, never more
+                extra = state.planned_pages + 1
+                self._take(extra, functools.partial(self._get, extra), [extra])
+        finally:
+            self.abort.set()
+            if self.prefetch is not None:
+                self.prefetch.close()
+        self.result.frame = self.builder.build()
+        return self.result
+
+    def _first(self) -> tuple[WalkState, list[dict[str, Any]]]:
+        try:
+            first = self.fetch(1, self.hooks)
+        except StopRequested:
+            raise IncompleteWalkError(1, "cancelled", missing_pages=[1]) from None
+        self.saved = self.store.start(first) if self.store is not None else {}
+        state = WalkState(first, self.query.page_size)
+        if state.page_size < self.query.page_size:
+            logger.info(
+                "tenant %s: the server capped the page size at %d (asked for %d)",
+                self.query.tenant,
+                state.page_size,
+                self.query.page_size,
+            )
+        first_rows = state.accept(first)
+        self.bar.update(state)
+        return state, first_rows
+
+    def _failed(self, reason: str, cause: BaseException | None, missing: Sequence[int]) -> _PassFailed:
         # stop sending first: converting the rows held so far takes a while
-        abort.set()
-        if prefetch is not None:
-            prefetch.stop()
-        result.frame = builder.build()
-        return _PassFailed(reason, cause, result, missing)
+        self.abort.set()
+        if self.prefetch is not None:
+            self.prefetch.stop()
+        self.result.frame = self.builder.build()
+        return _PassFailed(reason, cause, self.result, missing)
 
-    def get(number: int) -> Page:
-        if number in saved:
-            result.resumed.append(number)
-            return saved[number]
-        page = fetch(number, hooks)
-        if store is not None:
-            store.save(page)
+    def _get(self, number: int) -> Page:
+        if number in self.saved:
+            self.result.resumed.append(number)
+            return self.saved[number]
+        page = self.fetch(number, self.hooks)
+        if self.store is not None:
+            self.store.save(page)
         return page
 
-    def take(number: int, page_of: Callable[[], Page], missing: Sequence[int]) -> None:
+    def _take(self, number: int, page_of: Callable[[], Page], missing: Sequence[int]) -> None:
         """Fetch page ``number`` and accept it in page order; failures keep the rows so far."""
         try:
             page = page_of()
         except StopRequested:
-            raise failed("cancelled", None, missing) from None
+            raise self._failed("cancelled", None, missing) from None
         except EngagifiiError as exc:
-            raise failed(f"page {number} could not be fetched: {exc}", exc, missing) from exc
+            raise self._failed(f"page {number} could not be fetched: {exc}", exc, missing) from exc
         try:
-            fresh = state.accept(page)
+            fresh = self.result.state.accept(page)
         except PaginationError as exc:
-            raise failed(str(exc), exc, missing) from exc
-        builder.add(fresh)
-        bar.update(state)
-
-    pages = state.remaining_pages()
-    try:
-        if workers > 1 and len(pages):
-            prefetch = Prefetcher(get, pages, workers=workers, ahead=workers * 4)
-        builder.add(first_rows)  # after the requests for pages 2.. are on their way
-        for index, number in enumerate(pages):
-            if cancel is not None and cancel.is_set():
-                raise failed("cancelled", None, pages[index:])
-            if prefetch is not None and not prefetch.ready(index):
-                builder.flush(min_rows=500)  # convert held rows while this thread would only wait
-            page_of = functools.partial(prefetch.result, index) if prefetch else functools.partial(get, number)
-            take(number, page_of, pages[index:])
-        if not state.done and state.planned_pages + 1 not in state.pages_done:
-            # the listing may have grown or shifted: one page past the plan, never more
-            extra = state.planned_pages + 1
-            take(extra, functools.partial(get, extra), [extra])
-    finally:
-        abort.set()
-        if prefetch is not None:
-            prefetch.close()
-    result.frame = builder.build()
-    return result
+            raise self._failed(str(exc), exc, missing) from exc
+        self.builder.add(fresh)
+        self.bar.update(self.result.state)
