@@ -13,7 +13,7 @@ One :class:`TokenManager` per client id serves every request of a session, acros
 
 This module sends nothing itself: it is given a *grant* function that performs the token request
 (the transport's, which sends it under the same deadline, size limit, redirect rule and retry policy
-as every API request). :func:`token_request` shapes that request with Authlib (``client_secret_post``,
+as every API request). :func:`token_request` shapes that request with oauthlib (``client_secret_post``,
 as in the vendor's curl example) and :func:`parse_token_answer` reads the answer; the secret is never
 part of any message.
 """
@@ -80,9 +80,10 @@ def effective_margin(lifetime: float, margin: float) -> float:
 
 
 def token_request(settings: Settings) -> tuple[dict[str, str], str]:
-    """The headers and form body of a client-credentials token request (Authlib, client_secret_post).
+    """The headers and form body of a client-credentials token request (oauthlib, client_secret_post).
 
-    Authlib is imported here, when a token is first needed, not when the package is imported.
+    The credentials travel in the form, as in the vendor's curl example (RFC 6749 section 2.3.1).
+    oauthlib is imported here, when a token is first needed, not when the package is imported.
 
     Returns
     -------
@@ -91,14 +92,14 @@ def token_request(settings: Settings) -> tuple[dict[str, str], str]:
         ``scope``, ``client_id`` and ``client_secret``. The body holds the secret: it goes only to
         :attr:`Settings.token_url`, never into a log or a message.
     """
-    from authlib.oauth2.auth import ClientAuth
-    from authlib.oauth2.rfc6749.parameters import prepare_token_request
+    from oauthlib.oauth2 import BackendApplicationClient
 
-    body = prepare_token_request("client_credentials", scope=settings.scope)
+    client = BackendApplicationClient(client_id=settings.client_id)
+    body = client.prepare_request_body(
+        scope=settings.scope, include_client_id=True, client_secret=settings.client_secret.reveal()
+    )
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
-    auth = ClientAuth(settings.client_id, settings.client_secret.reveal(), "client_secret_post")
-    _, headers, body = auth.prepare("POST", settings.token_url, headers, body)
-    return dict(headers), str(body)
+    return headers, str(body)
 
 
 def parse_token_answer(

@@ -197,7 +197,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
     )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     # our own DEBUG lines are the per-request audit trail; the libraries' are noise
-    for name in ("urllib3", "werkzeug", "faker", "authlib", "matplotlib"):
+    for name in ("urllib3", "werkzeug", "faker", "authlib", "oauthlib", "matplotlib"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 

@@ -455,6 +455,8 @@ def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
         return [f"error: {exc}", f"no report was written; {exc.hint}"]
     if isinstance(exc, EngagifiiError | ValueError):
         return [f"error: {exc}"]
+    if isinstance(exc, ImportError):  # an extra that is not installed: the message names the pip install
+        return [f"error: {exc}"]
     if isinstance(exc, MemoryError | RecursionError):
         return [
             f"error: the answer was too large or too deeply nested to process ({type(exc).__name__})",

@@ -142,11 +142,11 @@ def test_a_refused_grant_propagates_and_nothing_is_cached() -> None:
     assert len(calls) == 2 and tokens.current is None
 
 
-def test_the_token_request_is_shaped_by_authlib_with_the_secret_in_the_form_only() -> None:
+def test_the_token_request_is_shaped_by_oauthlib_with_the_secret_in_the_form_only() -> None:
     headers, body = token_request(SETTINGS)
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert "Authorization" not in headers  # client_secret_post, as the vendor's curl example
-    assert body.startswith("grant_type=client_credentials&scope=EventsApi")
+    assert body.startswith("grant_type=client_credentials&") and "scope=EventsApi" in body
     assert "client_id=cid" in body and "client_secret=s3cret%26x%3Dy" in body
 
 

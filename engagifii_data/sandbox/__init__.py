@@ -172,7 +172,7 @@ def _needs_extra() -> None:
     """Raise ImportError naming the install command when Flask, joserfc or Faker are missing."""
     import importlib.util
 
-    missing = [name for name in ("flask", "joserfc", "faker") if importlib.util.find_spec(name) is None]
+    missing = [name for name in ("flask", "authlib", "joserfc", "faker") if importlib.util.find_spec(name) is None]
     if missing:
         raise ImportError(
             f"the sandbox needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed: "
