@@ -25,30 +25,56 @@ def fault_option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+#: One line per :class:`Faults` field (a test checks that every field has one).
+FAULT_HELP: dict[str, str] = {
+    "latency": "seconds slept at the start of every request, token and API alike",
+    "token_lifetime": "expires_in of the access tokens issued, in seconds",
+    "rate_limit_every": "every Nth API request answers 429 RATE_LIMITED with Retry-After",
+    "retry_after": "the Retry-After sent with a 429: seconds or an HTTP date",
+    "page_faults": "first request of those list pages fails",
+    "detail_faults": "first GET of those event ids (or * for every one) fails",
+    "ignore_page_number": "always serve page 1's rows, whatever page is asked for",
+    "insert_after_first_page": "insert N events right after a tenant's page 1 is served (later pages shift)",
+    "delete_after_listing": "delete N listed events once a listing has been fully served (their details 404)",
+    "fail_from_page": "pages >= N always answer 500 INTERNAL_ERROR",
+    "max_page_size": "cap a larger PageSize silently to N",
+    "envelope": "list answer shape: wire ({collection, pagingModel}) or docs ({totalCount, data})",
+    "reject_tokens": "every API request answers 401 invalid_token",
+}
+
+
 def add_fault_options(parser: argparse.ArgumentParser) -> None:
-    """An option for every field of :class:`engagifii_data.sandbox.Faults`, from its docstring."""
+    """An option for every field of :class:`engagifii_data.sandbox.Faults`, its help from the docstring."""
     import dataclasses
 
     from .faults import Faults
 
     defaults = Faults()
+    helps = FAULT_HELP
+    group = parser.add_argument_group("faults (all off by default; see engagifii_data/sandbox/README.md)")
     for spec in dataclasses.fields(Faults):
         option = fault_option(spec.name)
         default = getattr(defaults, spec.name)
         kind = str(spec.type)
+        described = helps.get(spec.name, "")
+        shown = "off" if default in (None, 0, False, {}) else default
         if spec.name in _MAPPING_FAULTS:
-            parser.add_argument(
+            key = "PAGE" if spec.name == "page_faults" else "ID"
+            group.add_argument(
                 option,
                 dest=f"fault_{spec.name}",
-                metavar="KEY=FAULT[,KEY=FAULT]",
-                help="e.g. 3=drop,7=html503 (faults: html503, drop, truncate)",
+                metavar=f"{key}=FAULT[,...]",
+                help=f"{described} (faults: html503, drop, truncate; e.g. 3=drop,7=html503)",
             )
         elif kind == "bool":
-            parser.add_argument(option, dest=f"fault_{spec.name}", action="store_true", help=f"(default {default})")
+            group.add_argument(option, dest=f"fault_{spec.name}", action="store_true", help=described)
         else:
             convert: Callable[[str], Any] = float if "float" in kind else int if "int" in kind else str
-            parser.add_argument(
-                option, dest=f"fault_{spec.name}", type=convert, metavar="VALUE", help=f"(default {default})"
+            metavar = (
+                "SECONDS" if "seconds" in spec.name or spec.name == "latency" else "N" if convert is int else "VALUE"
+            )
+            group.add_argument(
+                option, dest=f"fault_{spec.name}", type=convert, metavar=metavar, help=f"{described} (default {shown})"
             )
 
 
@@ -123,7 +149,8 @@ def print_sandbox(sb: Any, faults: dict[str, Any], out: TextIO) -> None:
     print(f"  ENGAGIFII_TENANT_CODE={','.join(sb.tenants)}", file=out)
     print(f"  tenants: {tenants}", file=out)
     if faults:
-        print("  faults: " + ", ".join(f"{fault_option(k)} {v}" for k, v in faults.items()), file=out)
+        shown = {k: ",".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else v for k, v in faults.items()}
+        print("  faults: " + ", ".join(f"{fault_option(k)} {v}" for k, v in shown.items()), file=out)
     print("Try the vendor's quick start:", file=out)
     print(
         f'  TOKEN=$(curl -s -X POST "{sb.identity_url}/connect/token" '
