@@ -289,7 +289,7 @@ def _table(df: Any, table: str, columns: str) -> tuple[Any, str]:
     return out, "all"
 
 
-def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_events(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .reports import check_writable, report_format, write_report
 
     if args.workers < 1:
@@ -297,19 +297,19 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
     if args.workers > 16:
         print(
             f"warning: --workers {args.workers} is rarely faster than 8 and invites rate limiting (429)",
-            file=sys.stderr,
+            file=err,
         )
     _query_from(args, ["-"])  # the filters are checked before anything is started
     details = args.details or args.table == "contacts"
     if details and not args.details:
-        print("note: --table contacts fetches every event's detail (contacts come only with it)", file=sys.stderr)
+        print("note: --table contacts fetches every event's detail (contacts come only with it)", file=err)
     fmt, warning = report_format(args.output if args.output not in (None, "-") else None, args.format)
     if warning:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {warning}", file=err)
     with _settings_for(args) as (settings, tenants):
         query = _query_from(args, tenants)
         for reason in query.contradictions():
-            print(f"warning: no event can match: {reason}", file=sys.stderr)
+            print(f"warning: no event can match: {reason}", file=err)
         path = _output_path(args.output) if args.output else default_report_path(tenants, fmt, args.table)
         check_writable(path)  # before the walk: a long walk must not end in "cannot write"
         if args.checkpoint:
@@ -317,7 +317,7 @@ def _cmd_events(args: argparse.Namespace, out: TextIO) -> int:
 
             check_path(args.checkpoint)
         if _is_stdout(path, out):
-            out = sys.stderr  # the report goes to standard output: the summary must not mix with it
+            out = err  # the report goes to standard output: the summary must not mix with it
         started = time.monotonic()
         from .client import EngagifiiClient
 
@@ -388,7 +388,7 @@ def _details_text(report: WalkReport) -> str:
     return text
 
 
-def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .client import EngagifiiClient
 
     worst = EXIT_OK
@@ -419,13 +419,13 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     return worst
 
 
-def _cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .sandbox.command import serve_command
 
     return serve_command(args, out)
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
     "events": _cmd_events,
     "check": _cmd_check,
     "sandbox": _cmd_sandbox,
@@ -460,7 +460,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     _configure_logging(args)
     debug = bool(getattr(args, "debug", False))
     try:
-        return int(COMMANDS[args.command](args, out))
+        return int(COMMANDS[args.command](args, out, err))
     except KeyboardInterrupt:
         checkpoint = getattr(args, "checkpoint", None)
         resume = f"; rerun the same command to resume from {checkpoint}" if checkpoint else ""

@@ -423,3 +423,38 @@ def test_ctrl_c_with_a_checkpoint_says_how_to_resume(monkeypatch: pytest.MonkeyP
     assert code == 130
     assert f"interrupted; no report was written; rerun the same command to resume from {checkpoint}" in err
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from engagifii_data import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"engagifii-data {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("filters", "warned"),
+    [
+        (["--upcoming", "--to", "2020-01-31"], True),
+        (["--upcoming", "--to", "2020-01-31T10:00:00Z"], True),
+        (["--upcoming", "--from", "2020-01-01"], False),
+        (["--to", "2020-01-31"], False),
+    ],
+)
+def test_a_filter_that_cannot_match_is_a_warning(filters: list[str], warned: bool, tmp_path: Path) -> None:
+    code, _, err = run_cli(
+        "events", "--sandbox", "--tenant", "GLOBEX", *filters, "-o", str(tmp_path / "r.csv"), "--no-progress"
+    )
+    assert code == 0
+    assert ("warning: no event can match: only upcoming events were asked for" in err) is warned, err
+
+
+def test_missing_configuration_says_how_to_use_the_sandbox_in_each_place() -> None:
+    from engagifii_data.config import Settings
+    from engagifii_data.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(environ={})
+    assert "sandbox.run() as sb" in str(caught.value) and "--sandbox" not in str(caught.value)
+    code, _, err = run_cli("events", "-o", "r.csv")
+    assert code == 2 and "--sandbox" in err and "sandbox.run()" not in err

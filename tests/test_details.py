@@ -314,9 +314,7 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_cli_details_table_sessions_export(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_details_table_sessions_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     report = tmp_path / "sessions.csv"
     code, out, err = run_cli(
@@ -344,7 +342,7 @@ def test_cli_details_table_sessions_export(
         "events", "--sandbox", "--tenant", SMALL, "--table", "contacts", "--columns", "declared", "--no-progress"
     )
     assert code == 0, err
-    assert "fetches every event's detail" in capsys.readouterr().err
+    assert "fetches every event's detail" in err
     (written,) = (tmp_path / "reports").glob("contacts-GLOBEX-*.csv")
     header = written.read_text(encoding="utf-8-sig").splitlines()[0]
     assert header == "eventId,eventName,role,contactIndex,contactId,contactName,email,phone"
