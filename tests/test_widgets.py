@@ -26,6 +26,7 @@ pytest.importorskip("ipywidgets")
 from engagifii_data import sandbox
 from engagifii_data.client import EngagifiiClient
 from engagifii_data.exceptions import IncompleteWalkError, TenantNotFoundError
+from engagifii_data.frames.tables import sessions as sessions_of
 from engagifii_data.widgets import EventExplorer, WidgetFrontendWarning
 
 LARGE, SMALL, EMPTY = "ACME", "GLOBEX", "INITECH"
@@ -823,3 +824,28 @@ def test_a_detail_retry_is_shown_in_the_status_line(sb: Any, tmp_path: Path) -> 
         r"fetching GLOBEX: details 3 of 36 · retrying an event's detail in \d+ s: HTTP 503", retries[0]
     ), retries
     assert e.error is None and "1 retry" in e.message_text and "details: 36 of 36 fetched" in e.message_text
+
+
+def test_events_without_sessions_say_so_and_their_export_asks_first(
+    sb: Any, client: EngagifiiClient, tmp_path: Path
+) -> None:
+    from engagifii_data.widgets.render import preview_html
+
+    df = client.events(SMALL, progress=False)
+    bare = df.assign(eventDates=None)
+    text = _plain_text(preview_html("sessions", sessions_of(bare), bare, rows=10))
+    assert text == "No sessions in these 36 events."
+    # in the explorer: an event without sessions, whose empty sessions table is exported on a second Export
+    e = explorer_for(client, tmp_path, export_path=str(tmp_path / "{table}-{tenant}.csv"))
+    e.tenant.value, e.search.value = SMALL, "Port Bryan Luncheon"
+    run(e)
+    assert "1 of 1 events fetched" in e.message_text  # the search's one event
+    assert "No sessions in this event." in show(e, "sessions") and "<table" not in html_of(e)
+    report = tmp_path / f"sessions-{SMALL}.csv"
+    assert e.export() is False and not report.exists()
+    assert f"no sessions in these events: press Export again to write an empty report (header only) to {report}" in (
+        e.message_text
+    )
+    e.export_button.click()
+    assert e.wait(10) and report.exists()
+    assert f"✔ wrote an empty sessions report (header only) to {report.resolve()}" in e.message_text

@@ -198,7 +198,8 @@ def preview_html(
     if not len(events):
         return _notice("No events match this selection.")
     if not len(frame):
-        return _notice(f"No {view.noun}s in these {count(len(events), 'event')}.")
+        where = "this event" if len(events) == 1 else f"these {count(len(events), 'event')}"
+        return _notice(f"No {view.noun}s in {where}.")
     caption = f"PARTIAL data — not every {partial} was fetched. " if partial else ""
     caption += f"First {min(len(frame), rows):,} of {count(len(frame), view.noun)}"
     if name == "events":
