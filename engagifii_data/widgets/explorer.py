@@ -319,7 +319,7 @@ class EventExplorer:
                 self.progress.bar_style = "" if stale else result.bar_style
             else:
                 message = PROMPT
-            self.message.value = f'<div style="{TIGHT}">{message}</div>'
+            self.message.value = f'<div style="{TIGHT};margin-bottom:6px">{message}</div>'
             shown = result.parts[str(self.table.value)] if result is not None else []
             parts = [f"<div{dim}>{part}</div>" for part in shown]
             outputs = tuple(
