@@ -7,11 +7,13 @@ ACME is exactly its 24 list pages, each page number once.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ pytest.importorskip("ipywidgets")
 from engagifii_data import sandbox
 from engagifii_data.client import EngagifiiClient
 from engagifii_data.exceptions import IncompleteWalkError, TenantNotFoundError
+from engagifii_data.frames.tables import sessions as sessions_of
 from engagifii_data.widgets import EventExplorer, WidgetFrontendWarning
 
 LARGE, SMALL, EMPTY = "ACME", "GLOBEX", "INITECH"
@@ -576,3 +579,273 @@ def test_the_checkpoint_field_shows_the_resolved_path(sb: Any, client: Engagifii
     run(e)
     assert "Tick Keep pages to resume" in e.message_text and "of 24 pages fetched" in e.message_text
     assert not list(tmp_path.rglob("*.jsonl"))
+
+
+# -- details and the table switch ----------------------------------------------------------------
+
+DETAIL_PREFIX = "/api/1.0/event/"
+ROLES = ("regular", "finance", "exhibitor")
+
+
+def detail_gets(sb: Any) -> list[str]:
+    """Event ids of the detail requests the sandbox received, in order (every attempt)."""
+    return [
+        r["path"].removeprefix(DETAIL_PREFIX)
+        for r in list(sb.log)
+        if r["kind"] == "api" and r["method"] == "GET" and r["path"].startswith(DETAIL_PREFIX)
+    ]
+
+
+def session_count(events: list[dict[str, Any]]) -> int:
+    return sum(len(ev.get("eventDates") or []) for ev in events)
+
+
+def contact_count(events: list[dict[str, Any]]) -> int:
+    return sum(len((ev.get("contacts") or {}).get(role) or []) for ev in events for role in ROLES)
+
+
+def show(e: EventExplorer, table: str) -> str:
+    """Switch the table; the preview as plain text."""
+    e.table.value = table
+    return " ".join(_plain_text(html_of(e)).split())
+
+
+def test_details_fetch_each_event_once_and_the_summary_counts_them(
+    sb: Any, client: EngagifiiClient, tmp_path: Path
+) -> None:
+    e = explorer_for(client, tmp_path)
+    e.tenant.value, e.details.value = SMALL, True
+    assert "details: one more request per event" in e.filters_label.value
+    assert "details beside them" in e.checkpoint_label.value
+    seen: list[str] = []
+    e.message.observe(lambda change: seen.append(_plain_text(change["new"])), names="value")
+    run(e)
+    assert e.error is None, e.message_text
+    ids = [ev["id"] for ev in sb.events(SMALL)]
+    assert sorted(detail_gets(sb)) == sorted(ids)  # one detail request per event, no more
+    assert api_pages(sb).count(1) == 1  # and the listing's one page
+    assert any(re.fullmatch(r"fetching GLOBEX: details \d+ of 36", line) for line in seen), seen[-3:]
+    text = e.message_text
+    assert "✔ GLOBEX: 36 of 36 events fetched" in text
+    assert "details: 36 of 36 fetched · none missing" in text
+    assert "37 requests to Engagifii" in text
+    assert e.progress.description == "36/36 details" and e.progress.value == e.progress.max == 36
+    assert e.progress.bar_style == "success"
+    s = e.summary
+    assert (s["details_requested"], s["details_fetched"], s["missing_ids"], s["enriched"]) == (36, 36, [], 36)
+    assert s["sessions"] == session_count(sb.events(SMALL, detail=True))
+    assert s["contacts"] == contact_count(sb.events(SMALL, detail=True))
+    df = e.data
+    assert df is not None and df["id"].tolist() == ids and df.attrs["engagifii"]["details"] is True
+    assert not e.export_button.disabled
+    assert not list(tmp_path.rglob("*.jsonl"))  # both checkpoints are gone once the walk completed
+
+
+def test_details_deleted_since_listed_are_counted_as_missing(sb: Any, client: EngagifiiClient, tmp_path: Path) -> None:
+    sb.faults.delete_after_listing = 2
+    e = explorer_for(client, tmp_path)
+    e.tenant.value, e.details.value = SMALL, True
+    run(e)
+    assert e.error is None, e.message_text
+    assert "details: 34 of 36 fetched · 2 missing (HTTP 404: deleted since they were listed)" in e.message_text
+    assert len(e.summary["missing_ids"]) == 2 and e.summary["details_fetched"] == 34
+    assert e.data is not None and len(e.data) == 36  # the listing rows stay
+    assert not e.export_button.disabled  # a 404 is an answer: the result is complete
+
+
+def test_the_table_switch_changes_the_preview_and_the_export(sb: Any, client: EngagifiiClient, tmp_path: Path) -> None:
+    e = explorer_for(client, tmp_path, export_path=str(tmp_path / "reports" / "{table}-{tenant}.csv"))
+    assert [label for label, _ in e.table.options] == ["Events", "Sessions", "Contacts"]
+    e.tenant.value, e.details.value = SMALL, True
+    run(e)
+    detail = sb.events(SMALL, detail=True)
+    sessions, contacts = session_count(detail), contact_count(detail)
+    assert sessions and contacts
+    expected = {"events": 36, "sessions": sessions, "contacts": contacts}
+    previews = {
+        "events": ("First 10 of 36 events", ("Name", "Status", "Start (UTC)", "City", "Capacity")),
+        "sessions": (
+            f"First 10 of {sessions} sessions of 36 events (from the details)",
+            ("Event", "Session", "Start (UTC)", "End (UTC)", "City", "Country"),
+        ),
+        "contacts": (f"First 10 of {contacts} contacts of 36 events", ("Event", "Role", "Name", "Email", "Phone")),
+    }
+    for table, (caption, headers) in previews.items():
+        text = show(e, table)
+        preview = html_of(e)
+        assert caption in text
+        for header in headers:
+            assert f">{header}</th>" in preview
+        assert "&lt;NA&gt;" not in preview and "NaT" not in preview and "None" not in preview
+        assert "overflow-x:auto" in preview and "white-space:nowrap" in preview
+        assert ("data:image/png;base64," in preview) == (table == "events")  # the chart is the events'
+        assert "eventName" not in preview and "contactName" not in preview
+        assert e.table_data is not None and len(e.table_data) == expected[table]
+        assert not e.export_button.disabled
+        e.export_button.click()
+        assert e.wait(30)
+        path = tmp_path / "reports" / f"{table}-{SMALL}.csv"
+        back = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        assert len(back) == expected[table]
+        assert e.last_export == path.resolve()
+    lines = e.message_text.splitlines()
+    assert (
+        lines[-3]
+        == f"✔ wrote 36 rows to {(tmp_path / 'reports' / 'events-GLOBEX.csv').resolve()} (CSV, UTF-8 with BOM)"
+    )
+    assert lines[-2].startswith(f"✔ wrote {sessions} rows of sessions to ") and "sessions-GLOBEX.csv" in lines[-2]
+    assert lines[-1].startswith(f"✔ wrote {contacts} rows of contacts to ") and "contacts-GLOBEX.csv" in lines[-1]
+    back = pd.read_csv(tmp_path / "reports" / "contacts-GLOBEX.csv", encoding="utf-8-sig", dtype=str)
+    assert set(back["role"]) <= set(ROLES) and list(back.columns[:3]) == ["eventId", "eventName", "role"]
+    # the default path names the table too
+    assert EventExplorer(client, checkpoint="").export_path.value == "reports/{table}-{tenant}.csv"
+
+
+def test_contacts_without_details_say_how_to_get_them(sb: Any, client: EngagifiiClient, tmp_path: Path) -> None:
+    e = explorer_for(client, tmp_path, export_path=str(tmp_path / "{table}-{tenant}.csv"))
+    e.tenant.value = SMALL
+    run(e)
+    assert detail_gets(sb) == []
+    assert "details:" not in e.message_text
+    # sessions work from the listing
+    assert f"of {session_count(sb.events(SMALL))} sessions of 36 events (from the listing)" in show(e, "sessions")
+    text = show(e, "contacts")
+    assert "Contacts need details: tick Details and Fetch." in text and "<table" not in html_of(e)
+    assert e.table_data is None and e.export_button.disabled
+    assert e.export() is False  # forced past the disabled button
+    assert "export refused: Contacts need details: tick Details and Fetch" in e.message_text
+    assert not (tmp_path / f"contacts-{SMALL}.csv").exists()
+    # ticking Details marks the result as the previous selection's, on every table
+    e.details.value = True
+    assert e.message_text.startswith("⟲ results for the previous selection: GLOBEX · server: none · client: none —")
+    for table in ("events", "sessions", "contacts"):
+        show(e, table)
+        assert "opacity:0.45" in html_of(e) and "results for the previous selection" in html_of(e)
+        assert e.export_button.disabled and e.export() is False
+    run(e)
+    assert f"of {contact_count(sb.events(SMALL, detail=True))} contacts" in show(e, "contacts")
+    assert "opacity" not in html_of(e) and not e.export_button.disabled
+
+
+def test_an_empty_result_says_so_on_every_table(sb: Any, client: EngagifiiClient, tmp_path: Path) -> None:
+    e = explorer_for(client, tmp_path, export_path=str(tmp_path / "{table}-{tenant}.csv"))
+    e.tenant.value, e.details.value = EMPTY, True
+    run(e)
+    assert "no events match (the listing is empty)" in e.message_text and "details: none to fetch" in e.message_text
+    for table in ("events", "sessions", "contacts"):
+        assert "No events match this selection." in show(e, table)
+    report = tmp_path / f"sessions-{EMPTY}.csv"
+    show(e, "sessions")
+    assert e.export() is False and not report.exists()
+    assert f"no events match: press Export again to write an empty report (header only) to {report}" in e.message_text
+    e.export_button.click()
+    assert e.wait(10) and report.exists()
+    assert f"✔ wrote an empty sessions report (header only) to {report.resolve()}" in e.message_text
+    assert report.read_text(encoding="utf-8-sig").startswith("eventId,eventName,sessionIndex,")
+
+
+def test_cancel_during_the_details_gives_a_partial_result_and_resume_fetches_each_detail_once(
+    sb: Any, client: EngagifiiClient, tmp_path: Path
+) -> None:
+    sb.faults.latency = 0.03
+    e = explorer_for(client, tmp_path, workers=2, export_path=str(tmp_path / "{table}-{tenant}.csv"))
+    e.tenant.value, e.details.value = SMALL, True
+
+    def cancel_after_ten_details(change: dict[str, Any]) -> None:
+        # runs in the walk's thread, after a detail was answered
+        done = re.fullmatch(r"(\d+)/\d+ details", change["new"])
+        if done and int(done.group(1)) >= 10:
+            e.cancel()
+
+    e.progress.observe(cancel_after_ten_details, names="description")
+    run(e)
+    e.progress.unobserve(cancel_after_ten_details, names="description")
+    assert isinstance(e.error, IncompleteWalkError) and e.error.reason == "cancelled"
+    time.sleep(0.2)  # the sandbox logs a request cut off by Cancel once its (slowed) answer is sent
+    first = detail_gets(sb)
+    df = e.data
+    assert df is not None and len(df) == 36  # every listing row, some enriched
+    meta = df.attrs["engagifii"]
+    assert meta["complete"] is False and meta["details"] is True and meta["details_unfetched"] > 0
+    checkpoint = Path(e.error.checkpoint or "")
+    assert checkpoint.name.endswith(".details.jsonl") and checkpoint.exists()
+    saved = [json.loads(line)["id"] for line in checkpoint.read_text(encoding="utf-8").splitlines()[1:]]
+    fetched, unfetched = meta["details_fetched"], meta["details_unfetched"]
+    assert 10 <= fetched < 36 and fetched + unfetched == 36 and len(saved) >= fetched
+    text = e.message_text
+    assert (
+        f"⚠ PARTIAL result (cancelled while fetching details): 36 events listed; details {fetched} of 36 "
+        f"fetched (saved in {checkpoint}); {unfetched} still to fetch. This is not a complete report: export "
+        "is refused."
+    ) in text
+    assert "Press Resume to fetch only the missing details." in text
+    assert e.progress.bar_style == "warning" and e.progress.max == 36 and e.progress.value == fetched
+    assert e.fetch_button.description == "Resume" and e.export_button.disabled
+    assert "an earlier walk's details are there: Resume fetches the rest" in e.checkpoint_label.value
+    for table in ("events", "sessions", "contacts"):  # partial on every table, and never exported
+        assert "PARTIAL data — not every detail was fetched." in show(e, table)
+        assert e.export() is False
+        assert f"export refused: the data are PARTIAL (details {fetched} of 36)" in e.message_text
+    assert not list(tmp_path.glob("*.csv"))
+
+    sb.faults.latency = 0.0
+    sb.reset_log()
+    run(e)
+    assert e.error is None, e.message_text
+    second = detail_gets(sb)
+    ids = [ev["id"] for ev in sb.events(SMALL)]
+    # each detail was received once: Resume asked for exactly those not saved; the only ids asked for
+    # twice are the requests that were in flight when Cancel cut them off (their answers never arrived)
+    assert sorted(second) == sorted(set(ids) - set(saved)) and len(set(saved)) == len(saved)
+    cut_off = set(first) - set(saved)
+    assert len(first) == len(set(first)) and len(cut_off) <= 2  # at most one per worker
+    assert sorted(set(first + second)) == sorted(ids) and set(first) & set(second) == cut_off
+    assert set(second).isdisjoint(saved)
+    text = e.message_text
+    assert "details: 36 of 36 fetched · none missing" in text
+    assert f"resumed from checkpoint ({len(saved)} details reused)" in text
+    assert e.summary["details_resumed"] == len(saved)
+    assert not checkpoint.exists() and e.fetch_button.description == "Fetch"
+    assert f"of {contact_count(sb.events(SMALL, detail=True))} contacts" in show(e, "contacts")
+    assert not e.export_button.disabled
+
+
+def test_a_detail_retry_is_shown_in_the_status_line(sb: Any, tmp_path: Path) -> None:
+    ids = [ev["id"] for ev in sb.events(SMALL)]
+    sb.faults.detail_faults = {ids[3].lower(): "html503"}
+    seen: list[str] = []
+    with EngagifiiClient(sb.settings(), sleep=lambda _s: None) as c:
+        e = explorer_for(c, tmp_path, workers=1)
+        e.tenant.value, e.details.value = SMALL, True
+        e.message.observe(lambda change: seen.append(_plain_text(change["new"])), names="value")
+        run(e)
+    retries = [html.unescape(line) for line in seen if "retrying" in line]
+    assert retries and re.match(
+        r"fetching GLOBEX: details 3 of 36 · retrying an event's detail in \d+ s: HTTP 503", retries[0]
+    ), retries
+    assert e.error is None and "1 retry" in e.message_text and "details: 36 of 36 fetched" in e.message_text
+
+
+def test_events_without_sessions_say_so_and_their_export_asks_first(
+    sb: Any, client: EngagifiiClient, tmp_path: Path
+) -> None:
+    from engagifii_data.widgets.render import preview_html
+
+    df = client.events(SMALL, progress=False)
+    bare = df.assign(eventDates=None)
+    text = _plain_text(preview_html("sessions", sessions_of(bare), bare, rows=10))
+    assert text == "No sessions in these 36 events."
+    # in the explorer: an event without sessions, whose empty sessions table is exported on a second Export
+    e = explorer_for(client, tmp_path, export_path=str(tmp_path / "{table}-{tenant}.csv"))
+    e.tenant.value, e.search.value = SMALL, "Port Bryan Luncheon"
+    run(e)
+    assert "1 of 1 events fetched" in e.message_text  # the search's one event
+    assert "No sessions in this event." in show(e, "sessions") and "<table" not in html_of(e)
+    report = tmp_path / f"sessions-{SMALL}.csv"
+    assert e.export() is False and not report.exists()
+    assert f"no sessions in these events: press Export again to write an empty report (header only) to {report}" in (
+        e.message_text
+    )
+    e.export_button.click()
+    assert e.wait(10) and report.exists()
+    assert f"✔ wrote an empty sessions report (header only) to {report.resolve()}" in e.message_text

@@ -1,0 +1,499 @@
+"""EventExplorer: the controls, what each one does, and the result they show.
+
+A result belongs to one selection (tenant, filters and Details): changing any of them dims it, labels
+it "results for the previous selection" and disables Export until the next Fetch; invalid filters are
+shown as soon as they change and Fetch waits until they are fixed. The Table switch only changes what
+is previewed and exported (the events, their sessions or their contacts) of the same result.
+
+Threading: a walk or an export runs in one worker thread (:class:`~.jobs.JobSlot`). It only assigns
+widget traits and replaces ``Output.outputs`` whole, never ``with output:``/``print``, which land in
+whichever cell runs last (ipywidgets #2358, #4020).
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..checkpoint import detail_checkpoint_path
+from ..client import EngagifiiClient
+from ..exceptions import ConfigurationError, IncompleteWalkError, QueryError, describe_error
+from ..query import STATUSES, EventQuery
+from ..reports import WalkReport, report_format, write_report
+from ..walk import WalkProgress
+from .frontend import import_ipywidgets
+from .jobs import JobSlot
+from .render import (
+    CONTACTS_NEED_DETAILS,
+    PROMPT,
+    STOPPED_BEFORE_DETAILS,
+    TABLES,
+    TIGHT,
+    lines,
+    plain,
+    result_views,
+    safe,
+)
+from .summary import (
+    EXPLORER_WORDS,
+    checkpoint_note,
+    error_lines,
+    final_bar,
+    held_text,
+    partial_lines,
+    progress_bar,
+    progress_line,
+    saved_walk,
+    summarise,
+    summary_html,
+    written_line,
+)
+
+__all__ = ["DEFAULT_CHECKPOINT", "DEFAULT_EXPORT_PATH", "EXPLORER_WORDS", "EventExplorer", "describe_filters"]
+
+#: Default report path; ``{table}`` is replaced by the table shown (events, sessions, contacts),
+#: ``{tenant}`` by the tenant code.
+DEFAULT_EXPORT_PATH = "reports/{table}-{tenant}.csv"
+
+#: Default checkpoint path; ``{tenant}`` and ``{filters}`` (a short key of the server-side filters and
+#: page size) are replaced, so each selection resumes its own walk. Details are saved beside it
+#: (``<name>.details.jsonl``).
+DEFAULT_CHECKPOINT = ".engagifii-checkpoints/{tenant}-{filters}.jsonl"
+
+
+def describe_filters(**filters: Any) -> str:
+    """Which filters the server applies and which the frame: ``EventQuery(**filters).describe()``."""
+    return EventQuery(**filters).describe()
+
+
+@dataclass
+class _Result:
+    """A finished walk as shown: its selection, summary (HTML), each table and its preview, export lines."""
+
+    selection: tuple[Any, ...]
+    label: str
+    summary: str
+    parts: dict[str, list[str]]
+    tables: dict[str, pd.DataFrame | None]
+    bar_style: str
+    notes: list[str] = field(default_factory=list)
+
+
+class EventExplorer:
+    """Tenant and filter controls, a live walk progress bar, a preview of three tables, a chart, an export.
+
+    Parameters
+    ----------
+    client : EngagifiiClient
+        The session used for every walk (its token is reused across walks).
+    tenants : list of str, optional
+        Tenant codes offered (default: the client's configured tenants).
+    export_path : str
+        Report path; ``{table}`` and ``{tenant}`` are replaced; the extension picks the format
+        (``write_report``).
+    checkpoint : str
+        Checkpoint template (``{tenant}``, ``{filters}`` replaced), the Checkpoint field's placeholder;
+        ``checkpoint_label`` shows the resolved path. Empty: resuming off.
+    page_size, workers, preview_rows : int
+        Passed to :meth:`EngagifiiClient.events`; rows in the preview table.
+
+    Attributes
+    ----------
+    tenant, only_upcoming, search, start, end, status, details, checkpoint, resumable, export_path : controls
+        ``details`` (a Checkbox): Fetch also fetches each event's detail (``events(details=True)``).
+    table : ipywidgets.ToggleButtons
+        ``"events"``, ``"sessions"`` or ``"contacts"``: what the preview shows and Export writes.
+    fetch_button, cancel_button, export_button, progress : widgets
+        ``progress``: the listing's rows of its total, then the details answered of those asked for.
+    message, filters_label, checkpoint_label : ipywidgets.HTML (``message_text``: the status line as text)
+    output, root : the preview and chart; everything (what is displayed)
+    data : pandas.DataFrame or None
+        The latest walk's events frame (complete, or the partial rows of a cancelled or failed walk:
+        ``WalkReport.of(data).complete``); None while a walk runs and after one failed outright.
+        :attr:`table_data` is the table the switch selects.
+    error, summary, walks_started, last_export
+        The latest job's error; the latest walk's numbers (rows, rows_fetched, total, pages,
+        planned_pages, requests, token_requests, retries, seconds, complete, filters, details; with
+        details also details_requested, details_fetched, details_resumed, details_unfetched,
+        missing_ids, enriched; sessions and contacts row counts; saved_pages or saved_details and
+        missing when partial); walks started; the last report written.
+    """
+
+    def __init__(
+        self,
+        client: EngagifiiClient,
+        tenants: Sequence[str] | None = None,
+        *,
+        export_path: str = DEFAULT_EXPORT_PATH,
+        checkpoint: str = DEFAULT_CHECKPOINT,
+        page_size: int = 100,
+        workers: int = 4,
+        preview_rows: int = 10,
+    ) -> None:
+        w = import_ipywidgets()
+        codes = [str(t) for t in (tenants if tenants is not None else client.tenants)]
+        if not codes:
+            raise ConfigurationError("no tenant to explore: configure ENGAGIFII_TENANT_CODE or pass tenants=[...]")
+        self.client, self.page_size, self.workers, self.preview_rows = client, page_size, workers, preview_rows
+        self.data: pd.DataFrame | None = None
+        self.error: BaseException | None = None
+        self.summary: dict[str, Any] = {}
+        self.walks_started = 0
+        self.last_export: Path | None = None
+        self._result: _Result | None = None
+        self._status: str | None = None  # a running job's line, an error or a refusal (HTML) ...
+        self._status_for: tuple[Any, ...] | None = None  # ... and the selection it is about
+        self._confirm_empty: tuple[Any, ...] | None = None  # (selection, table) of an empty export to confirm
+        self._phase = "listing"  # of the running walk
+        self._ui = threading.RLock()  # what is shown
+        self._jobs = JobSlot(
+            on_start=self._job_started, on_error=self._job_failed, on_stop=self._job_stopped, after=self._refresh
+        )
+        self._build(w, codes, export_path, checkpoint)
+        self._refresh()
+
+    def _build(self, w: Any, codes: list[str], export_path: str, checkpoint: str) -> None:
+        wide, half, auto = {"description_width": "initial"}, w.Layout(width="50%"), w.Layout(width="auto")
+        self.tenant = w.Dropdown(options=codes, value=codes[0], description="Tenant", style=wide)
+        self.only_upcoming = w.Checkbox(value=False, description="Only upcoming (server)", indent=False)
+        self.search = w.Text(value="", description="Search (server)", placeholder="name contains", style=wide)
+        self.start = w.DatePicker(value=None, description="From", style=wide)
+        self.end = w.DatePicker(value=None, description="To (incl.)", style=wide)
+        self.status = w.SelectMultiple(options=list(STATUSES), value=(), rows=4, description="Status", style=wide)
+        template = checkpoint or DEFAULT_CHECKPOINT
+        self.checkpoint = w.Text(value="", placeholder=template, description="Checkpoint", style=wide, layout=half)
+        self.resumable = w.Checkbox(value=bool(checkpoint), description="Keep pages to resume", indent=False)
+        self.checkpoint_label = w.HTML()
+        tip = "Also fetch each event's detail (one request per event): contacts, and every session"
+        self.details = w.Checkbox(value=False, description="Details", indent=False, tooltip=tip, layout=auto)
+        self.fetch_button = w.Button(description="Fetch", button_style="primary", icon="download")
+        self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
+        self.progress = w.IntProgress(value=0, min=0, max=1, description="", style=wide)
+        self.filters_label = w.HTML()
+        self.message = w.HTML(value=PROMPT)
+        options = [(view.label, name) for name, view in TABLES.items()]
+        tip = "What the preview shows and Export writes"
+        self.table = w.ToggleButtons(options=options, value="events", style={"button_width": "6.5em"}, tooltip=tip)
+        self.export_path = w.Text(value=export_path, description="Report", style=wide, layout=w.Layout(width="40%"))
+        self.export_button = w.Button(description="Export", icon="save", disabled=True)
+        self.output = w.Output(layout=w.Layout(max_width="100%", overflow="hidden"))
+        self.fetch_button.on_click(lambda _b: self.fetch())
+        self.cancel_button.on_click(lambda _b: self.cancel())
+        self.export_button.on_click(lambda _b: self.export())
+        self._controls = (self.tenant, self.only_upcoming, self.search, self.start, self.end, self.status, self.details)
+        for control in (*self._controls, self.checkpoint, self.resumable, self.table):
+            control.observe(self._refresh, names="value")
+        self.root = w.VBox(
+            [
+                w.HBox([self.tenant, self.only_upcoming, self.search]),
+                w.HBox([self.start, self.end, self.status]),
+                w.HBox([self.checkpoint, self.resumable]),
+                self.checkpoint_label,
+                w.HBox([self.details, self.fetch_button, self.cancel_button, self.progress]),
+                self.filters_label,
+                self.message,
+                # a ToggleButtons' own description sits above its buttons in JupyterLab: a Label beside them
+                w.HBox([w.Label("Table"), self.table, self.export_path, self.export_button]),
+                self.output,
+            ]
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.root._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"EventExplorer(tenant={self.tenant.value!r}, rows={None if self.data is None else len(self.data)})"
+
+    @property
+    def message_text(self) -> str:
+        """The status line as plain text."""
+        return plain(self.message.value)
+
+    @property
+    def running(self) -> bool:
+        """True while a fetch or an export runs."""
+        return self._jobs.running
+
+    @property
+    def table_data(self) -> pd.DataFrame | None:
+        """The table the switch selects, of the latest result (:attr:`data`'s events, sessions or contacts).
+
+        None when there is no result, and for the contacts of a result fetched without details.
+        """
+        with self._ui:
+            result, df = self._result, self.data
+        if result is None or df is None or result.tables["events"] is not df:
+            return None
+        return result.tables[str(self.table.value)]
+
+    def close(self) -> None:
+        """Cancel a running walk, wait for it, and close every widget."""
+        self.cancel()
+        self.wait(10)
+        stack = [self.root]
+        while stack:
+            widget = stack.pop()
+            stack.extend(getattr(widget, "children", ()))
+            widget.close()
+
+    # -- the selection and what is shown ---------------------------------------------------------
+
+    def selection(self) -> tuple[Any, ...]:
+        """The tenant, filters and Details the controls show now (a result is compared with it)."""
+        tenant, upcoming, search, start, end, status, details = (c.value for c in self._controls)
+        return (str(tenant), bool(upcoming), search.strip() or None, start, end, tuple(status), bool(details))
+
+    def query(self) -> EventQuery:
+        """The controls as an :class:`EventQuery` (raises :class:`QueryError` when they are invalid)."""
+        tenant, upcoming, search, start, end, status, _details = self.selection()
+        return EventQuery((tenant,), upcoming, search, start, end, status, self.page_size)
+
+    def checkpoint_path(self) -> Path | None:
+        """The resolved checkpoint file of the current selection (None: resuming off or invalid filters).
+
+        The details of a walk with Details are saved beside it (``<name>.details.jsonl``).
+        """
+        template = self.checkpoint.value.strip() or self.checkpoint.placeholder
+        if not self.resumable.value or not template:
+            return None
+        try:
+            key = self.query().checkpoint_key()
+        except QueryError:
+            return None
+        return Path(template.replace("{tenant}", safe(str(self.tenant.value))).replace("{filters}", key)).absolute()
+
+    def _refresh(self, _change: Any = None) -> None:
+        """Bring every label and button in line with the controls and the result shown."""
+        with self._ui:
+            try:
+                query, problem = self.query(), ""
+            except QueryError as exc:
+                query, problem = None, exc.named(EXPLORER_WORDS)
+            if query is None:
+                self.filters_label.value = lines(f"⚠ {problem} — fix the filters to fetch", "error")
+            else:
+                warn = lines([f"⚠ {c}: no event can match" for c in query.contradictions()], "warn")
+                extra = " · details: one more request per event" if self.details.value else ""
+                self.filters_label.value = f"<small>filters — {html.escape(query.describe())}{extra}</small>{warn}"
+            running = self.running
+            if not running and self._status is not None and self._status_for != self.selection():
+                self._status = None  # an error or a refusal about another selection
+                if self.progress.bar_style == "danger":
+                    self.progress.bar_style, self.progress.value = "", 0
+            path, details = self.checkpoint_path(), bool(self.details.value)
+            note = checkpoint_note(path, resumable=bool(self.resumable.value), details=details)
+            self.checkpoint_label.value = f'<div style="{TIGHT}"><small>{note}</small></div>'
+            if not running:
+                self.fetch_button.description = "Resume" if any(saved_walk(path, details)) else "Fetch"
+                self.fetch_button.disabled = query is None
+                report = WalkReport.find(self.data) if self.data is not None else None
+                exportable = report is not None and report.complete and self.table_data is not None
+                self.export_button.disabled = not exportable or self._stale()
+            self._show()
+
+    def _stale(self) -> bool:
+        return self._result is not None and self._result.selection != self.selection()
+
+    def _show(self, status: str | None = None) -> None:
+        """Redraw the status line and the output; ``status`` replaces the line until the next result."""
+        with self._ui:
+            if status is not None:
+                self._status, self._status_for = status, self.selection()
+            result, stale = self._result, self._stale()
+            banner = ""
+            if result is not None and (stale or self._status is not None):
+                what = "results for the previous selection" if stale else "the previous result"
+                hint = "fetching…" if self.running else "press Fetch" if stale else "the last fetch did not replace it"
+                banner = lines(f"⟲ {what}: {result.label} — {hint}", "warn")
+            dim = ' style="opacity:0.45"' if banner else ""
+            if self._status is not None:
+                message = (banner if stale else "") + self._status
+            elif result is not None:
+                message = f"{banner}<div{dim}>{result.summary}</div>{''.join(result.notes)}"
+                self.progress.bar_style = "" if stale else result.bar_style
+            else:
+                message = PROMPT
+            self.message.value = f'<div style="{TIGHT};margin-bottom:6px">{message}</div>'
+            shown = result.parts[str(self.table.value)] if result is not None else []
+            parts = [f"<div{dim}>{part}</div>" for part in shown]
+            outputs = tuple(
+                {"output_type": "display_data", "data": {"text/html": h, "text/plain": plain(h)}, "metadata": {}}
+                for h in ([banner + parts[0], *parts[1:]] if parts else [])
+            )
+            if outputs != tuple(self.output.outputs):
+                self.output.outputs = outputs
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    def _job_started(self, kind: str) -> None:
+        self.fetch_button.disabled = self.export_button.disabled = True
+        self.cancel_button.disabled = kind != "fetch"
+        if kind == "fetch":
+            self.walks_started += 1
+
+    def _job_stopped(self) -> None:
+        self.cancel_button.disabled = True
+
+    def _job_failed(self, kind: str, exc: BaseException) -> None:
+        self.error = exc
+        text = lines(self._error_lines(exc), "error")
+        if kind == "fetch":
+            self.progress.bar_style = "danger"
+            self.progress.max = max(int(self.progress.max), 1)
+            self.progress.value = self.progress.max  # a full red bar: an empty one shows nothing
+        if kind == "fetch" or self._result is None or self._status is not None:
+            self._show(text)
+        else:
+            self._result.notes.append(text)
+
+    def _error_lines(self, exc: BaseException) -> list[str]:
+        return error_lines(exc, self.client.settings.api_base_url)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the running fetch or export ends; True when no job runs any more.
+
+        Interrupting the wait (the kernel's stop button) also cancels a running walk.
+        """
+        try:
+            return self._jobs.wait(timeout)
+        except KeyboardInterrupt:  # an interrupted cell stops the walk too (after the requests in flight)
+            self.cancel()
+            raise
+
+    def cancel(self) -> None:
+        """Stop the running walk; the requests in flight are cut off (its rows become a partial result)."""
+        if self._jobs.cancel("fetch"):
+            self.cancel_button.disabled = True
+            what = "after the current page" if self._phase == "listing" else "the detail walk"
+            self._show(lines(f"cancelling {what}…", "warn"))
+
+    # -- fetch ----------------------------------------------------------------------------------
+
+    def fetch(self) -> bool:
+        """Start a walk with the current controls (what the Fetch button does).
+
+        Returns False, sending nothing, when a job is running or the filters are invalid.
+        """
+        try:
+            query = self.query()
+        except QueryError as exc:
+            self._show(lines(f"error: {exc.named(EXPLORER_WORDS)}", "error"))
+            return False
+        return self._jobs.start("fetch", self._run_fetch, query, self.selection(), self.checkpoint_path())
+
+    def _on_progress(self, p: WalkProgress) -> None:
+        self._phase = p.phase
+        bar = progress_bar(p)
+        if bar is not None:
+            self.progress.max, self.progress.value, self.progress.description = bar.max, bar.value, bar.description
+        self._show(lines(progress_line(p), "warn" if p.retrying is not None else "info"))
+
+    def _run_fetch(
+        self, cancel: threading.Event, query: EventQuery, selection: tuple[Any, ...], ckpt: Path | None
+    ) -> None:
+        details = bool(selection[-1])
+        resumed = saved_walk(ckpt, details)
+        with self._ui:
+            self.data, self.error, self.summary, self._confirm_empty = None, None, {}, None
+        self._phase = "listing"
+        self.progress.bar_style, self.progress.value, self.progress.description = "", 0, ""
+        source = ckpt if resumed[0] or ckpt is None else detail_checkpoint_path(ckpt)
+        self._show(lines(f"resuming {query.tenant} from {source}…" if any(resumed) else f"fetching {query.tenant}…"))
+        before = self.client.stats.snapshot()
+        try:
+            df = self.client.events(
+                query,
+                workers=self.workers,
+                progress=self._on_progress,
+                cancel=cancel,
+                checkpoint=ckpt,
+                details=details,
+            )
+        except IncompleteWalkError as exc:
+            self._partial(exc, query, selection, before)
+            return
+        self.summary = summarise(df, query, before, self.client.stats.snapshot())
+        self._keep(selection, query, df, summary_html(self.summary, resumed), partial="")
+
+    def _partial(self, exc: IncompleteWalkError, query: EventQuery, selection: tuple[Any, ...], before: Any) -> None:
+        self.error, df = exc, exc.partial
+        if df is None:  # stopped before page 1 came back: nothing to show
+            self.progress.bar_style = "warning"
+            self._show(lines(describe_error(exc, EXPLORER_WORDS), "warn"))
+            return
+        s = self.summary = summarise(df, query, before, self.client.stats.snapshot())
+        texts = partial_lines(exc, s, self._error_lines(exc.cause) if exc.cause is not None else [])
+        self._keep(selection, query, df, lines(texts, "warn"), partial="detail" if s["details"] else "page")
+
+    def _keep(
+        self, selection: tuple[Any, ...], query: EventQuery, df: pd.DataFrame, summary: str, partial: str
+    ) -> None:
+        """Show ``df`` as the result of ``selection``: the tables, their previews, the chart, the bar."""
+        s = self.summary
+        need = STOPPED_BEFORE_DETAILS if selection[-1] and partial else CONTACTS_NEED_DETAILS
+        tables, parts = result_views(df, query.tenant, rows=self.preview_rows, partial=partial, need_details=need)
+        s.update({name: None if frame is None else len(frame) for name, frame in tables.items() if name != "events"})
+        bar = final_bar(s, partial, str(self.progress.description))
+        self.progress.max, self.progress.value, self.progress.description = bar.max, bar.value, bar.description
+        label = f"{query.tenant} · {query.describe()}" + (" · with details" if selection[-1] else "")
+        result = _Result(selection, label, summary, parts, tables, "warning" if partial else "success")
+        with self._ui:
+            self.data, self._result, self._status = df, result, None
+            self._show()
+
+    # -- export ---------------------------------------------------------------------------------
+
+    def _note(self, text: str, kind: str) -> None:
+        """Add a line under the summary (or replace the status line when there is no result)."""
+        with self._ui:
+            if self._result is None or self._status is not None:
+                self._show(lines(text, kind))
+            else:
+                self._result.notes.append(lines(text, kind))
+                self._show()
+
+    def export(self) -> bool:
+        """Write the table the switch selects to the report path (what the Export button does); True when started.
+
+        ``{table}`` and ``{tenant}`` in the path are replaced. Refused: partial data (a report never
+        looks complete when it is not), a result of a previous selection, and contacts without
+        details. An empty table is written on a second Export of the same selection and table. Each
+        export adds its line under the fetch summary.
+        """
+        df, text, name = self.data, self.export_path.value.strip(), str(self.table.value)
+        report = WalkReport.find(df) if df is not None else None
+        if df is None or report is None:
+            self._note("nothing to export yet: press Fetch first", "warn")
+            return False
+        if self._stale():  # a line about this selection, not a note under the old result
+            self._show(lines("export refused: the result is for the previous selection; press Fetch first", "error"))
+            return False
+        if not report.complete:
+            self._note(f"export refused: the data are PARTIAL ({held_text(report, len(df))})", "error")
+            return False
+        frame = self.table_data
+        if frame is None:
+            self._note(f"export refused: {CONTACTS_NEED_DETAILS}", "error")
+            return False
+        if not text:
+            self._note("export: set a report path first", "warn")
+            return False
+        path = Path(text.replace("{tenant}", safe(report.tenant)).replace("{table}", name)).expanduser()
+        if not len(frame) and self._confirm_empty != (self.selection(), name):
+            self._confirm_empty = (self.selection(), name)
+            what = "no events match" if not len(df) else f"no {name} in these events"
+            self._note(f"{what}: press Export again to write an empty report (header only) to {path}", "warn")
+            return False
+        return self._jobs.start("export", self._run_export, frame, path, name)
+
+    def _run_export(self, _cancel: threading.Event, frame: pd.DataFrame, path: Path, name: str) -> None:
+        fmt = report_format(path)[0]
+        self.last_export = write_report(frame, path).resolve()
+        self._confirm_empty = None
+        self._note(written_line(self.last_export, fmt, name, len(frame)), "ok")
