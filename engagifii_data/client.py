@@ -344,7 +344,7 @@ class EngagifiiClient:
             receives a :class:`WalkProgress` after every page (every detail with ``details``) and
             before every retry.
         cancel : threading.Event, optional
-            When set, the walk stops as soon as the requests in flight return (page 1 included) and
+            When set, the walk stops at once, requests in flight cut off (page 1 included), and
             raises :class:`IncompleteWalkError` carrying the rows so far.
         checkpoint : path, optional
             A file where every page is saved as it arrives; a rerun with the same path fetches only

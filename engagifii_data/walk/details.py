@@ -133,7 +133,7 @@ def walk_details(
     progress : bool, callable or None
         See :class:`~engagifii_data.progress.ProgressReporter` (phase ``"details"``).
     cancel : threading.Event, optional
-        When set, the walk stops as soon as the requests in flight return.
+        When set, the walk stops at once; requests in flight are cut off (their answers are not kept).
     checkpoint : path, optional
         The detail checkpoint file (:class:`~engagifii_data.checkpoint.DetailCheckpoint`).
     allow_incomplete : bool

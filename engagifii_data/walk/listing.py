@@ -20,7 +20,7 @@ How a walk goes:
    the missing pages). With a checkpoint every page is saved as it arrives, so a rerun fetches only
    what is missing.
 5. ``cancel`` (a :class:`threading.Event`) is polled before every request and during every wait,
-   page 1 included: a cancelled walk ends as soon as the requests in flight return.
+   page 1 included: a cancelled walk ends at once, the requests in flight cut off (not saved).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def walk_listing(
     progress : bool, callable or None
         See :class:`ProgressReporter`.
     cancel : threading.Event, optional
-        When set, the walk stops as soon as the requests in flight return.
+        When set, the walk stops at once; requests in flight are cut off (their answers are not kept).
     checkpoint : path, optional
         A file where every page is saved as it arrives (:class:`~engagifii_data.checkpoint.Checkpoint`).
     allow_incomplete : bool
