@@ -275,26 +275,32 @@ def _page_line(page: Page) -> str:
     return json.dumps(item, ensure_ascii=False) + "\n"
 
 
-def _read(path: Path) -> tuple[dict[str, Any], dict[int, Page]]:
+def _read_header(path: Path, fmt: str, version: int, what: str) -> tuple[dict[str, Any], list[str]]:
+    """A checkpoint file's header (format and version checked) and its lines; symlinks not followed."""
     try:
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
-        with os.fdopen(fd, encoding="utf-8") as fh:
+        with os.fdopen(fd, encoding="utf-8", errors="surrogatepass") as fh:
             lines = fh.read().splitlines()
     except UnicodeDecodeError:
-        raise ConfigurationError(f"{path} is not an engagifii-data checkpoint (not UTF-8 text)") from None
+        raise ConfigurationError(f"{path} is not an engagifii-data {what} (not UTF-8 text)") from None
     except OSError as exc:
         raise ConfigurationError(f"checkpoint {path}: cannot read it: {exc.strerror or exc}") from None
     try:
         header = json.loads(lines[0]) if lines else {}
     except json.JSONDecodeError:
         header = {}
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ConfigurationError(f"{path} is not an engagifii-data checkpoint; choose another path")
-    if header.get("version") != VERSION:
+    if not isinstance(header, dict) or header.get("format") != fmt:
+        raise ConfigurationError(f"{path} is not an engagifii-data {what}; choose another path")
+    if header.get("version") != version:
         raise ConfigurationError(
-            f"checkpoint {path} has format version {header.get('version')!r}, this version reads {VERSION}; "
+            f"{what} {path} has format version {header.get('version')!r}, this version reads {version}; "
             "delete it to start the walk over"
         )
+    return header, lines
+
+
+def _read(path: Path) -> tuple[dict[str, Any], dict[int, Page]]:
+    header, lines = _read_header(path, FORMAT, VERSION, "checkpoint")
     pages: dict[int, Page] = {}
     for line in lines[1:]:
         try:
@@ -450,25 +456,7 @@ class DetailCheckpoint:
 
 
 def _read_details(path: Path, tenant: str) -> dict[str, dict[str, Any] | None]:
-    try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
-        with os.fdopen(fd, encoding="utf-8", errors="surrogatepass") as fh:
-            lines = fh.read().splitlines()
-    except UnicodeDecodeError:
-        raise ConfigurationError(f"{path} is not an engagifii-data detail checkpoint (not UTF-8 text)") from None
-    except OSError as exc:
-        raise ConfigurationError(f"checkpoint {path}: cannot read it: {exc.strerror or exc}") from None
-    try:
-        header = json.loads(lines[0]) if lines else {}
-    except json.JSONDecodeError:
-        header = {}
-    if not isinstance(header, dict) or header.get("format") != DETAIL_FORMAT:
-        raise ConfigurationError(f"{path} is not an engagifii-data detail checkpoint; choose another path")
-    if header.get("version") != DETAIL_VERSION:
-        raise ConfigurationError(
-            f"detail checkpoint {path} has format version {header.get('version')!r}, this version reads "
-            f"{DETAIL_VERSION}; delete it to start the detail walk over"
-        )
+    header, lines = _read_header(path, DETAIL_FORMAT, DETAIL_VERSION, "detail checkpoint")
     if header.get("tenant") != tenant:
         raise ConfigurationError(
             f"checkpoint {path} was made for tenant {header.get('tenant')!r}, not {tenant!r}; "
