@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from .auth import AccessToken
 from .config import Settings, check_header_value
-from .exceptions import ConfigurationError, IncompleteWalkError, NotFoundError, PaginationError
+from .exceptions import ConfigurationError, IncompleteWalkError, NotFoundError, PaginationError, safe_text
 from .pagination import Page, WalkState, parse_page
 from .query import STATUSES, EventQuery
 from .transport import NO_HOOKS, RequestHooks, Stats, Transport
@@ -280,7 +280,7 @@ class EngagifiiClient:
         eid = str(event_id).strip()
         if not eid or "/" in eid:
             raise ValueError(f"invalid event id {event_id!r}")
-        return _event_object(self._transport.request_json("GET", _event_path(eid), tenant=code).data)
+        return _event_object(self._transport.request_json("GET", _event_path(eid), tenant=code).data, eid)
 
     def _fetch_detail(self, code: str, event_id: str, hooks: RequestHooks) -> DetailAnswer:
         """One event's detail for the detail walk; an event that is gone (404) is ``data=None``."""
@@ -290,7 +290,7 @@ class EngagifiiClient:
             decoded = self._transport.request_json("GET", _event_path(event_id), tenant=code, hooks=hooks)
         except NotFoundError:  # not TenantNotFoundError: an unknown tenant stops the walk
             return DetailAnswer(None)
-        return DetailAnswer(_event_object(decoded.data), decoded.repaired)
+        return DetailAnswer(_event_object(decoded.data, event_id), decoded.repaired)
 
     # -- frames ------------------------------------------------------------------------------
 
@@ -490,10 +490,29 @@ def _event_path(event_id: str) -> str:
     return EVENT_PATH.format(id=quote(event_id, safe=""))
 
 
-def _event_object(data: Any) -> dict[str, Any]:
-    """The event of a detail answer (bare, or wrapped in ``{"data": {...}}``)."""
+def _event_object(data: Any, requested: str) -> dict[str, Any]:
+    """The event of a detail answer (bare, or wrapped in ``{"data": {...}}``), checked to be the one asked for.
+
+    Raises
+    ------
+    PaginationError
+        Not an object, or an event with another id: merging it would credit its fields (its contacts)
+        to the wrong event in a report that looks complete.
+    """
     if isinstance(data, dict) and isinstance(data.get("data"), dict) and "id" not in data:
         data = data["data"]
     if not isinstance(data, dict):
-        raise PaginationError(None, f"expected an event object, got {type(data).__name__}")
+        raise PaginationError(None, f"the detail of event {requested} is not an event object but {type(data).__name__}")
+    got = data.get("id")
+    if got is not None and _same_id(str(got), requested) is False:
+        raise PaginationError(
+            None,
+            f"the detail asked for event {requested} answered event {safe_text(got, 60)}: "
+            "its answers cannot be trusted",
+        )
     return data
+
+
+def _same_id(a: str, b: str) -> bool:
+    """GUIDs compare case-insensitively and without braces (the API writes them lowercase)."""
+    return a.strip().strip("{}").lower() == b.strip().strip("{}").lower()

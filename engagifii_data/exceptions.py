@@ -412,7 +412,7 @@ def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
         cause = exc.cause
         got = f"{len(exc.partial):,} rows fetched" if exc.partial is not None else "no rows kept"
         if isinstance(cause, PaginationError):
-            advice = "the server's paging cannot be followed safely, so a rerun will not help; report it to Engagifii"
+            advice = "the server's answers cannot be followed safely, so a rerun will not help; report it to Engagifii"
         elif cause is None and exc.reason != "cancelled":
             advice = "the listing kept changing while it was read; try again later"
         else:

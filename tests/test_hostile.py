@@ -1634,3 +1634,34 @@ def test_stdout_report_into_a_closed_pipe_is_quiet(reader: str, tmp_path: Path) 
     assert "Broken pipe" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
     assert not re.search(r"^error:", proc.stderr, re.MULTILINE), proc.stderr
+
+
+# -- i. answers for something else than what was asked ---------------------------------------------
+
+
+@pytest.mark.parametrize("wrong", ["another-event", "first-event-for-all", "uppercase-of-another"])
+def test_a_detail_answering_another_event_is_never_merged(wrong: str, hs: HostileServer) -> None:
+    rows = serve(hs)
+    for i, row in enumerate(rows):
+        other = rows[(i + 1) % len(rows)] if wrong != "first-event-for-all" else rows[0]
+        if wrong == "first-event-for-all" and i == 0:
+            other = rows[1]
+        body = {**other, "id": other["id"].upper() if wrong == "uppercase-of-another" else other["id"]}
+        hs.route("GET", EVENT_PATH.format(id=row["id"]), Answer(body=body))
+    with EngagifiiClient(settings_for(hs), sleep=SleepRecorder()) as client:
+        with pytest.raises(IncompleteWalkError) as caught:
+            walk(client, details=True)
+        assert isinstance(caught.value.cause, PaginationError)
+        assert "answered event" in str(caught.value)
+        with pytest.raises(PaginationError, match="answered event"):
+            client.event(rows[0]["id"], tenant="T1")
+
+
+def test_a_detail_with_the_same_id_in_other_case_or_braces_is_accepted(hs: HostileServer) -> None:
+    rows = serve(hs)
+    for i, row in enumerate(rows):
+        shown = row["id"].upper() if i % 2 else "{" + row["id"] + "}"
+        hs.route("GET", EVENT_PATH.format(id=row["id"]), Answer(body={**row, "id": shown}))
+    with EngagifiiClient(settings_for(hs), sleep=SleepRecorder()) as client:
+        df = walk(client, details=True)
+    assert len(df) == 3 and WalkReport.of(df).complete

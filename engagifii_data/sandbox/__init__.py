@@ -71,6 +71,7 @@ __all__ = [
     "generate",
     "run",
     "serve",
+    "start",
 ]
 
 
@@ -130,6 +131,15 @@ def run(
     return _run(
         port=port, host=host, seed=seed, now=now, envelope=envelope, faults=faults, tenants=tenants, **fault_options
     )
+
+
+def start(**options: Any) -> Sandbox:
+    """Start a sandbox that serves until ``sb.stop()`` or the end of the process (no ``with`` block).
+
+    For a notebook or an IPython session whose later cells use the sandbox: ``sb = sandbox.start()``.
+    ``options`` are those of :func:`run`.
+    """
+    return run(**options).__enter__()
 
 
 def serve(

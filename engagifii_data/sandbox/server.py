@@ -17,8 +17,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -639,6 +639,7 @@ class Sandbox:
 
     def __init__(self, server: BaseWSGIServer, state: _State, host: str) -> None:
         self._server = server
+        self._running: Running | None = None
         self._state = state
         self.host = host
         self.port: int = server.server_port
@@ -731,6 +732,11 @@ class Sandbox:
             state.__init__(state.seed, state.now, Faults(), state.custom_tenants)  # type: ignore[misc]
             state.issuer = issuer
 
+    def stop(self) -> None:
+        """Stop serving (as leaving its ``with`` block does); a second call does nothing."""
+        if self._running is not None:
+            self._running.stop()
+
     def revoke_tokens(self) -> None:
         """Make every token issued so far invalid (401 ``invalid_token``, "The access token expired")."""
         with self._state.lock:
@@ -754,7 +760,36 @@ class Sandbox:
         threading.Event().wait()
 
 
-@contextmanager
+class Running:
+    """A started sandbox's server thread: ``with run(...) as sb`` stops it at the end of the block.
+
+    The :class:`Sandbox` it yields keeps a reference to it, so a sandbox entered without ``with``
+    (``sb = run().__enter__()``, or :func:`start`) serves for as long as ``sb`` is referenced, until
+    ``sb.stop()`` or the end of the process: it is never stopped by garbage collection.
+    """
+
+    def __init__(self, server: BaseWSGIServer, thread: threading.Thread, sandbox: Sandbox) -> None:
+        self._server, self._thread, self._sandbox = server, thread, sandbox
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Sandbox:
+        return self._sandbox
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop serving and free the port (a second call does nothing)."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
 def run(
     *,
     port: int = 0,
@@ -765,8 +800,8 @@ def run(
     faults: Faults | None = None,
     tenants: Mapping[str, int] | None = None,
     **fault_options: Any,
-) -> Iterator[Sandbox]:
-    """Serve the sandbox in a daemon thread for the duration of the ``with`` block."""
+) -> Running:
+    """Serve the sandbox in a daemon thread, started now; stop it with ``with`` or ``sb.stop()``."""
     if envelope is not None:
         fault_options["envelope"] = envelope
     if faults is None:
@@ -796,9 +831,7 @@ def run(
         daemon=True,
     )
     thread.start()
-    try:
-        yield Sandbox(server, state, host)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    sandbox = Sandbox(server, state, host)
+    running = Running(server, thread, sandbox)
+    sandbox._running = running
+    return running
