@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 #: Fraction of a token's lifetime the renewal margin may take at most.
 MAX_MARGIN_FRACTION = 0.25
+#: What a bearer token may hold (printable ASCII, no spaces: RFC 6750's b64token and then some).
+_HEADER_SAFE_TOKEN = re.compile(r"[\x21-\x7e]+")
 #: ``expires_in`` assumed when the answer has none (the documented lifetime).
 DEFAULT_LIFETIME = 3600.0
 
@@ -123,6 +126,9 @@ def parse_token_answer(
     """
     if not isinstance(data, Mapping) or not isinstance(data.get("access_token"), str) or not data["access_token"]:
         raise AuthenticationError("invalid_response", "the token answer has no access_token")
+    if not _HEADER_SAFE_TOKEN.fullmatch(data["access_token"]):
+        # it is sent in an Authorization header: a line break or a space there would break every request
+        raise AuthenticationError("invalid_response", "the access token holds characters an HTTP header cannot carry")
     raw = data.get("expires_in")
     try:
         lifetime = float(raw) if raw is not None else DEFAULT_LIFETIME

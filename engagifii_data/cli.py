@@ -90,6 +90,13 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sandbox", action="store_true", help="run against the built-in local sandbox")
     p.add_argument("--env-file", metavar="PATH", help="read settings from this .env file")
     p.add_argument("--tenant", action="append", metavar="CODE", help="tenant code (repeatable)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="longest wait for one answer, body included (default 120); then the request is retried",
+    )
+    p.add_argument("--attempts", type=int, metavar="N", help="attempts per request, the first included (default 6)")
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -189,13 +196,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(args: argparse.Namespace) -> None:
+class _LevelFormatter(logging.Formatter):
+    def __init__(self, *, detailed: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s" if detailed else "%(message)s")
+        self.detailed = detailed
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.detailed:
+            return super().format(record)
+        return f"{record.levelname.lower()}: {safe_text(record.getMessage(), 2000)}"
+
+
+def _configure_logging(args: argparse.Namespace, err: TextIO) -> None:
     level = (
         logging.DEBUG
         if getattr(args, "debug", False)
         else (logging.INFO if getattr(args, "verbose", False) else logging.WARNING)
     )
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(err)
+    # plain lines like the CLI's own (warning: retrying page 3 in 2 s: HTTP 503); --debug names the logger
+    handler.setFormatter(_LevelFormatter(detailed=level == logging.DEBUG))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     # our own DEBUG lines are the per-request audit trail; the libraries' are noise
     for name in ("urllib3", "werkzeug", "faker", "authlib", "oauthlib", "matplotlib"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
@@ -222,15 +243,41 @@ def _settings_for(args: argparse.Namespace, *, all_tenants: bool = False) -> Ite
         from . import sandbox
 
         with sandbox.run() as sb:
-            settings = sb.settings()
+            args.server_now = sb.now  # the sandbox has its own clock (onlyUpcoming compares with it)
+            settings = _limits(sb.settings(), args)
             yield settings, default(settings)
         return
     try:
-        settings = Settings.from_env(args.env_file)
+        # --tenant stands in for ENGAGIFII_TENANT_CODE (which then need not be set)
+        if tenants:
+            loaded = Settings.from_env(args.env_file, tenant_codes=tuple(tenants))
+        else:
+            loaded = Settings.from_env(args.env_file)
+        settings = _limits(loaded, args)
     except MissingConfiguration as exc:
         hint = "or try the local sandbox with --sandbox"
         raise MissingConfiguration(exc.missing, exc.path, sandbox_hint=hint) from None
     yield settings, default(settings)
+
+
+def _limits(settings: Settings, args: argparse.Namespace) -> Settings:
+    """``--timeout`` and ``--attempts``, when given, over the settings' defaults."""
+    changes: dict[str, Any] = {}
+    timeout = getattr(args, "timeout", None)
+    if timeout is not None:
+        if not timeout > 0:
+            raise ConfigurationError(f"--timeout must be a number of seconds > 0, got {timeout:g}")
+        changes.update(
+            request_deadline=timeout,
+            read_timeout=min(settings.read_timeout, timeout),
+            connect_timeout=min(settings.connect_timeout, timeout),
+        )
+    attempts = getattr(args, "attempts", None)
+    if attempts is not None:
+        if attempts < 1:
+            raise ConfigurationError(f"--attempts must be >= 1, got {attempts}")
+        changes["max_attempts"] = attempts
+    return settings.replace(**changes) if changes else settings
 
 
 def _query_from(args: argparse.Namespace, tenants: list[str]) -> EventQuery:
@@ -308,8 +355,8 @@ def _cmd_events(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"warning: {warning}", file=err)
     with _settings_for(args) as (settings, tenants):
         query = _query_from(args, tenants)
-        for reason in query.contradictions():
-            print(f"warning: no event can match: {reason}", file=err)
+        for reason in query.contradictions(getattr(args, "server_now", None)):
+            print(f"warning: {reason}", file=err)
         path = _output_path(args.output) if args.output else default_report_path(tenants, fmt, args.table)
         check_writable(path)  # before the walk: a long walk must not end in "cannot write"
         if args.checkpoint:
@@ -457,7 +504,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    _configure_logging(args)
+    _configure_logging(args, err)
     debug = bool(getattr(args, "debug", False))
     try:
         return int(COMMANDS[args.command](args, out, err))

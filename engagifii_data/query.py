@@ -162,7 +162,10 @@ class EventQuery:
         if self.end is None:
             return None
         assert isinstance(self.end, dt.datetime)
-        return self.end + (dt.timedelta(days=1) if self.end_date_only else dt.timedelta(microseconds=1))
+        try:
+            return self.end + (dt.timedelta(days=1) if self.end_date_only else dt.timedelta(microseconds=1))
+        except OverflowError:  # the last day of year 9999: nothing comes after it
+            return dt.datetime.max.replace(tzinfo=dt.UTC)
 
     @property
     def tenant(self) -> str:
@@ -279,22 +282,33 @@ class EventQuery:
         client = []
         if self.status:
             client.append("status " + ", ".join(self.status))
-        if self.start is not None or self.end is not None:
+        if self.start is not None and self.end is not None:
             client.append(f"startDateTime {self._start_text()}..{self._end_text()}")
+        elif self.start is not None:
+            client.append(f"startDateTime from {self._start_text()}")
+        elif self.end is not None:
+            client.append(f"startDateTime up to {self._end_text()}")
         return f"server: {', '.join(server) or 'none'} · client: {', '.join(client) or 'none'}"
 
     def contradictions(self, now: dt.datetime | None = None) -> list[str]:
-        """Reasons this query cannot match any event, in plain words (empty when it can).
+        """Filter combinations that leave few or no events, in plain words (empty when there is none).
 
-        ``onlyUpcoming`` keeps events that have not ended; with a range that ends before ``now`` the
-        only events left are those that started before the range ends and are still running, which
-        the server's notion of "upcoming" (not yet started, on the live service) excludes.
+        ``onlyUpcoming`` keeps events that have not ended, while ``end`` bounds when events *start*: with
+        an ``end`` in the past only the events started by then and still running can match (often none).
+
+        Parameters
+        ----------
+        now : datetime, optional
+            The server's clock (default: this machine's; the sandbox has its own).
         """
         now = now or dt.datetime.now(dt.UTC)
         out = []
         before = self.end_before
         if self.only_upcoming and before is not None and before <= now:
-            out.append(f"only upcoming events were asked for, but the range ends at {self._end_text()}, in the past")
+            out.append(
+                f"only upcoming events (not ended) were asked for, but they must start by {self._end_text()}, in "
+                "the past: only events still running match, often none"
+            )
         return out
 
     # -- the frame -------------------------------------------------------------------------------
@@ -326,11 +340,13 @@ class EventQuery:
         if self.start is not None:
             mask &= (df["startDateTime"] >= pd.Timestamp(self.start)).fillna(False).astype(bool)
         if self.end is not None:
-            bound = pd.Timestamp(self.end)
-            if self.end_date_only:
-                kept = df["startDateTime"] < bound + pd.Timedelta(days=1)
-            else:
-                kept = df["startDateTime"] <= bound
+            before = self.end_before
+            assert before is not None
+            kept = (
+                df["startDateTime"] < pd.Timestamp(before)
+                if self.end_date_only
+                else (df["startDateTime"] <= pd.Timestamp(self.end))
+            )
             mask &= kept.fillna(False).astype(bool)
         out = df.loc[mask].reset_index(drop=True)
         out.attrs = dict(df.attrs)

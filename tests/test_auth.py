@@ -122,7 +122,21 @@ def test_token_answers_in_every_shape(answer: dict[str, Any], lifetime: float) -
     assert "t" not in repr(token).replace("AccessToken", "").replace("lifetime", "")
 
 
-@pytest.mark.parametrize("answer", [{}, {"access_token": ""}, {"access_token": 5}, [], "tok", None])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {},
+        {"access_token": ""},
+        {"access_token": 5},
+        [],
+        "tok",
+        None,
+        {"access_token": "abc\r\nX-Injected: 1"},
+        {"access_token": "two words"},
+        {"access_token": "tök"},
+        {"access_token": "tab\there"},
+    ],
+)
 def test_an_answer_without_a_token_is_an_authentication_error(answer: Any) -> None:
     with pytest.raises(AuthenticationError, match="invalid_response"):
         parse_token_answer(answer, sent_at=0.0, margin=300)

@@ -446,7 +446,7 @@ def test_a_filter_that_cannot_match_is_a_warning(filters: list[str], warned: boo
         "events", "--sandbox", "--tenant", "GLOBEX", *filters, "-o", str(tmp_path / "r.csv"), "--no-progress"
     )
     assert code == 0
-    assert ("warning: no event can match: only upcoming events were asked for" in err) is warned, err
+    assert ("warning: only upcoming events (not ended) were asked for" in err) is warned, err
 
 
 def test_missing_configuration_says_how_to_use_the_sandbox_in_each_place() -> None:

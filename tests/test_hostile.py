@@ -1665,3 +1665,46 @@ def test_a_detail_with_the_same_id_in_other_case_or_braces_is_accepted(hs: Hosti
     with EngagifiiClient(settings_for(hs), sleep=SleepRecorder()) as client:
         df = walk(client, details=True)
     assert len(df) == 3 and WalkReport.of(df).complete
+
+
+# -- j. the command line's own bounds and words ----------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["slow-headers", "trickle"])
+def test_timeout_and_attempts_bound_a_run_against_an_unresponsive_server(
+    how: str, tmp_path: Path, hs: HostileServer
+) -> None:
+    serve(hs)
+    slow = (
+        Answer(body=listing_answer(event_rows(3)).body, delay=30)
+        if how == "slow-headers"
+        else Answer(body=b'{"collection": [], "pagingModel": {"totalRecords": 0}}' + b" " * 200, trickle=(1, 0.5))
+    )
+    hs.route("POST", LIST_PATH, slow)
+    env = write_env(tmp_path / ".env", hs)
+    started = time.monotonic()
+    code, _, err = cli_events(env, "--timeout", "1", "--attempts", "2", "-o", str(tmp_path / "r.csv"))
+    assert code == 4, err
+    assert time.monotonic() - started < 15
+    assert "warning: retrying page 1 in" in err and "(attempt 1 of 2)" in err
+    assert not (tmp_path / "r.csv").exists()
+
+
+@pytest.mark.parametrize("token", ["abc\r\nX-Evil: 1", "two words", "t\u00f6k"])
+def test_a_token_no_header_can_carry_is_an_authentication_error(token: str, tmp_path: Path, hs: HostileServer) -> None:
+    serve(hs)
+    hs.route("POST", TOKEN_PATH, Answer(body={"access_token": token, "expires_in": 3600, "token_type": "Bearer"}))
+    code, _, err = cli_events(write_env(tmp_path / ".env", hs), "-o", str(tmp_path / "r.csv"))
+    assert code == 3, err
+    assert "HTTP header" in err and "\r" not in err
+    assert [r for r in hs.requests if r.route_path == LIST_PATH] == []
+
+
+def test_tenant_option_stands_in_for_the_tenant_variable(tmp_path: Path, hs: HostileServer) -> None:
+    serve(hs)
+    env = tmp_path / ".env"
+    env.write_text(env_text(hs).replace("ENGAGIFII_TENANT_CODE=T1\n", ""), encoding="utf-8")
+    os.chmod(env, 0o600)
+    code, out, err = cli_events(env, "--tenant", "T1", "-o", str(tmp_path / "r.csv"))
+    assert code == 0, err
+    assert "wrote 3 rows for tenant T1" in out

@@ -103,7 +103,8 @@ class RetryNotice:
             if self.page is not None
             else ("the token request" if self.path == TOKEN_PATH else self.path)
         )
-        return f"retrying {what} in {self.wait:.0f} s: {self.reason}"
+        wait = f"{self.wait:.0f} s" if self.wait >= 1 else f"{self.wait:.1f} s"
+        return f"retrying {what} in {wait}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -176,11 +177,11 @@ class RetryPolicy:
             exc = state.outcome.exception() if state.outcome else None
             seconds = state.next_action.sleep if state.next_action else 0.0
             reason = str(exc.error) if isinstance(exc, Retryable) else str(exc)
-            logger.info(
-                "retrying %s after %s (attempt %d, waiting %.2f s)", path, reason, state.attempt_number, seconds
-            )
+            notice = RetryNotice(path, page, reason, seconds, state.attempt_number)
+            # a warning, as urllib3 logs its retries: a slow or failing server is worth seeing while it lasts
+            logger.warning("%s (attempt %d of %d)", notice, state.attempt_number, settings.max_attempts)
             if hooks.on_retry is not None:
-                hooks.on_retry(RetryNotice(path, page, reason, seconds, state.attempt_number))
+                hooks.on_retry(notice)
 
         retrying = Retrying(
             stop=stop_after_attempt(settings.max_attempts),

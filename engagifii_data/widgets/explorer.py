@@ -278,7 +278,7 @@ class EventExplorer:
             if query is None:
                 self.filters_label.value = lines(f"⚠ {problem} — fix the filters to fetch", "error")
             else:
-                warn = lines([f"⚠ {c}: no event can match" for c in query.contradictions()], "warn")
+                warn = lines([f"⚠ {c}" for c in query.contradictions()], "warn")
                 extra = " · details: one more request per event" if self.details.value else ""
                 self.filters_label.value = f"<small>filters — {html.escape(query.describe())}{extra}</small>{warn}"
             running = self.running
