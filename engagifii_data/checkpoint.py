@@ -76,6 +76,9 @@ def check_path(path: str | os.PathLike[str]) -> Path:
     p = Path(path)
     if p.is_dir():
         raise ConfigurationError(f"checkpoint {p} is a folder, not a file; give a file path for the checkpoint")
+    blocker = next((q for q in p.parents if q.exists() and not q.is_dir()), None)
+    if blocker is not None:
+        raise ConfigurationError(f"checkpoint {p}: {blocker} is a file, not a folder")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -242,7 +245,9 @@ def _lock(path: Path) -> int | None:
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
     except OSError as exc:
-        raise ConfigurationError(f"checkpoint {path}: cannot create its lock file: {exc.strerror or exc}") from None
+        raise ConfigurationError(
+            f"checkpoint {path}: cannot create files in {path.parent} ({exc.strerror or exc})"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
@@ -256,13 +261,13 @@ def _lock(path: Path) -> int | None:
 
 
 def _unlock(fd: int | None, remove: Path | None) -> None:
-    if fd is None:
-        return
-    if remove is not None:
+    """Release the lock (closing its descriptor) and, when ``remove`` is given, delete the lock file."""
+    if remove is not None:  # also after an earlier release: a completed walk leaves no lock file behind
         with contextlib.suppress(OSError):
             remove.unlink()
-    with contextlib.suppress(OSError):
-        os.close(fd)  # closing the descriptor releases the flock
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)  # closing the descriptor releases the flock
 
 
 def _page_line(page: Page) -> str:

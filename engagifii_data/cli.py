@@ -415,13 +415,28 @@ def _print_summary(
     sizes = [r.page_size for r in reports if r.pages and r.page_size]
     if sizes and max(sizes) < query.page_size:
         parts.append(f"the server capped the page size at {max(sizes)}")
-    if report.repaired_text:
-        parts.append(f"{report.repaired_text} broken text{'' if report.repaired_text == 1 else 's'} repaired (U+FFFD)")
+    parts.extend(_losses(report))
     parts.append(
-        f"pages {stats['pages']}, requests {stats['http_requests']}, token requests {stats['token_requests']}, "
-        f"retries {stats['retries']}, {seconds:.2f} s"
+        f"pages {stats['pages']:,}, requests {stats['http_requests']:,}, token requests {stats['token_requests']:,}, "
+        f"retries {stats['retries']:,}, {seconds:.2f} s"
     )
     print("; ".join(parts), file=out)
+
+
+def _losses(report: WalkReport) -> list[str]:
+    """What the data lost or could not say, in words: broken texts, values that did not fit, unzoned times."""
+    out = []
+    if report.repaired_text:
+        out.append(f"{report.repaired_text:,} broken text{'' if report.repaired_text == 1 else 's'} repaired (U+FFFD)")
+    coerced = sum(report.coerced.values())
+    if coerced:
+        columns = ", ".join(sorted(report.coerced))
+        out.append(f"{coerced:,} value{'' if coerced == 1 else 's'} that did not fit became empty ({columns})")
+    naive = sum(report.naive_datetimes.values())
+    if naive:
+        columns = ", ".join(sorted(report.naive_datetimes))
+        out.append(f"{naive:,} time{'' if naive == 1 else 's'} of unknown zone kept as wall-clock digits ({columns})")
+    return out
 
 
 def _details_text(report: WalkReport) -> str:

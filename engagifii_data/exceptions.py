@@ -414,7 +414,7 @@ def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
         if isinstance(cause, PaginationError):
             advice = "the server's answers cannot be followed safely, so a rerun will not help; report it to Engagifii"
         elif cause is None and exc.reason != "cancelled":
-            advice = "the listing kept changing while it was read; try again later"
+            advice = "its rows did not match its total count even when read twice; try again later"
         else:
             advice = (
                 f"{w['rerun']} to resume from the saved pages"
@@ -440,13 +440,16 @@ def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
         wait = f"; the server asked to wait {exc.retry_after:.0f} s" if exc.retry_after is not None else ""
         return [f"error: rate limited: {_api_bits(exc)}{wait}", f"try again later, or lower {w['workers']}"]
     if isinstance(exc, ApiError):
+        support = (
+            "quote the traceId to Engagifii support" if exc.trace_id else "tell Engagifii support when it happened"
+        )
         return [
             f"error: the API refused the request: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),
-            "if it persists, quote the traceId to Engagifii support",
+            f"if it persists, {support}",
         ]
     if isinstance(exc, TransportError):
         variable = "ENGAGIFII_IDENTITY_SERVER_URL" if exc.path == "/connect/token" else "ENGAGIFII_API_BASE_URL"
-        return [f"error: network: {exc}", f"check the network and {variable}; retries were exhausted"]
+        return [f"error: network: {exc}", f"check the network and {variable}"]
     if isinstance(exc, PaginationError):
         return [f"error: the walk stopped: {exc}", "no report was written; the listing could not be read safely"]
     if isinstance(exc, QueryError):

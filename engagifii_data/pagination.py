@@ -165,6 +165,12 @@ def parse_page(body: Any, number: int, *, repaired: int = 0) -> Page:
     checked = _check_total(total, number) if total is not None else None
     if rows is None and checked == 0:
         rows = []  # an empty listing sent as rows null, or without its rows key
+    present = [k for k in body if isinstance(k, str) and k.lower() in ROW_KEYS]
+    if rows is None and present and checked is not None:
+        raise PaginationError(number, f"the rows ({present[0]}) are null although the total count is {checked:,}")
+    if isinstance(rows, list) and not all(isinstance(r, dict) for r in rows):
+        odd = sum(1 for r in rows if not isinstance(r, dict))
+        raise PaginationError(number, f"{odd} of the {len(rows)} rows are not event objects (JSON objects)")
     if not isinstance(rows, list) or (checked is None and number == 1):
         missing = []
         if not isinstance(rows, list):

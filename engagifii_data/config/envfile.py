@@ -51,6 +51,8 @@ def read_env_file(env_file: str | os.PathLike[str] | None, env: Mapping[str, str
 
     explicit = env_file if env_file is not None else env.get(ENV_PREFIX + "ENV_FILE") or None
     if explicit is not None:
+        if Path(explicit).is_dir():
+            raise ConfigurationError(f".env file {explicit} is a folder; give the path of the file")
         if not Path(explicit).is_file():
             raise ConfigurationError(f".env file not found: {explicit}")
         path: str | None = str(explicit)
@@ -147,13 +149,18 @@ def read_env_text(path: Path) -> str:
         raise ConfigurationError(f"cannot read .env file {path}: {exc.strerror or exc}") from None
     encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), "utf-8")
     try:
-        return raw.decode(encoding)
+        text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
         byte = raw[exc.start : exc.start + 1].hex()
         raise ConfigurationError(
             f".env file {path} is not valid {encoding.upper().replace('-SIG', '')} text (byte 0x{byte} at offset "
             f"{exc.start}); save it as UTF-8"
         ) from None
+    if "\x00" in text:  # UTF-16 without a byte order mark decodes as UTF-8 with a NUL in every other byte
+        raise ConfigurationError(
+            f".env file {path} holds NUL bytes: it looks like UTF-16 without a byte order mark; save it as UTF-8"
+        )
+    return text
 
 
 def credentials_configured(

@@ -153,6 +153,8 @@ class _State:
         self, seed: int | str, now: datetime, faults: Faults, tenants: Mapping[str, int] | None = None
     ) -> None:
         self.lock = getattr(self, "lock", None) or threading.RLock()
+        #: counts resets: requests still in flight from before the last reset are not logged
+        self.generation: int = getattr(self, "generation", 0) + 1
         self.custom_tenants = dict(tenants) if tenants is not None else None
         self.tenant_codes: tuple[str, ...] = tuple(TENANTS if tenants is None else tenants)
         self.seed, self.now, self.faults = seed, now, faults
@@ -352,6 +354,7 @@ def create_app(state: _State) -> Flask:
     @app.before_request
     def _before() -> Response | None:
         g.start = time.monotonic()
+        g.generation = state.generation
         g.trace_id = uuid.uuid4().hex
         g.tenant = g.page = g.page_size = g.fault = None
         is_api = request.path.startswith("/api/")
@@ -362,6 +365,8 @@ def create_app(state: _State) -> Flask:
                 state.api_requests += 1
         if state.faults.latency > 0:
             time.sleep(state.faults.latency)
+        if g.generation != state.generation:  # reset() ran meanwhile: this request belongs to the past
+            return Response(b"", status=503)
         if not is_api:
             return None
         try:
@@ -485,7 +490,8 @@ def create_app(state: _State) -> Flask:
             "trace_id": g.get("trace_id"),
         }
         with state.lock:
-            state.log.append(record)
+            if g.get("generation") == state.generation:  # a request that began before reset() is not logged
+                state.log.append(record)
         return response
 
     @app.errorhandler(_ApiError)
