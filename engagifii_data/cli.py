@@ -15,7 +15,9 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -48,6 +50,7 @@ EXIT_AUTH = 3
 EXIT_API = 4
 EXIT_WALK = 5
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 EXIT_BROKEN_PIPE = 141
 
 #: What ``events --table`` can write.
@@ -494,6 +497,24 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
 }
 
 
+class _Terminated(BaseException):
+    """SIGTERM (cron, systemd, ``kill``) turned into an exception, so the run ends like Ctrl-C does."""
+
+
+def _terminate_as_interrupt() -> Any:
+    """Make SIGTERM raise :class:`_Terminated` in the main thread; the previous handler, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise _Terminated()
+
+    try:
+        return signal.signal(signal.SIGTERM, terminated)
+    except (ValueError, OSError):  # not possible here (an embedded interpreter)
+        return None
+
+
 def _silence_stdout() -> None:
     """After a closed pipe: point stdout at /dev/null so the interpreter's final flush stays quiet."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -521,13 +542,15 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return int(exc.code or 0)
     _configure_logging(args, err)
     debug = bool(getattr(args, "debug", False))
+    previous = _terminate_as_interrupt()
     try:
         return int(COMMANDS[args.command](args, out, err))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Terminated) as exc:
         checkpoint = getattr(args, "checkpoint", None)
-        resume = f"; rerun the same command to resume from {checkpoint}" if checkpoint else ""
-        print(f"interrupted; no report was written{resume}", file=err)
-        return EXIT_INTERRUPTED
+        resume = f"; rerun the same command to resume from the checkpoint {checkpoint}" if checkpoint else ""
+        what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
+        print(f"{what}; no report was written{resume}", file=err)
+        return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()  # the reader of `-o -` went away (`| head`): as Unix tools, end quietly
         return EXIT_BROKEN_PIPE
@@ -542,6 +565,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         for line in describe_error(exc, words):
             print(line, file=err)
         return exit_code_for(exc)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def run() -> None:

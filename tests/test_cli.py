@@ -421,7 +421,9 @@ def test_ctrl_c_with_a_checkpoint_says_how_to_resume(monkeypatch: pytest.MonkeyP
         "events", "--sandbox", "--checkpoint", str(checkpoint), "-o", str(tmp_path / "r.csv"), "--no-progress"
     )
     assert code == 130
-    assert f"interrupted; no report was written; rerun the same command to resume from {checkpoint}" in err
+    assert (
+        f"interrupted; no report was written; rerun the same command to resume from the checkpoint {checkpoint}" in err
+    )
     assert not (tmp_path / "r.csv").exists()
 
 
@@ -458,3 +460,34 @@ def test_missing_configuration_says_how_to_use_the_sandbox_in_each_place() -> No
     assert "sandbox.run() as sb" in str(caught.value) and "--sandbox" not in str(caught.value)
     code, _, err = run_cli("events", "-o", "r.csv")
     assert code == 2 and "--sandbox" in err and "sandbox.run()" not in err
+
+
+def test_sigterm_ends_like_ctrl_c_with_no_report_and_a_resumable_checkpoint(sb: Any, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    sb.faults.latency = 0.3  # slow pages, so the run is mid-walk when it is terminated
+    report, checkpoint = tmp_path / "r.csv", tmp_path / "walk.ckpt"
+    command = [sys.executable, "-m", "engagifii_data.cli", "events", "--env-file", str(env_file(tmp_path, sb))]
+    command += ["--tenant", "ACME", "--page-size", "100", "--checkpoint", str(checkpoint)]
+    command += ["-o", str(report), "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while not checkpoint.exists() or checkpoint.read_bytes().count(b"\n") < 3:  # the header and two pages
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert (
+        f"terminated; no report was written; rerun the same command to resume from the checkpoint {checkpoint}" in err
+    )
+    assert "Traceback" not in err
+    assert not report.exists() and not list(tmp_path.glob("r.csv*"))
+    saved = checkpoint.read_bytes().count(b"\n") - 2  # not the header; page 1 is always fetched again
+
+    sb.faults.latency = 0.0
+    code, out, err = run_cli(*command[3:])
+    assert code == 0, err
+    assert f"{saved} pages from the checkpoint" in out and "wrote 2,400 rows for tenant ACME" in out, (saved, out)
+    assert len(pd.read_csv(report, encoding="utf-8-sig")) == 2400
