@@ -996,3 +996,39 @@ def test_inf_and_nan_stay_apart_in_every_format(tmp_path: Path) -> None:
     for fmt in FORMATS:
         back = read_report(write_report(df, tmp_path / f"i.{fmt}"))
         assert math.isinf(back["defaultPrice"].iloc[0]) and back["defaultPrice"].isna().tolist() == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("passwd", b"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n", "names none"),
+        ("notes.csv", b"a,b\n1,2\n", "names none"),
+        ("one-word.csv", b"vm\n", "names none"),
+        ("nul.csv", b"a\x00b,c\n1,2\n", "names none"),
+        ("latin1.csv", b"id,name\n1,S\xe9minaire\n", "not UTF-8 CSV text"),
+        ("elf", b"\x7fELF\x02\x01\x01\x00\xd0\xff\xfe", "not UTF-8 CSV text"),
+        ("broken.parquet", b"PAR1 not really", "not a readable Parquet file"),
+        ("broken.xlsx", b"PK\x03\x04 not really", "not a readable .xlsx workbook"),
+        ("text.xlsx", b"id,name\n1,x\n", "not a readable .xlsx workbook"),
+    ],
+)
+def test_read_report_refuses_files_that_are_not_reports(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ReportError, match=reason) as caught:
+        read_report(path)
+    assert str(path) in str(caught.value) and isinstance(caught.value, ValueError)
+
+
+def test_read_report_still_reads_our_csv_of_any_columns_and_a_foreign_csv_with_event_columns(tmp_path: Path) -> None:
+    ours = export_csv(pd.DataFrame({"anything": ["v"]}), tmp_path / "ours.csv")  # the BOM marks it
+    assert read_report(ours)["anything"].tolist() == ["v"]
+    foreign = tmp_path / "foreign.csv"
+    foreign.write_bytes(b"id,name,attendeesCount\n1,Gala,12\n")
+    back = read_report(foreign)
+    assert back["attendeesCount"].dtype == "Int64" and back["attendeesCount"].tolist() == [12]
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    assert read_report(empty).shape == (0, 0)
+    with pytest.raises(IsADirectoryError):
+        read_report(tmp_path)

@@ -24,11 +24,13 @@ file written with ``--no-formula-escape``).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
 import re
 import warnings
+import zipfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +39,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from ..exceptions import ReportError
 from ..frames.datetimes import arrow_read_datetimes, read_datetimes
 from ..frames.schema import (
     BOOLEAN,
@@ -50,6 +53,7 @@ from ..frames.schema import (
     STRING_DTYPE,
     TENANT_COLUMN,
 )
+from ..frames.tables import CONTACT_COLUMNS, SESSION_COLUMNS
 from ..frames.values import convert, object_array, to_text
 from . import excel_writer
 from .columns import caller_stacklevel
@@ -64,6 +68,8 @@ _XML_ESCAPE: Final = re.compile(r"_x([0-9A-Fa-f]{4})_")
 #: included: unknown fields are not lists) is kept as the cell values.
 _TYPED: Final = frozenset({STRING, BOOLEAN, INT64, FLOAT64, DATETIME_UTC})
 _HEADER_ZONE: Final = re.compile(r"^(?P<name>.*) \((?P<zone>[^()]+)\)$")
+#: Column names one of this package's tables starts with or holds: a file naming none is not a report.
+_REPORT_COLUMNS: Final = frozenset({TENANT_COLUMN, NAIVE_COLUMN, *EVENT_COLUMNS, *SESSION_COLUMNS, *CONTACT_COLUMNS})
 
 
 def read_report(
@@ -101,8 +107,13 @@ def read_report(
         An unknown ``format``.
     ImportError
         An Excel report without ``openpyxl`` (``pip install 'engagifii-data[excel]'``).
+    ReportError
+        The file is not a report of this package: not UTF-8 text, not a readable Parquet or .xlsx
+        file, or a CSV without the byte order mark the writer puts first whose header names none of
+        the columns of the events, sessions or contacts tables (``/etc/passwd``). A ``ValueError``,
+        so ``except ValueError`` keeps working.
     OSError
-        The file cannot be read.
+        The file cannot be read (missing, a folder, no permission).
 
     Warns
     -----
@@ -111,11 +122,41 @@ def read_report(
         counted in one warning.
     """
     fmt = _format_of(Path(path), format)
-    if fmt == "parquet":
-        return _read_parquet(Path(path))
-    if fmt == "xlsx":
-        return _read_excel(Path(path), list_separator)
-    return _read_csv(Path(path), list_separator, restore_formulas)
+    try:
+        if fmt == "parquet":
+            frame = _read_parquet(Path(path))
+        elif fmt == "xlsx":
+            frame = _read_excel(Path(path), list_separator)
+        else:
+            frame = _read_csv(Path(path), list_separator, restore_formulas)
+    except (OSError, ImportError, ReportError):
+        raise
+    except (ValueError, KeyError, IndexError, TypeError, csv.Error, zipfile.BadZipFile) as exc:
+        # whatever the parsers raise for a file that is not what its name says (pyarrow's
+        # ArrowInvalid and openpyxl's InvalidFileException are ValueError/Exception subclasses)
+        raise _not_a_report(path, fmt, exc) from exc
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] in ("pyarrow", "openpyxl"):
+            raise _not_a_report(path, fmt, exc) from exc
+        raise
+    return frame
+
+
+def _check_header(path: str | os.PathLike[str], names: Sequence[str], marked: bool) -> None:
+    """ReportError for a CSV without the writer's BOM whose header names no column of our tables."""
+    if names and not marked and not _REPORT_COLUMNS.intersection(names):
+        shown = ", ".join(repr(n[:40]) for n in names[:3]) + (", ..." if len(names) > 3 else "")
+        raise ReportError(
+            f"{path} is not a report of engagifii-data: it does not start with the UTF-8 byte order mark "
+            f"the CSV writer puts first, and its header ({shown}) names none of the columns of the events, "
+            "sessions or contacts tables"
+        )
+
+
+def _not_a_report(path: str | os.PathLike[str], fmt: str, exc: BaseException) -> ReportError:
+    what = {"csv": "UTF-8 CSV text", "parquet": "a readable Parquet file", "xlsx": "a readable .xlsx workbook"}[fmt]
+    reason = "; ".join(str(exc).splitlines())[:200] or type(exc).__name__
+    return ReportError(f"{path} is not a report of engagifii-data: not {what} ({reason})")
 
 
 def _format_of(path: Path, fmt: str | None) -> str:
@@ -223,12 +264,14 @@ def _finish(
 
 
 def _read_csv(path: Path, separator: str, restore: bool) -> pd.DataFrame:
+    with open(path, "rb") as raw:
+        marked = raw.read(3) == codecs.BOM_UTF8
     with open(path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
-        header = next(reader, [])
+        text: Callable[[str], str] = restore_text if restore else str
+        names = [text(h) for h in next(reader, [])]
+        _check_header(path, names, marked)  # before reading the rest of a file that is not a report
         rows = list(reader)
-    text: Callable[[str], str] = restore_text if restore else str
-    names = [text(h) for h in header]
     coerced = _Coerced()
     data: list[Any] = []
     wall_clock: dict[str, np.ndarray] = {}
