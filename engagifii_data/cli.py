@@ -353,6 +353,12 @@ def _cmd_events(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     details = args.details or args.table == "contacts"
     if details and not args.details:
         print("note: --table contacts fetches every event's detail (contacts come only with it)", file=err)
+    if args.table == "sessions" and not details:
+        print(
+            "note: sessions as the listing carries them; add --details for every session of each event "
+            "(the listing can hold fewer)",
+            file=err,
+        )
     fmt, warning = report_format(args.output if args.output not in (None, "-") else None, args.format)
     if warning:
         print(f"warning: {warning}", file=err)

@@ -337,6 +337,12 @@ def test_cli_details_table_sessions_export(tmp_path: Path, monkeypatch: pytest.M
     ]
     assert f"wrote {expected:,} session rows for tenant {SMALL}" in out
     assert "details 36 fetched of 36" in out
+    assert "note:" not in err
+    # without --details: the listing's sessions, and a note saying so
+    code, out, err = run_cli("events", "--sandbox", "--tenant", SMALL, "--table", "sessions", "-o", str(report))
+    assert code == 0, err
+    assert "note: sessions as the listing carries them; add --details" in err
+    assert "details 36 fetched" not in out
     # contacts imply the details; --columns declared gives a fixed header; the default path names the table
     code, _out, err = run_cli(
         "events", "--sandbox", "--tenant", SMALL, "--table", "contacts", "--columns", "declared", "--no-progress"
