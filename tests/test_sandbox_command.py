@@ -36,6 +36,7 @@ def test_every_fault_field_has_an_option_with_help(capsys: pytest.CaptureFixture
         (["--rate-limit-every", "5", "--retry-after", "2"], {"rate_limit_every": 5, "retry_after": "2"}),
         (["--page-faults", "2=drop, 7=html503"], {"page_faults": {2: "drop", 7: "html503"}}),
         (["--detail-faults", "*=truncate"], {"detail_faults": {"*": "truncate"}}),
+        (["--detail-faults", "AB-12=drop"], {"detail_faults": {"ab-12": "drop"}}),  # ids in any case
         (["--fail-from-page", "3", "--max-page-size", "50"], {"fail_from_page": 3, "max_page_size": 50}),
         (["--ignore-page-number", "--reject-tokens"], {"ignore_page_number": True, "reject_tokens": True}),
         (
@@ -61,7 +62,12 @@ def test_options_become_faults(argv: list[str], expected: dict[str, Any]) -> Non
         (["--page-faults", "2"], "--page-faults"),
         (["--envelope", "xml"], "--envelope"),
         (["--latency", "-1"], "--latency"),
-        (["--max-page-size", "0"], "--max-page-size"),
+        (["--max-page-size", "0"], "--max-page-size: must be at least 1, got 0"),
+        (["--latency", "nan"], "--latency: must be at least 0 seconds, got nan"),
+        (["--fail-from-page", "0"], "--fail-from-page: must be at least 1"),
+        (["--page-faults", "0=drop"], "--page-faults: keys are page numbers from 1, got 0"),
+        (["--token-lifetime", "0", "--rate-limit-every", "-1"], "--token-lifetime: must be at least 1 seconds"),
+        (["--token-lifetime", "0", "--rate-limit-every", "-1"], "--rate-limit-every: must be at least 0, got -1"),
     ],
 )
 def test_errors_name_the_commands_own_options(argv: list[str], named: str) -> None:
@@ -69,6 +75,31 @@ def test_errors_name_the_commands_own_options(argv: list[str], named: str) -> No
     assert main(["sandbox", "--port", "0", *argv], out=out, err=err) == 2
     assert named in err.getvalue(), err.getvalue()
     assert "page_faults" not in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+def test_problems_are_reported_in_the_order_a_user_fixes_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        # a bad option before a taken port
+        err = io.StringIO()
+        assert main(["sandbox", "--port", port, "--latency", "-1"], out=io.StringIO(), err=err) == 2
+        assert "--latency" in err.getvalue() and "choose another --port" not in err.getvalue()
+        # a taken port alone
+        err = io.StringIO()
+        assert main(["sandbox", "--port", port], out=io.StringIO(), err=err) == 2
+        assert f"cannot serve on 127.0.0.1:{port}" in err.getvalue()
+        # a lean install before anything else: the install command is the first thing to fix
+        real = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "flask" else real(name, *a))
+        err = io.StringIO()
+        assert main(["sandbox", "--port", port, "--latency", "-1"], out=io.StringIO(), err=err) == 2
+        assert "pip install 'engagifii-data[sandbox]'" in err.getvalue(), err.getvalue()
+        assert "--latency" not in err.getvalue() and "choose another" not in err.getvalue()
 
 
 def test_the_command_serves_with_its_faults_until_ctrl_c() -> None:

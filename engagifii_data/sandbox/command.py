@@ -60,11 +60,12 @@ def add_fault_options(parser: argparse.ArgumentParser) -> None:
         shown = "off" if default in (None, 0, False, {}) else default
         if spec.name in _MAPPING_FAULTS:
             key = "PAGE" if spec.name == "page_faults" else "ID"
+            example = "3=drop,7=html503" if key == "PAGE" else "'*=drop' or EVENT-ID=html503"
             group.add_argument(
                 option,
                 dest=f"fault_{spec.name}",
                 metavar=f"{key}=FAULT[,...]",
-                help=f"{described} (faults: html503, drop, truncate; e.g. 3=drop,7=html503)",
+                help=f"{described} (faults: html503, drop, truncate; e.g. {example})",
             )
         elif kind == "bool":
             group.add_argument(option, dest=f"fault_{spec.name}", action="store_true", help=described)
@@ -90,8 +91,9 @@ def fault_values(args: argparse.Namespace) -> dict[str, Any]:
                 left, sep, fault = item.partition("=")
                 if not sep:
                     raise ConfigurationError(f"{fault_option(name)}: expected KEY=FAULT, got {item!r}")
+                key = left.strip().lower() if name == "detail_faults" else left.strip()  # ids: any case
                 try:
-                    parsed[_MAPPING_FAULTS[name](left.strip())] = fault.strip()
+                    parsed[_MAPPING_FAULTS[name](key)] = fault.strip()
                 except ValueError:
                     raise ConfigurationError(f"{fault_option(name)}: {left.strip()!r} is not a valid key") from None
             value = parsed
@@ -107,24 +109,14 @@ def serve_command(args: argparse.Namespace, out: TextIO) -> int:
     options: dict[str, Any] = {"port": args.port, **faults}
     if args.seed is not None:
         options["seed"] = args.seed
+    # in the order a user fixes them: the install, the options, then the port
+    sandbox._needs_extra()
+    _check_faults(faults)
     if args.port:
-        import socket
-
-        with socket.socket() as probe:  # werkzeug would print its own message and sys.exit(1)
-            try:
-                probe.bind(("127.0.0.1", args.port))
-            except OSError as exc:
-                raise ConfigurationError(
-                    f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port"
-                ) from None
+        _check_port(args.port)
     try:
         server = sandbox.run(**options)
         sb = server.__enter__()
-    except (TypeError, ValueError) as exc:
-        message = str(exc)
-        for name in faults:
-            message = message.replace(name, fault_option(name))
-        raise ConfigurationError(f"sandbox: {message}") from None
     except OSError as exc:
         raise ConfigurationError(
             f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}; choose another --port"
@@ -137,6 +129,32 @@ def serve_command(args: argparse.Namespace, out: TextIO) -> int:
         except KeyboardInterrupt:
             print("stopped", file=out)
     return 0
+
+
+def _check_faults(faults: dict[str, Any]) -> None:
+    """ConfigurationError naming the options whose values the sandbox cannot serve."""
+    from .faults import Faults
+
+    try:
+        Faults(**faults)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        for name in faults:
+            message = message.replace(f"{name}:", f"{fault_option(name)}:")
+        raise ConfigurationError(f"sandbox: {message}") from None
+
+
+def _check_port(port: int) -> None:
+    """ConfigurationError when 127.0.0.1:``port`` is taken (werkzeug would print and sys.exit(1))."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}; choose another --port"
+            ) from None
 
 
 def print_sandbox(sb: Any, faults: dict[str, Any], out: TextIO) -> None:

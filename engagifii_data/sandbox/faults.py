@@ -85,20 +85,42 @@ class Faults:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ``ValueError`` on an unknown envelope, page or detail fault, or a negative number."""
+        """Raise ``ValueError`` naming every field whose value cannot be served, and why.
+
+        The message has one ``field: what is wrong`` part per bad field, joined by ``; ``.
+        """
+        problems = [f"{name}: {why}" for name, why in self._problems()]
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def _problems(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
         if self.envelope not in ENVELOPES:
-            raise ValueError(f"envelope must be one of {ENVELOPES}, got {self.envelope!r}")
+            out.append(("envelope", f"must be one of {', '.join(ENVELOPES)}, got {self.envelope!r}"))
         for page, fault in self.page_faults.items():
+            if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+                out.append(("page_faults", f"keys are page numbers from 1, got {page!r}"))
             if fault not in PAGE_FAULTS:
-                raise ValueError(f"page_faults[{page}] must be one of {PAGE_FAULTS}, got {fault!r}")
+                out.append(
+                    ("page_faults", f"page {page}: the fault must be one of {', '.join(PAGE_FAULTS)}, got {fault!r}")
+                )
         for event_id, fault in self.detail_faults.items():
-            if not isinstance(event_id, str) or event_id != event_id.strip().lower():
-                raise ValueError(f"detail_faults keys must be lower-case event ids or '*', got {event_id!r}")
+            if not isinstance(event_id, str) or not event_id or event_id != event_id.strip().lower():
+                out.append(("detail_faults", f"keys are lower-case event ids or '*', got {event_id!r}"))
             if fault not in PAGE_FAULTS:
-                raise ValueError(f"detail_faults[{event_id!r}] must be one of {PAGE_FAULTS}, got {fault!r}")
-        if self.latency < 0 or self.token_lifetime < 1 or self.rate_limit_every < 0:
-            raise ValueError("latency >= 0, token_lifetime >= 1 and rate_limit_every >= 0 are required")
-        if self.max_page_size < 1 or self.insert_after_first_page < 0 or self.delete_after_listing < 0:
-            raise ValueError(
-                "max_page_size >= 1, insert_after_first_page >= 0 and delete_after_listing >= 0 are required"
-            )
+                out.append(
+                    ("detail_faults", f"{event_id}: the fault must be one of {', '.join(PAGE_FAULTS)}, got {fault!r}")
+                )
+        at_least = {
+            "latency": (self.latency, 0, " seconds"),
+            "token_lifetime": (self.token_lifetime, 1, " seconds"),
+            "rate_limit_every": (self.rate_limit_every, 0, ""),
+            "insert_after_first_page": (self.insert_after_first_page, 0, ""),
+            "delete_after_listing": (self.delete_after_listing, 0, ""),
+            "max_page_size": (self.max_page_size, 1, ""),
+            "fail_from_page": (self.fail_from_page, 1, ""),
+        }
+        for name, (value, low, unit) in at_least.items():
+            if value is not None and not value >= low:  # `not >=` also catches NaN
+                out.append((name, f"must be at least {low}{unit}, got {value!r}"))
+        return out
