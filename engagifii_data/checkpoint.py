@@ -65,6 +65,13 @@ def _checksum(number: int, total: int | None, rows: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _shown(value: Any) -> str:
+    """A header value in words: filters as ``name=value`` of those set (``none``), others as repr."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v!r}" for k, v in value.items() if v not in (None, False, "", [])) or "none"
+    return repr(value)
+
+
 def check_path(path: str | os.PathLike[str]) -> Path:
     """Check that a checkpoint can live at ``path`` (before any request is sent).
 
@@ -138,11 +145,12 @@ class Checkpoint:
             pages: dict[int, Page] = {}
             if p.exists():
                 saved_header, pages = _read(p)
-                for key, label in (("tenant", "tenant"), ("filters", "filters"), ("page_size", "page size")):
+                for key, label in (("tenant", "tenant"), ("filters", "server filters"), ("page_size", "page size")):
                     if saved_header.get(key) != header[key]:
+                        was, now = (_shown(saved_header.get(key)), _shown(header[key]))
                         raise ConfigurationError(
-                            f"checkpoint {p} was made for {label} {saved_header.get(key)!r}, "
-                            f"not {header[key]!r}; use another checkpoint path or delete this file"
+                            f"checkpoint {p} was made for {label} {was}, not {now}; "
+                            "use another checkpoint path or delete this file"
                         )
                 header["total"] = saved_header.get("total")
                 logger.info(

@@ -119,7 +119,8 @@ def test_a_second_walk_on_the_same_checkpoint_is_refused_until_the_first_release
     [
         ({"tenant": "T2"}, "made for tenant 'T2'"),
         ({"page_size": 50}, "made for page size 50"),
-        ({"filters": {"only_upcoming": True, "search": None}}, "made for filters"),
+        ({"filters": {"only_upcoming": True, "search": None}}, "made for server filters only_upcoming=True, not none;"),
+        ({"filters": {"only_upcoming": False, "search": "gala"}}, "made for server filters search='gala', not none;"),
         ({"version": VERSION + 1}, f"format version {VERSION + 1}"),
         ({"format": "something-else"}, "is not an engagifii-data checkpoint"),
     ],
