@@ -107,7 +107,7 @@ def test_fetch_gives_every_row_progress_and_summary(
     assert e.progress.bar_style == "success"
     text = e.message_text
     assert f"{pages} page" in text
-    assert "1 sign-in (1 this session)" in text  # first walk of this client: one token
+    assert "1 sign-in ·" in text and "this session" not in text  # first walk of this client: one token
     assert f"{_n(pages, 'request')} to Engagifii" in text and " s" in text
     assert "token" not in text and "API request" not in text  # words for an analyst
     assert "server: none · client: none" in text
@@ -133,7 +133,7 @@ def test_second_walk_reuses_the_token(client: EngagifiiClient, tmp_path: Path) -
     run(e)
     run(e)
     assert e.summary["token_requests"] == 0
-    assert "0 sign-ins (1 this session)" in e.message_text
+    assert "access token reused (1 sign-in this session)" in e.message_text
 
 
 def test_status_and_dates_are_applied_to_the_frame_and_said_so(

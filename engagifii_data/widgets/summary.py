@@ -137,6 +137,13 @@ def _details_line(s: Mapping[str, Any]) -> str:
     return f"{line} · none missing"
 
 
+def _sign_ins(walk: int, session: int) -> str:
+    """Token requests of a walk in words: ``access token reused (1 sign-in this session)``, ``2 sign-ins``."""
+    if not walk:
+        return f"access token reused ({count(session, 'sign-in')} this session)"
+    return count(walk, "sign-in") + (f" ({session} this session)" if session != walk else "")
+
+
 def summary_html(s: Mapping[str, Any], resumed: tuple[bool, bool]) -> str:
     """A complete walk's summary: what was fetched, the details, the requests; ``resumed``: (pages, details)."""
     tenant = s["tenant"]
@@ -152,7 +159,7 @@ def summary_html(s: Mapping[str, Any], resumed: tuple[bool, bool]) -> str:
     reused += [count(s.get("details_resumed", 0), "detail")] if resumed[1] and s["details"] else []
     texts.append(
         f"{count(s['pages'], 'page')} · {count(s['requests'], 'request')} to Engagifii · "
-        f"{count(s['token_requests'], 'sign-in')} ({s['session_token_requests']} this session) · "
+        f"{_sign_ins(s['token_requests'], s['session_token_requests'])} · "
         f"{count(s['retries'], 'retry', 'retries')} · {s['seconds']:.2f} s"
         + (f" · resumed from checkpoint ({', '.join(reused)} reused)" if reused else "")
     )
