@@ -41,13 +41,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from .atomic import replace_atomically
 from .exceptions import ConfigurationError
 from .pagination import Page
 
@@ -224,19 +224,22 @@ class Checkpoint:
         _unlock(fd, None)
 
     def _rewrite(self) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(self.header, ensure_ascii=False) + "\n")
-                for number in sorted(self._pages):
-                    fh.write(_page_line(self._pages[number]))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)  # mkstemp made it 0600: the checkpoint stays private
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        lines = [json.dumps(self.header, ensure_ascii=False) + "\n"]
+        lines += [_page_line(self._pages[number]) for number in sorted(self._pages)]
+        _replace_private(self.path, lines, "strict")
+
+
+def _replace_private(path: Path, lines: list[str], errors: str) -> None:
+    """Replace the checkpoint with ``lines`` (UTF-8), mode 0600, by the package's one atomic writer.
+
+    ``os.replace`` replaces a symbolic link at ``path`` itself: a checkpoint never writes through one.
+    """
+    data = "".join(lines).encode("utf-8", errors)
+
+    def write(fh: IO[bytes]) -> None:
+        fh.write(data)
+
+    replace_atomically(path, write, 0o600)
 
 
 def _lock_path(path: Path) -> Path:
@@ -453,19 +456,9 @@ class DetailCheckpoint:
 
     def _rewrite(self) -> None:
         header = {"format": DETAIL_FORMAT, "version": DETAIL_VERSION, "tenant": self.tenant}
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogatepass") as fh:
-                fh.write(json.dumps(header, ensure_ascii=False) + "\n")
-                for event_id, detail in self._details.items():
-                    fh.write(_detail_line(event_id, detail))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)  # mkstemp made it 0600: the checkpoint stays private
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        lines = [json.dumps(header, ensure_ascii=False) + "\n"]
+        lines += [_detail_line(event_id, detail) for event_id, detail in self._details.items()]
+        _replace_private(self.path, lines, "surrogatepass")
 
 
 def _read_details(path: Path, tenant: str) -> dict[str, dict[str, Any] | None]:

@@ -8,10 +8,10 @@ runs before a long walk) and by the writer (:func:`atomic_write`):
   the folder it sits in (the rule of Linux's ``fs.protected_symlinks``): a link another user planted
   in a shared folder such as ``/tmp`` never redirects a report onto a victim's file;
 - an existing device, FIFO or socket (``/dev/stdout``, a named pipe) is written into, not replaced;
-- anything else is written to a uniquely named temp file created exclusively beside the target
-  (``mkstemp``: no fixed ``.tmp`` name to plant a link at), flushed, fsync'ed and moved over the
-  target with ``os.replace``. On any error the temp file is removed and the previous file is
-  untouched: a failed export never leaves a half-written report.
+- anything else is replaced by :func:`engagifii_data.atomic.replace_atomically` (a uniquely named
+  temp file created exclusively beside the target, flushed, fsync'ed and moved over the target with
+  ``os.replace``; the previous file's mode kept). On any error the temp file is removed and the
+  previous file is untouched: a failed export never leaves a half-written report.
 
 Errors are :class:`~engagifii_data.exceptions.ReportNotWritable` (an ``OSError``) naming the path, the
 reason and what to do.
@@ -19,7 +19,6 @@ reason and what to do.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from ..atomic import replace_atomically
 from ..exceptions import ReportNotWritable
 
 #: Report formats by file extension (anything else is CSV).
@@ -222,31 +222,13 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
         except OSError as exc:
             raise not_writable(path, exc) from None
         return Path(path)
-    tmp_name = None
     try:
         _make_parents(target.path)
         try:
             mode = target.path.stat().st_mode & 0o777
         except FileNotFoundError:
             mode = 0o666 & ~_umask()
-        fd, tmp_name = tempfile.mkstemp(dir=target.path.parent, prefix=f".{target.path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, target.path)
-        tmp_name = None
+        replace_atomically(target.path, write, mode)
     except OSError as exc:
         raise not_writable(path, exc) from None
-    finally:
-        if tmp_name is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
-    with contextlib.suppress(OSError):  # make the rename durable (POSIX); not possible everywhere
-        dir_fd = os.open(target.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
     return Path(path)
