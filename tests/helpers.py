@@ -110,6 +110,23 @@ LIST = "/api/1.0/event/list"
 TRACE_RE = re.compile(r"^[0-9a-f]{32}$")
 STAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ENVELOPE_KEYS = {"code", "message", "details", "timestamp", "traceId", "path", "method"}
+#: The keys of a session (``eventDates`` item) as the live API sends them (engagifii-api.md).
+SESSION_KEYS = frozenset(
+    {
+        "id",
+        "name",
+        "addressLine",
+        "city",
+        "state",
+        "zip",
+        "country",
+        "latitude",
+        "longitude",
+        "sessionStartTime",
+        "sessionEndTime",
+        "sessionDay",
+    }
+)
 
 
 def get_token(sb: Any, **form: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from engagifii_data import sandbox
-from tests.helpers import LIST, assert_envelope, get_token, headers, ids, post_list
+from tests.helpers import LIST, SESSION_KEYS, assert_envelope, get_token, headers, ids, post_list
 
 #: sha256 of ``sandbox.generate()``'s list rows (contacts left out) as compact UTF-8 JSON, computed
 #: with the code from before detail answers had streams of their own: the list rows must not change.
@@ -23,20 +23,6 @@ LIST_ROWS_SHA256 = "abe283d7c650d07a04da341f35ee8a1920e8faedb9b7a8e98877d919cd35
 LIST_PAGES_SHA256 = "9efc91acd67268f0587097c182c841b16a5fff73b05e043e6149600d954a9ae5"
 ROLES = {"regular", "finance", "exhibitor"}
 CONTACT_KEYS = {"id", "name", "email", "phone"}
-SESSION_KEYS = {
-    "id",
-    "name",
-    "addressLine",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "latitude",
-    "longitude",
-    "sessionStartTime",
-    "sessionEndTime",
-    "sessionDay",
-}
 GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 #: Number of events of each tenant showing each hard case of the detail answer (default seed).
 EXPECTED_CASES = {
