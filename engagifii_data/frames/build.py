@@ -9,10 +9,11 @@ from typing import Any, Final
 import pandas as pd
 import pyarrow as pa
 
-from .datetimes import DatetimeRead, arrow_read_datetimes, localize_rows, read_datetimes
+from .datetimes import read_datetime_columns
 from .schema import (
     BOOLEAN,
     COERCED_ATTR,
+    DATETIME_COLUMNS,
     DATETIME_UTC,
     EVENT_COLUMNS,
     FLOAT64,
@@ -274,30 +275,28 @@ class FrameBuilder:
         data: dict[str, Any] = {}
         if self._tenant is not None:
             data[TENANT_COLUMN] = pd.array([self._tenant] * n, dtype=STRING_DTYPE)
-        read: dict[str, DatetimeRead] = {}
         for column, dtype in EVENT_COLUMNS.items():
             if column == NAIVE_COLUMN:
                 data[column] = None  # placeholder: made from the datetime columns below
                 continue
-            raw = raw_column(column)
             bad = 0
             if dtype == DATETIME_UTC:
-                read[column] = arrow_read_datetimes(raw) or read_datetimes(raw)
                 data[column] = None  # placeholder: keeps the column order; filled below
                 self._coerced.setdefault(column, 0)
                 continue
+            raw = raw_column(column)
             if dtype == STRING and (strings := _arrow_strings(raw)) is not None:
                 data[column] = strings
             else:
                 converted, bad = convert(raw, dtype, copy=self._copy)
                 data[column] = _typed_array(converted, dtype)
             self._coerced[column] = self._coerced.get(column, 0) + bad
-        localized = localize_rows([r[:2] for r in read.values()], raw_column(TZ_COLUMN))
+        reads = read_datetime_columns([raw_column(c) for c in DATETIME_COLUMNS], raw_column(TZ_COLUMN))
         marks: list[Any] = [None] * n  # per row: its datetime columns of no known zone, or None
-        for (column, (values, _, bad)), (more, unknown) in zip(read.items(), localized, strict=True):
+        for column, (values, unknown, bad) in zip(DATETIME_COLUMNS, reads, strict=True):
             instants: Any = pd.array(values)  # a DatetimeArray (M8[ns] input)
             data[column] = instants.tz_localize("UTC")
-            self._coerced[column] = self._coerced.get(column, 0) + bad + more
+            self._coerced[column] = self._coerced.get(column, 0) + bad
             self._naive[column] = self._naive.get(column, 0) + len(unknown)
             for row in unknown.tolist():
                 if marks[row] is None:

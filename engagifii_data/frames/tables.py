@@ -73,7 +73,7 @@ import numpy as np
 import pandas as pd
 
 from .build import _arrow_strings, _typed_array
-from .datetimes import arrow_read_datetimes, localize, read_datetimes
+from .datetimes import read_datetime_columns
 from .schema import COERCED_ATTR, DATETIME_UTC, FLOAT64, INT64, NAIVE_DATETIMES_ATTR, OBJECT, STRING, TENANT_COLUMN
 from .values import convert, object_array
 
@@ -298,8 +298,7 @@ def _frame(
     for column in leading:
         data[column] = pd.array(raw[column], dtype="string")
     datetimes = [c for c, dtype in declared.items() if dtype == DATETIME_UTC]
-    reads = {c: arrow_read_datetimes(raw[c]) or read_datetimes(raw[c]) for c in datetimes}
-    localized = localize([r[:2] for r in reads.values()], rows.zones)
+    reads = dict(zip(datetimes, read_datetime_columns([raw[c] for c in datetimes], rows.zones), strict=True))
     for column, dtype in declared.items():
         if dtype == DATETIME_UTC:
             continue
@@ -312,13 +311,13 @@ def _frame(
         data[column] = _typed_array(converted, dtype)
         if n_bad:
             coerced[column] = coerced.get(column, 0) + n_bad
-    for (column, (instants, _, n_bad)), (more, n_naive) in zip(reads.items(), localized, strict=True):
+    for column, (instants, unknown, n_bad) in reads.items():
         array: Any = pd.array(instants)  # a DatetimeArray (M8[ns] input)
         data[column] = array.tz_localize("UTC")
-        if n_bad + more:
-            coerced[column] = coerced.get(column, 0) + n_bad + more
-        if n_naive:
-            naive[column] = n_naive
+        if n_bad:
+            coerced[column] = coerced.get(column, 0) + n_bad
+        if len(unknown):
+            naive[column] = len(unknown)
     order = [*leading, *declared]
     frame = pd.DataFrame({c: data[c] for c in order}, index=pd.RangeIndex(rows.n))
     for name, values in rows.extra.items():
