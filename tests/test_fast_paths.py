@@ -1,11 +1,12 @@
 """The fast paths (Arrow, orjson) give exactly what the general paths give.
 
-Frames: Arrow builds string / Int64 / Float64 / boolean arrays, and time zones are applied once per
-batch; each of these falls back to the value-by-value path when a value does not fit, so the frame
-must never depend on which path ran. The datetime reader is checked against a reference in
-``test_datetimes.py``. Transport: orjson decodes bodies (the
-standard library takes what orjson refuses), successful bodies are read in one piece, and the proxy /
-CA-bundle environment is read once per host.
+Frames: Arrow reads a batch's text and datetime columns straight from the records, builds the flag,
+count and money arrays, and time zones are applied once per batch; each of these falls back to a
+Python path (columns taken one by one, records flattened one by one, values converted one by one) when
+a value does not fit, so the frame must never depend on which path ran. The datetime reader itself is
+checked against a reference in ``test_datetimes.py``. Transport: orjson decodes bodies (the standard
+library takes what orjson refuses), successful bodies are read in one piece, and the proxy / CA-bundle
+environment is read once per host.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import requests
 from pandas.testing import assert_frame_equal
 
 from engagifii_data import sandbox
-from engagifii_data.frames import DATETIME_COLUMNS, FrameBuilder, build, events_frame
+from engagifii_data.frames import DATETIME_COLUMNS, FrameBuilder, events_frame
+from engagifii_data.frames import columns as frame_columns
+from engagifii_data.frames import values as frame_values
 from engagifii_data.responses import Decoded, declared_charset, decode_json
 from engagifii_data.transport import EnvironmentCachingSession
 
@@ -48,9 +51,18 @@ def test_zones_applied_once_per_batch_over_every_column(monkeypatch: pytest.Monk
     assert (df.loc[df["timeZone"] == "Asia/Kolkata", "createdOn"] == pd.Timestamp("2024-05-01T03:30:00Z")).all()
 
 
-def _general_paths_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(build, "_arrow_strings", lambda values: None)
-    monkeypatch.setattr(build, "_ARROW_TYPES", {})
+#: Ways to turn the fast paths off: the text columns read from the records one by one in Python instead
+#: of by Arrow in one pass; every record flattened; every value through the Python converters first.
+SLOW_PATHS = ["python-texts", "flattened", "converted"]
+
+
+def _slow_paths(monkeypatch: pytest.MonkeyPatch, which: str) -> None:
+    if which == "python-texts":
+        monkeypatch.setattr(frame_columns, "_arrow_texts", lambda records: {})
+    elif which == "flattened":
+        monkeypatch.setattr(frame_columns, "_plain_columns", lambda records: None)
+    else:
+        monkeypatch.setattr(frame_values, "_ARROW_STRICT", frozenset())
 
 
 def _awkward_records() -> list[dict[str, Any]]:
@@ -95,19 +107,31 @@ def _awkward_records() -> list[dict[str, Any]]:
             "startDateTime": "2024-07-01T12:00:00",
             "timeZone": "Mars/Olympus",
         },
+        {"id": "e", "registrantsCapacity": 3.5, "attendeesCount": 2.0, "defaultPrice": True, "isFreeEvent": 0},
+        {"id": "f", "location": {"latitude": True, "longitude": "1.5"}, "isFavourite": "false", "eventType": 1.5},
+        {"id": "g", "createdOn": "2024-02-30T10:00:00+24:00", "endDateTime": "2024-01-01T10:00:00-24:30"},
     ]
 
 
-@pytest.mark.parametrize("source", ["sandbox", "awkward"])
-def test_frames_do_not_depend_on_the_fast_paths(monkeypatch: pytest.MonkeyPatch, source: str) -> None:
-    if source == "sandbox":  # the seeded tenants hold every hard case of the wire format
-        data = sandbox.generate()
+@pytest.mark.parametrize("slow", SLOW_PATHS)
+@pytest.mark.parametrize("source", ["sandbox", "sandbox-list", "awkward"])
+def test_frames_do_not_depend_on_the_fast_paths(monkeypatch: pytest.MonkeyPatch, source: str, slow: str) -> None:
+    if source.startswith("sandbox"):  # the seeded tenants hold every hard case of the wire format
+        data = sandbox.generate(detail=source == "sandbox")
         records = [r for code in sorted(data) for r in data[code]]
     else:
         records = _awkward_records()
-    fast = events_frame(json.loads(json.dumps(records)), tenant="T")
-    _general_paths_only(monkeypatch)
-    general = events_frame(json.loads(json.dumps(records)), tenant="T")
+
+    def frame() -> pd.DataFrame:  # the whole input as one batch, then one record per batch
+        builder = FrameBuilder(tenant="T")
+        builder.add(json.loads(json.dumps(records)))
+        for record in json.loads(json.dumps(records[:200])):
+            builder.add([record])
+        return builder.build()
+
+    fast = frame()
+    _slow_paths(monkeypatch, slow)
+    general = frame()
     assert_frame_equal(fast, general)
     assert fast.attrs == general.attrs
     assert list(fast.attrs["engagifii_coerced"]) == list(general.attrs["engagifii_coerced"])  # same key order
