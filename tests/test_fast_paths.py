@@ -62,7 +62,7 @@ def _slow_paths(monkeypatch: pytest.MonkeyPatch, which: str) -> None:
     elif which == "flattened":
         monkeypatch.setattr(frame_columns, "_plain_columns", lambda records: None)
     else:
-        monkeypatch.setattr(frame_values, "_ARROW_STRICT", frozenset())
+        monkeypatch.setattr(frame_values, "_arrow_first", lambda values, dtype: False)
 
 
 def _awkward_records() -> list[dict[str, Any]]:

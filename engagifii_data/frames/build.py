@@ -2,8 +2,8 @@
 
 A batch is typed column by column as soon as it is added (:func:`_typed_batch`): text, flag, count and
 money columns become Arrow arrays, datetime columns ``M8[ns]`` UTC instants, list columns lists. pandas
-sees them only when batches are merged (every :data:`_MERGE_BATCHES` batches and in
-:meth:`FrameBuilder.build`): one DataFrame per merge instead of one per batch.
+sees them only when batches are merged (every :data:`_MERGE_ROWS` rows or :data:`_MERGE_BATCHES` batches,
+and in :meth:`FrameBuilder.build`): one DataFrame per merge instead of one per batch.
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ from .schema import (
 )
 from .values import ARROW_TYPES, arrow_column, convert, from_arrow, object_array
 
-#: FrameBuilder merges every this many typed batches into one frame (bounded per-batch overhead).
-_MERGE_BATCHES: Final = 16
+#: FrameBuilder merges its typed batches into one frame once they hold this many rows, or are this many
+#: (a frame per merge costs a few milliseconds; a batch kept costs its per-column objects).
+_MERGE_ROWS: Final = 16_384
+_MERGE_BATCHES: Final = 256
 
 # --------------------------------------------------------------------------------------------------
 # Typed batches
@@ -177,6 +179,7 @@ class FrameBuilder:
         self._copy = copy_lists
         self._frames: list[pd.DataFrame] = []
         self._batches: list[_Batch] = []  # typed batches not merged into ``_frames`` yet
+        self._pending = 0  # their rows
         self._extra: dict[str, None] = {}  # unknown columns, in order of first appearance
         self._coerced: dict[str, int] = dict.fromkeys(WIRE_COLUMNS, 0)
         self._naive: dict[str, int] = dict.fromkeys(DATETIME_COLUMNS, 0)
@@ -220,7 +223,8 @@ class FrameBuilder:
         self._extra.update(dict.fromkeys(batch.extra))
         self._batches.append(batch)
         self._rows += n
-        if len(self._batches) >= _MERGE_BATCHES:
+        self._pending += n
+        if self._pending >= _MERGE_ROWS or len(self._batches) >= _MERGE_BATCHES:
             self._merge_batches()
         return n
 
@@ -229,6 +233,7 @@ class FrameBuilder:
         if self._batches:
             self._frames.append(_merge(self._batches, self._tenant, self._extra))
             self._batches = []
+            self._pending = 0
 
     def _concat(self, batches: list[pd.DataFrame]) -> pd.DataFrame:
         columns = [*_leading(self._tenant), *EVENT_COLUMNS, *self._extra]

@@ -100,13 +100,17 @@ def _unknown_fields(records: Sequence[dict[str, Any]]) -> dict[str, None] | None
     return extra
 
 
-def _objects(records: Sequence[dict[str, Any]]) -> dict[str, list[Any]] | None:
-    """Per declared object field, each record's object ({} when null/missing); None if one is not plain."""
+def _objects(records: Sequence[dict[str, Any]]) -> dict[str, list[Any] | None] | None:
+    """Per declared object field, each record's object ({} when null/missing), None when no record has
+    one (the listing's ``contacts``); None if an object is not a plain dict of declared fields."""
     get: Callable[[dict[str, Any], str], Any] = dict.get
     empty: dict[str, Any] = {}
-    objects: dict[str, list[Any]] = {}
+    objects: dict[str, list[Any] | None] = {}
     for prefix in _NESTED:
         values = list(map(get, records, repeat(prefix)))
+        if values.count(None) == len(values):
+            objects[prefix] = None
+            continue
         if not _DICT_OR_NONE.issuperset(map(type, values)):
             return None
         values = [empty if o is None else o for o in values]  # a null object: every sub-field NA
@@ -152,10 +156,13 @@ def _plain_columns(records: Sequence[Any]) -> tuple[RawColumns, dict[str, None]]
                 return None
             columns[column] = values
     for prefix, subs in _NESTED.items():
+        held = objects[prefix]
         for sub in subs:
             name = f"{prefix}.{sub}"
-            if name not in columns:
-                values = list(map(get, objects[prefix], repeat(sub)))
+            if held is None:
+                columns[name] = [None] * len(records)
+            elif name not in columns:
+                values = list(map(get, held, repeat(sub)))
                 if not plain(map(type, values)):
                     return None
                 columns[name] = values

@@ -68,6 +68,7 @@ _STAMPS: Final = pa.timestamp("ns")
 _STAMPS_UTC: Final = pa.timestamp("ns", "UTC")
 _NULL_TEXT: Final = pa.scalar(None, _TEXT)
 _NAT: Final = np.datetime64("NaT", "ns")
+_STR_OR_NONE: Final = frozenset({str, type(None)})
 #: Canonical texts from these (inclusive, exclusive) have a year in ``_NS_YEARS``.
 _FIRST_YEAR: Final = f"{_NS_YEARS.start:04d}"
 _PAST_YEAR: Final = f"{_NS_YEARS.stop:04d}"
@@ -306,7 +307,10 @@ def _zone_codes(zones: Any) -> tuple[np.ndarray, list[str]]:
     lookup per distinct text.
     """
     if not isinstance(zones, pa.Array):
-        zones = pa.array([z if isinstance(z, str) else None for z in zones], type=_TEXT)
+        texts = (
+            zones if _STR_OR_NONE.issuperset(map(type, zones)) else [z if isinstance(z, str) else None for z in zones]
+        )
+        zones = pa.array(texts, type=_TEXT)
     encoded = pc.dictionary_encode(zones)
     names: dict[str, int] = {}
     lookup = []

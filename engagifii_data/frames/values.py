@@ -169,6 +169,11 @@ ARROW_TYPES: Final[dict[str, pa.DataType]] = {
 _ARROW_STRICT: Final = frozenset({STRING, BOOLEAN})
 
 
+def _arrow_first(values: list[Any], dtype: str) -> bool:
+    """Whether Arrow may take ``values`` as they are: it refuses what :func:`convert` would change."""
+    return dtype in _ARROW_STRICT or _READY_OR_NONE[dtype].issuperset(map(type, values))
+
+
 def arrow_column(values: list[Any], dtype: str) -> tuple[pa.Array, int]:
     """One text, flag, count or money column's raw values -> (Arrow array of the dtype, number coerced).
 
@@ -176,11 +181,11 @@ def arrow_column(values: list[Any], dtype: str) -> tuple[pa.Array, int]:
     :func:`convert` would change are converted first, so the result never depends on which ran.
     """
     arrow_type = ARROW_TYPES[dtype]
-    if dtype in _ARROW_STRICT:
+    if _arrow_first(values, dtype):
         try:
             return pa.array(values, type=arrow_type, from_pandas=True), 0
         except (pa.ArrowException, TypeError, ValueError, OverflowError):
-            pass  # a value to convert (a number in a text column, "true" in a flag)
+            pass  # a value to convert (a number in a text column, "true" in a flag, 2**63 in a count)
     converted, bad = convert(values, dtype)
     try:
         return pa.array(converted, type=arrow_type, from_pandas=True), bad
@@ -199,6 +204,5 @@ def from_arrow(array: pa.Array | pa.ChunkedArray, dtype: str) -> Any:
 
 def object_array(values: list[Any]) -> pd.Series:
     """An ``object`` Series holding ``values`` as they are (pandas 3 would infer ``str`` from an array)."""
-    array = np.empty(len(values), dtype=object)
-    array[:] = values  # element-wise: a list value stays one cell
+    array = np.fromiter(values, dtype=object, count=len(values))  # a list value stays one cell
     return pd.Series(array, dtype=object, index=pd.RangeIndex(len(values)), copy=False)
