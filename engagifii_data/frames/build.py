@@ -9,7 +9,7 @@ and in :meth:`FrameBuilder.build`): one DataFrame per merge instead of one per b
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any, Final, NamedTuple
 
 import numpy as np
@@ -96,7 +96,7 @@ def _pandas_column(pieces: list[Any], dtype: str) -> Any:
         instants: Any = pd.array(np.concatenate(pieces) if len(pieces) > 1 else pieces[0])
         return instants.tz_localize("UTC")
     if dtype == OBJECT:
-        return object_array([v for piece in pieces for v in piece])
+        return object_array(list(chain.from_iterable(pieces)))
     return from_arrow(pa.chunked_array(pieces, type=ARROW_TYPES[dtype]), dtype)
 
 
@@ -109,7 +109,7 @@ def _merge(batches: Sequence[_Batch], tenant: str | None, extra: Iterable[str]) 
     for column, dtype in EVENT_COLUMNS.items():
         data[column] = _pandas_column([b.columns[column] for b in batches], dtype)
     for name in extra:
-        data[name] = object_array([v for b in batches for v in b.extra.get(name, repeat(None, b.rows))])
+        data[name] = object_array(list(chain.from_iterable(b.extra.get(name, repeat(None, b.rows)) for b in batches)))
     return pd.DataFrame(data, index=pd.RangeIndex(rows), copy=False)
 
 
