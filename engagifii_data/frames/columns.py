@@ -34,17 +34,17 @@ _NESTED_KEYS: Final[dict[str, frozenset[str]]] = {prefix: frozenset(subs) for pr
 _TOP_KEYS: Final[frozenset[str]] = frozenset(_TOP_LEAVES) | OBJECT_PREFIXES
 
 #: Declared columns read as text by Arrow when a batch allows it (the zones are needed as sent).
-TEXT_COLUMNS: Final[frozenset[str]] = frozenset(
+_TEXT_COLUMNS: Final[frozenset[str]] = frozenset(
     c for c, t in EVENT_COLUMNS.items() if t in (STRING, DATETIME_UTC) and c != TZ_COLUMN
 )
 
 
 def _text_struct() -> tuple[pa.StructType, list[str]]:
     """The Arrow struct of the text columns (objects as nested structs), and its columns in leaf order."""
-    top = [pa.field(c, pa.large_string()) for c in _TOP_LEAVES if c in TEXT_COLUMNS]
+    top = [pa.field(c, pa.large_string()) for c in _TOP_LEAVES if c in _TEXT_COLUMNS]
     leaves = [f.name for f in top]
     for prefix, subs in _NESTED.items():
-        texts = [s for s in subs if f"{prefix}.{s}" in TEXT_COLUMNS]
+        texts = [s for s in subs if f"{prefix}.{s}" in _TEXT_COLUMNS]
         if texts:
             top.append(pa.field(prefix, pa.struct([pa.field(s, pa.large_string()) for s in texts])))
             leaves.extend(f"{prefix}.{s}" for s in texts)
