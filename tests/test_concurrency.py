@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from engagifii_data import EngagifiiClient, sandbox
@@ -133,12 +134,10 @@ def test_the_builder_keeps_typed_frames_and_no_raw_record() -> None:
     del records
     gc.collect()
     assert all(ref() is None for ref in refs), "the builder retained raw records"
-    storage = builder._frames
-    assert len(storage) == 3
-    assert all(isinstance(frame, pd.DataFrame) for frame in storage)
-    assert [len(frame) for frame in storage] == [25, 25, 10]
-    assert storage[0]["startDateTime"].dtype == "datetime64[ns, UTC]"
-    assert storage[0]["registrantsCapacity"].dtype == "Int64"
+    storage = builder._batches  # typed columns, merged into frames every few batches and by build()
+    assert [batch.rows for batch in storage] == [25, 25, 10]
+    assert storage[0].columns["startDateTime"].dtype == "M8[ns]"
+    assert storage[0].columns["registrantsCapacity"].type == pa.int64()
     assert builder.build().shape[0] == 60
 
 

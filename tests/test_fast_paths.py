@@ -1,10 +1,12 @@
 """The fast paths (Arrow, orjson) give exactly what the general paths give.
 
-Frames: Arrow parses canonical datetime columns, builds string / Int64 / Float64 / boolean arrays, and
-time zones are applied once per batch; each of these falls back to the value-by-value path when a value
-does not fit, so the frame must never depend on which path ran. Transport: orjson decodes bodies (the
-standard library takes what orjson refuses), successful bodies are read in one piece, and the proxy /
-CA-bundle environment is read once per host.
+Frames: Arrow reads a batch's text and datetime columns straight from the records, builds the flag,
+count and money arrays, and time zones are applied once per batch; each of these falls back to a
+Python path (columns taken one by one, records flattened one by one, values converted one by one) when
+a value does not fit, so the frame must never depend on which path ran. The datetime reader itself is
+checked against a reference in ``test_datetimes.py``. Transport: orjson decodes bodies (the standard
+library takes what orjson refuses), successful bodies are read in one piece, and the proxy / CA-bundle
+environment is read once per host.
 """
 
 from __future__ import annotations
@@ -13,105 +15,19 @@ import json
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
 from engagifii_data import sandbox
-from engagifii_data.frames import DATETIME_COLUMNS, FrameBuilder, build, datetimes, events_frame
+from engagifii_data.frames import DATETIME_COLUMNS, FrameBuilder, events_frame
+from engagifii_data.frames import columns as frame_columns
+from engagifii_data.frames import values as frame_values
 from engagifii_data.responses import Decoded, declared_charset, decode_json
 from engagifii_data.transport import EnvironmentCachingSession
 
-# -- datetimes: Arrow vs the value-by-value reader --------------------------------------------------
-
-_DIGITS = st.text("0123456789", min_size=2, max_size=2)
-_YEARS = st.sampled_from(["0001", "1600", "1677", "1678", "1970", "2024", "2261", "2262", "9999"])
-_FRACTION = st.one_of(st.just(""), st.text("0123456789", min_size=1, max_size=12).map(lambda d: "." + d))
-_OFFSET = st.one_of(
-    st.just(""), st.just("Z"), st.tuples(st.sampled_from("+-"), _DIGITS, _DIGITS).map(lambda t: f"{t[0]}{t[1]}:{t[2]}")
-)
-#: ``YYYY-MM-DDThh:mm:ss[.f][Z|±hh:mm]`` with any two digits in every field: valid, impossible (month
-#: 13, February 30, hour 24, second 60) and out-of-range (years 1600, 2262) values alike.
-CANONICAL_ISH = st.builds(
-    lambda y, mo, d, h, mi, s, f, o: f"{y}-{mo}-{d}T{h}:{mi}:{s}{f}{o}",
-    _YEARS,
-    _DIGITS,
-    _DIGITS,
-    _DIGITS,
-    _DIGITS,
-    _DIGITS,
-    _FRACTION,
-    _OFFSET,
-)
-COLUMN = st.lists(st.one_of(st.none(), CANONICAL_ISH), min_size=1, max_size=12)
-ZONES = st.sampled_from([None, "Eastern Standard Time", "Asia/Kolkata", "Not/AZone", "", 5])
-
-
-def _general(values: list[Any], zones: list[Any]) -> tuple[np.ndarray, int, int]:
-    result, naive, coerced = datetimes.read_datetimes(values)
-    ((more, naive_count),) = datetimes.localize([(result, naive)], zones)
-    return result, coerced + more, naive_count
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), values=COLUMN)
-def test_arrow_datetimes_equal_the_general_reader(data: st.DataObject, values: list[Any]) -> None:
-    zones = data.draw(st.lists(ZONES, min_size=len(values), max_size=len(values)))
-    fast = datetimes.arrow_read_datetimes(values)
-    expected = _general(values, zones)
-    if fast is None:
-        return  # the general path runs: nothing to compare
-    result, naive, coerced = fast
-    ((more, naive_count),) = datetimes.localize([(result, naive)], zones)
-    np.testing.assert_array_equal(result, expected[0])
-    assert (coerced + more, naive_count) == expected[1:]
-
-
-@pytest.mark.parametrize(
-    "values",
-    [
-        ["2023-02-29T00:00:00"],  # no such day
-        ["2024-01-01T24:00:00Z"],  # hour 24
-        ["1600-01-01T00:00:00Z"],  # outside datetime64[ns]: counted as coerced
-        ["2024-01-01T10:00:00+24:00"],  # Arrow refuses the offset; the general path reads it
-        ["2024-01-01 10:00:00"],  # not canonical (space)
-        ["2024-01-01t10:00:00z"],  # lower case
-        [" 2024-01-01T10:00:00Z"],  # whitespace
-        ["2024-01-01T10:00:00Z", 20240101],  # not text
-        [None, None],
-    ],
-)
-def test_arrow_datetimes_leave_what_they_cannot_read_to_the_general_reader(values: list[Any]) -> None:
-    assert datetimes.arrow_read_datetimes(values) is None
-
-
-def test_arrow_datetimes_read_the_wire_forms() -> None:
-    values = [
-        "2023-04-26T17:00:00.8257013Z",
-        "2024-01-01T00:00:00+05:30",
-        "2024-07-01T12:00:00",
-        "0001-01-01T00:00:00",
-        None,
-        "2024-03-10T02:30:00",
-    ]
-    zones = ["UTC", None, "Eastern Standard Time", None, None, "America/New_York"]
-    fast = datetimes.arrow_read_datetimes(values)
-    assert fast is not None
-    result, naive, coerced = fast
-    assert naive.tolist() == [2, 5] and coerced == 0
-    assert datetimes.localize([(result, naive)], zones) == [(0, 0)]
-    assert [None if pd.isna(v) else pd.Timestamp(v).isoformat() for v in result] == [
-        "2023-04-26T17:00:00.825701300",
-        "2023-12-31T18:30:00",
-        "2024-07-01T16:00:00",  # EDT
-        None,
-        None,
-        "2024-03-10T07:30:00",  # the skipped spring hour: read with the offset before the gap (EST)
-    ]
+# -- whole frames: fast paths on vs off -------------------------------------------------------------
 
 
 def test_zones_applied_once_per_batch_over_every_column(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -135,13 +51,18 @@ def test_zones_applied_once_per_batch_over_every_column(monkeypatch: pytest.Monk
     assert (df.loc[df["timeZone"] == "Asia/Kolkata", "createdOn"] == pd.Timestamp("2024-05-01T03:30:00Z")).all()
 
 
-# -- whole frames: fast paths on vs off -------------------------------------------------------------
+#: Ways to turn the fast paths off: the text columns read from the records one by one in Python instead
+#: of by Arrow in one pass; every record flattened; every value through the Python converters first.
+SLOW_PATHS = ["python-texts", "flattened", "converted"]
 
 
-def _general_paths_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(build, "arrow_read_datetimes", lambda values: None)
-    monkeypatch.setattr(build, "_arrow_strings", lambda values: None)
-    monkeypatch.setattr(build, "_ARROW_TYPES", {})
+def _slow_paths(monkeypatch: pytest.MonkeyPatch, which: str) -> None:
+    if which == "python-texts":
+        monkeypatch.setattr(frame_columns, "_arrow_texts", lambda records: {})
+    elif which == "flattened":
+        monkeypatch.setattr(frame_columns, "_plain_columns", lambda records: None)
+    else:
+        monkeypatch.setattr(frame_values, "_arrow_first", lambda values, dtype: False)
 
 
 def _awkward_records() -> list[dict[str, Any]]:
@@ -186,19 +107,31 @@ def _awkward_records() -> list[dict[str, Any]]:
             "startDateTime": "2024-07-01T12:00:00",
             "timeZone": "Mars/Olympus",
         },
+        {"id": "e", "registrantsCapacity": 3.5, "attendeesCount": 2.0, "defaultPrice": True, "isFreeEvent": 0},
+        {"id": "f", "location": {"latitude": True, "longitude": "1.5"}, "isFavourite": "false", "eventType": 1.5},
+        {"id": "g", "createdOn": "2024-02-30T10:00:00+24:00", "endDateTime": "2024-01-01T10:00:00-24:30"},
     ]
 
 
-@pytest.mark.parametrize("source", ["sandbox", "awkward"])
-def test_frames_do_not_depend_on_the_fast_paths(monkeypatch: pytest.MonkeyPatch, source: str) -> None:
-    if source == "sandbox":  # the seeded tenants hold every hard case of the wire format
-        data = sandbox.generate()
+@pytest.mark.parametrize("slow", SLOW_PATHS)
+@pytest.mark.parametrize("source", ["sandbox", "sandbox-list", "awkward"])
+def test_frames_do_not_depend_on_the_fast_paths(monkeypatch: pytest.MonkeyPatch, source: str, slow: str) -> None:
+    if source.startswith("sandbox"):  # the seeded tenants hold every hard case of the wire format
+        data = sandbox.generate(detail=source == "sandbox")
         records = [r for code in sorted(data) for r in data[code]]
     else:
         records = _awkward_records()
-    fast = events_frame(json.loads(json.dumps(records)), tenant="T")
-    _general_paths_only(monkeypatch)
-    general = events_frame(json.loads(json.dumps(records)), tenant="T")
+
+    def frame() -> pd.DataFrame:  # the whole input as one batch, then one record per batch
+        builder = FrameBuilder(tenant="T")
+        builder.add(json.loads(json.dumps(records)))
+        for record in json.loads(json.dumps(records[:200])):
+            builder.add([record])
+        return builder.build()
+
+    fast = frame()
+    _slow_paths(monkeypatch, slow)
+    general = frame()
     assert_frame_equal(fast, general)
     assert fast.attrs == general.attrs
     assert list(fast.attrs["engagifii_coerced"]) == list(general.attrs["engagifii_coerced"])  # same key order

@@ -346,11 +346,11 @@ def test_datetime_naive_without_zone_keeps_digits_and_is_counted() -> None:
         ({"id": "x"}, None),
     ],
 )
-@pytest.mark.parametrize("fast", [True, False], ids=["arrow", "general"])
+@pytest.mark.parametrize("canonical", [True, False], ids=["canonical", "rewritten"])
 def test_naive_datetimes_column_marks_exactly_the_unknown_zone_values(
-    record: dict[str, Any], marked: list[str] | None, fast: bool
+    record: dict[str, Any], marked: list[str] | None, canonical: bool
 ) -> None:
-    if not fast:  # surrounding blanks are not canonical: the column is parsed value by value
+    if not canonical:  # surrounding blanks are not the canonical form: such values are rewritten first
         record = {k: f" {v} " if k in DATETIME_COLUMNS and isinstance(v, str) else v for k, v in record.items()}
     df = events_frame([record, {"id": "plain"}])
     assert df["naiveDateTimes"].dtype == object

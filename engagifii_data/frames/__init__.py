@@ -7,6 +7,7 @@ dtypes do not depend on the data:
   unknown fields;
 - :mod:`.datetimes`: every wire datetime form -> ``datetime64[ns, UTC]``;
 - :mod:`.values`: scalar converters (a value that does not fit its column becomes NA, counted);
+- :mod:`.columns`: a batch of records -> raw values column by column (flattening, unknown fields);
 - :mod:`.build`: :class:`FrameBuilder` (batch by batch) and :func:`events_frame`.
 
 Attributes

@@ -1,164 +1,121 @@
-"""Event records -> typed DataFrame batches -> one frame (:class:`FrameBuilder`, :func:`events_frame`)."""
+"""Event records -> typed batches -> one frame (:class:`FrameBuilder`, :func:`events_frame`).
+
+A batch is typed column by column as soon as it is added (:func:`_typed_batch`): text, flag, count and
+money columns become Arrow arrays, datetime columns ``M8[ns]`` UTC instants, list columns lists. pandas
+sees them only when batches are merged (every :data:`_MERGE_ROWS` rows or :data:`_MERGE_BATCHES` batches,
+and in :meth:`FrameBuilder.build`): one DataFrame per merge instead of one per batch.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import repeat
-from typing import Any, Final
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain, repeat
+from typing import Any, Final, NamedTuple
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .datetimes import DatetimeRead, arrow_read_datetimes, localize_rows, read_datetimes
+from .columns import RawColumns, raw_columns
+from .datetimes import read_datetime_columns
 from .schema import (
-    BOOLEAN,
     COERCED_ATTR,
+    DATETIME_COLUMNS,
     DATETIME_UTC,
     EVENT_COLUMNS,
-    FLOAT64,
-    INT64,
     NAIVE_COLUMN,
     NAIVE_DATETIMES_ATTR,
     OBJECT,
-    OBJECT_PREFIXES,
-    STRING,
     STRING_DTYPE,
     TENANT_COLUMN,
     TZ_COLUMN,
     WIRE_COLUMNS,
 )
-from .values import convert, object_array
+from .values import ARROW_TYPES, arrow_column, convert, from_arrow, object_array
 
-#: FrameBuilder merges every this many batch frames into one (bounded per-frame overhead).
-_MERGE_EVERY: Final = 16
+#: FrameBuilder merges its typed batches into one frame once they hold this many rows, or are this many
+#: (a frame per merge costs a few milliseconds; a batch kept costs its per-column objects).
+_MERGE_ROWS: Final = 16_384
+_MERGE_BATCHES: Final = 256
+
 # --------------------------------------------------------------------------------------------------
-# Flattening
+# Typed batches
 # --------------------------------------------------------------------------------------------------
 
 
-_PLAIN: Final = frozenset({str, int, float, bool, list, type(None)})  # JSON types that are not objects
-_DICT_OR_NONE: Final = frozenset({dict, type(None)})
+class _Batch(NamedTuple):
+    rows: int
+    #: declared column -> Arrow array (text, flags, counts, money), ``M8[ns]`` UTC instants
+    #: (datetimes) or list (list columns, ``naiveDateTimes``)
+    columns: dict[str, Any]
+    extra: dict[str, list[Any]]  # unknown column (renamed when needed) -> raw values
+    coerced: dict[str, int]
+    naive: dict[str, int]
 
 
-def _flatten_into(out: dict[str, Any], obj: Mapping[str, Any], prefix: str) -> None:
-    for key, value in obj.items():
-        name = f"{prefix}{key}"
-        if type(value) is dict or (type(value) not in _PLAIN and isinstance(value, Mapping)):
-            _flatten_into(out, value, f"{name}.")
-        elif value is None and not prefix and name in OBJECT_PREFIXES:
-            continue  # "location": null -> every location.* stays NA
+def _datetime_columns(raw: RawColumns, rows: int, columns: dict[str, Any], coerced: dict[str, int]) -> dict[str, int]:
+    """Read the batch's datetime columns into ``columns`` (and its ``naiveDateTimes`` marks); naive counts."""
+    reads = read_datetime_columns([raw[c] for c in DATETIME_COLUMNS], raw[TZ_COLUMN])
+    marks: list[Any] = [None] * rows  # per row: its datetime columns of no known zone, or None
+    naive: dict[str, int] = {}
+    for column, read in zip(DATETIME_COLUMNS, reads, strict=True):
+        columns[column] = read.values
+        coerced[column] = read.coerced
+        naive[column] = len(read.unknown)
+        for row in read.unknown.tolist():
+            if marks[row] is None:
+                marks[row] = [column]
+            else:
+                marks[row].append(column)
+    columns[NAIVE_COLUMN] = marks
+    return naive
+
+
+def _typed_batch(raw: RawColumns, extra: Iterable[str], rows: int, *, copy: bool, renamed: set[str]) -> _Batch:
+    """One batch's raw columns (:func:`.columns.raw_columns`) -> its typed columns and counts."""
+    columns: dict[str, Any] = {}
+    coerced: dict[str, int] = {}
+    for column, dtype in EVENT_COLUMNS.items():
+        if dtype == DATETIME_UTC or column == NAIVE_COLUMN:
+            continue
+        values = raw[column]
+        if isinstance(values, pa.Array):  # text Arrow read from the records
+            columns[column], coerced[column] = values, 0
+        elif dtype == OBJECT:
+            columns[column], coerced[column] = convert(values, OBJECT, copy=copy)
         else:
-            out[name] = value
+            columns[column], coerced[column] = arrow_column(values, dtype)
+    naive = _datetime_columns(raw, rows, columns, coerced)
+    passed = {f"record.{key}" if key in renamed else key: raw[key] for key in extra}
+    return _Batch(rows, columns, passed, coerced, naive)
 
 
-def _flatten(record: Mapping[str, Any], index: int) -> dict[str, Any]:
-    if not isinstance(record, Mapping):
-        raise TypeError(f"event record #{index} is {type(record).__name__}, expected a JSON object (dict)")
-    out: dict[str, Any] = {}
-    _flatten_into(out, record, "")
-    return out
-
-
-#: Declared wire columns that are top-level fields, and declared object fields -> their sub-fields.
-_TOP_LEAVES: Final[tuple[str, ...]] = tuple(c for c in WIRE_COLUMNS if "." not in c)
-_NESTED: Final[dict[str, tuple[str, ...]]] = {
-    prefix: tuple(c.split(".", 1)[1] for c in EVENT_COLUMNS if c.startswith(f"{prefix}."))
-    for prefix in dict.fromkeys(c.split(".", 1)[0] for c in EVENT_COLUMNS if "." in c)
-}
-_NESTED_KEYS: Final[dict[str, frozenset[str]]] = {prefix: frozenset(subs) for prefix, subs in _NESTED.items()}
-_TOP_KEYS: Final[frozenset[str]] = frozenset(_TOP_LEAVES) | OBJECT_PREFIXES
-
-
-def _columns(records: Sequence[Any]) -> tuple[dict[str, list[Any]], dict[str, None]] | None:
-    """Column-wise raw values of a batch and its unknown columns, or None for per-record flattening.
-
-    The fast path of :meth:`FrameBuilder.add`: it applies when every record is a plain ``dict``, every
-    declared object field is a ``dict`` with only declared sub-fields (or null/missing), and every value
-    is a plain JSON scalar or list (unknown top-level fields included) -- batches that :func:`_flatten`
-    would not reshape. The result is then what flattening gives: ``{column: values}`` for the declared
-    columns and the unknown ones, and the unknown column names in order of first appearance.
-    """
-    for record in records:
-        if type(record) is not dict:
-            return None
-    plain = _PLAIN.issuperset
-    get: Callable[[dict[str, Any], str], Any] = dict.get
-    columns: dict[str, list[Any]] = {}
-    extra: dict[str, None] = {}
-    if not _TOP_KEYS.issuperset(set().union(*records)):
-        for record in records:
-            for key in record:
-                if key not in _TOP_KEYS:
-                    extra.setdefault(key, None)
-        if not extra.keys().isdisjoint(EVENT_COLUMNS):
-            return None  # a top-level "location.city" or "naiveDateTimes" key: let flattening decide
-        for key in extra:
-            values = [r.get(key) for r in records]
-            if not plain(map(type, values)):
-                return None
-            columns[key] = values
-    for column in _TOP_LEAVES:
-        values = list(map(get, records, repeat(column)))
-        if not plain(map(type, values)):
-            return None
-        columns[column] = values
-    empty: dict[str, Any] = {}
-    for prefix, subs in _NESTED.items():
-        objects = list(map(get, records, repeat(prefix)))
-        if not _DICT_OR_NONE.issuperset(map(type, objects)):
-            return None
-        objects = [empty if o is None else o for o in objects]  # a null object: every sub-field NA
-        if not _NESTED_KEYS[prefix].issuperset(set().union(*objects)):
-            return None
-        for sub in subs:
-            values = list(map(get, objects, repeat(sub)))
-            if not plain(map(type, values)):
-                return None
-            columns[f"{prefix}.{sub}"] = values
-    return columns, extra
-
-
-# --------------------------------------------------------------------------------------------------
-# Building frames
-# --------------------------------------------------------------------------------------------------
-
-
-def _arrow_strings(values: list[Any]) -> Any:
-    """A ``string`` array built by Arrow in one C-level pass, or None when a value is not ``str``/None.
-
-    Equal to ``pd.array(values, dtype="string")`` for such values; anything else (numbers, booleans,
-    NaN, lone surrogates) returns None so the caller takes the converting path.
-    """
-    if STRING_DTYPE.storage != "pyarrow":
-        return None
-    try:
-        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
-    except (pa.ArrowException, TypeError, ValueError, UnicodeError):
-        return None
-
-
-#: Arrow types of the masked numeric dtypes, for :func:`_typed_array`.
-_ARROW_TYPES: Final[dict[str, pa.DataType]] = {INT64: pa.int64(), FLOAT64: pa.float64(), BOOLEAN: pa.bool_()}
-
-
-def _typed_array(values: list[Any], dtype: str) -> Any:
-    """The pandas array of converted ``values`` (None for NA) in the column's declared ``dtype``.
-
-    Numeric and boolean columns go through Arrow (one C-level pass, NaN as NA like ``pd.array``)
-    and the dtype's ``__from_arrow__``, about 3x faster than ``pd.array`` on a list.
-    """
-    if dtype == STRING:
-        return pd.array(values, dtype=STRING_DTYPE)
+def _pandas_column(pieces: list[Any], dtype: str) -> Any:
+    """The batches' pieces of one declared column -> its pandas array in ``dtype``."""
+    if dtype == DATETIME_UTC:
+        instants: Any = pd.array(np.concatenate(pieces) if len(pieces) > 1 else pieces[0])
+        return instants.tz_localize("UTC")
     if dtype == OBJECT:
-        return object_array(values)
-    extension_dtype: Any = pd.api.types.pandas_dtype(dtype)
-    arrow_type = _ARROW_TYPES.get(dtype)
-    if arrow_type is not None:
-        try:
-            return extension_dtype.__from_arrow__(pa.array(values, type=arrow_type, from_pandas=True))
-        except (pa.ArrowException, TypeError, ValueError, OverflowError):
-            pass
-    return pd.array(values, dtype=extension_dtype)
+        return object_array(list(chain.from_iterable(pieces)))
+    return from_arrow(pa.chunked_array(pieces, type=ARROW_TYPES[dtype]), dtype)
+
+
+def _merge(batches: Sequence[_Batch], tenant: str | None, extra: Iterable[str]) -> pd.DataFrame:
+    """Typed batches -> one frame: declared columns, then the unknown ones known so far (None where absent)."""
+    rows = sum(b.rows for b in batches)
+    data: dict[str, Any] = {}
+    if tenant is not None:
+        data[TENANT_COLUMN] = pd.array([tenant] * rows, dtype=STRING_DTYPE)
+    for column, dtype in EVENT_COLUMNS.items():
+        data[column] = _pandas_column([b.columns[column] for b in batches], dtype)
+    for name in extra:
+        data[name] = object_array(list(chain.from_iterable(b.extra.get(name, repeat(None, b.rows)) for b in batches)))
+    return pd.DataFrame(data, index=pd.RangeIndex(rows), copy=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Frames
+# --------------------------------------------------------------------------------------------------
 
 
 def _reset_attrs(df: pd.DataFrame, coerced: Mapping[str, int], naive: Mapping[str, int]) -> None:
@@ -186,12 +143,8 @@ def empty_events_frame(*, tenant: str | None = None) -> pd.DataFrame:
         their dtypes, a ``RangeIndex``, and ``attrs`` ``{"engagifii_coerced": {},
         "engagifii_naive_datetimes": {}}``.
     """
-    data: dict[str, Any] = {}
-    if tenant is not None:
-        data[TENANT_COLUMN] = pd.array([], dtype=STRING_DTYPE)
-    for column, dtype in EVENT_COLUMNS.items():
-        data[column] = _typed_array([], dtype)
-    df = pd.DataFrame(data, index=pd.RangeIndex(0))
+    empty = _typed_batch({c: [] for c in WIRE_COLUMNS}, (), 0, copy=False, renamed=set())
+    df = _merge([empty], tenant, ())
     _reset_attrs(df, {}, {})
     return df
 
@@ -199,9 +152,9 @@ def empty_events_frame(*, tenant: str | None = None) -> pd.DataFrame:
 class FrameBuilder:
     """Incremental events frame: convert page by page, concatenate once at the end.
 
-    Each :meth:`add` converts its batch to a typed frame immediately and keeps only that frame (the raw
-    records can be dropped by the caller), so memory stays bounded by the typed data. :meth:`build`
-    gives exactly what :func:`events_frame` gives for all records in the same order.
+    Each :meth:`add` types its batch immediately and keeps only the typed columns (the raw records can
+    be dropped by the caller), so memory stays bounded by the typed data. :meth:`build` gives exactly
+    what :func:`events_frame` gives for all records in the same order.
 
     Parameters
     ----------
@@ -225,11 +178,14 @@ class FrameBuilder:
         self._tenant = tenant
         self._copy = copy_lists
         self._frames: list[pd.DataFrame] = []
+        self._batches: list[_Batch] = []  # typed batches not merged into ``_frames`` yet
+        self._pending = 0  # their rows
         self._extra: dict[str, None] = {}  # unknown columns, in order of first appearance
-        self._coerced: dict[str, int] = {}
-        self._naive: dict[str, int] = {}
+        self._coerced: dict[str, int] = dict.fromkeys(WIRE_COLUMNS, 0)
+        self._naive: dict[str, int] = dict.fromkeys(DATETIME_COLUMNS, 0)
+        # wire fields that would take a column's name: kept as "record.<name>"
+        self._renamed = {NAIVE_COLUMN, *_leading(tenant)}
         self._rows = 0
-        self._unmerged = 0  # frames at the end of ``_frames`` not merged yet
 
     @property
     def rows(self) -> int:
@@ -237,7 +193,7 @@ class FrameBuilder:
         return self._rows
 
     def add(self, records: Sequence[Mapping[str, Any]]) -> int:
-        """Convert one batch (e.g. one API page) to a typed frame and keep it.
+        """Convert one batch (e.g. one API page) to typed columns and keep them.
 
         Parameters
         ----------
@@ -259,65 +215,25 @@ class FrameBuilder:
         n = len(records)
         if n == 0:
             return 0
-        fast = _columns(records)
-        if fast is not None:
-            columns, extra = fast
-        else:  # nested unknown objects or unusual values: flatten record by record
-            extra = {}
-            flat = [_flatten(r, self._rows + i) for i, r in enumerate(records)]
-            for row in flat:
-                for key in row:
-                    if key not in WIRE_COLUMNS:
-                        extra.setdefault(key, None)
-            columns = {key: [row.get(key) for row in flat] for key in (*WIRE_COLUMNS, *extra)}
-        raw_column = columns.__getitem__
-        data: dict[str, Any] = {}
-        if self._tenant is not None:
-            data[TENANT_COLUMN] = pd.array([self._tenant] * n, dtype=STRING_DTYPE)
-        read: dict[str, DatetimeRead] = {}
-        for column, dtype in EVENT_COLUMNS.items():
-            if column == NAIVE_COLUMN:
-                data[column] = None  # placeholder: made from the datetime columns below
-                continue
-            raw = raw_column(column)
-            bad = 0
-            if dtype == DATETIME_UTC:
-                read[column] = arrow_read_datetimes(raw) or read_datetimes(raw)
-                data[column] = None  # placeholder: keeps the column order; filled below
-                self._coerced.setdefault(column, 0)
-                continue
-            if dtype == STRING and (strings := _arrow_strings(raw)) is not None:
-                data[column] = strings
-            else:
-                converted, bad = convert(raw, dtype, copy=self._copy)
-                data[column] = _typed_array(converted, dtype)
-            self._coerced[column] = self._coerced.get(column, 0) + bad
-        localized = localize_rows([r[:2] for r in read.values()], raw_column(TZ_COLUMN))
-        marks: list[Any] = [None] * n  # per row: its datetime columns of no known zone, or None
-        for (column, (values, _, bad)), (more, unknown) in zip(read.items(), localized, strict=True):
-            instants: Any = pd.array(values)  # a DatetimeArray (M8[ns] input)
-            data[column] = instants.tz_localize("UTC")
-            self._coerced[column] = self._coerced.get(column, 0) + bad + more
-            self._naive[column] = self._naive.get(column, 0) + len(unknown)
-            for row in unknown.tolist():
-                if marks[row] is None:
-                    marks[row] = [column]
-                else:
-                    marks[row].append(column)
-        data[NAIVE_COLUMN] = object_array(marks)
-        for key in extra:
-            renamed = key == NAIVE_COLUMN or (key == TENANT_COLUMN and self._tenant is not None)
-            name = f"record.{key}" if renamed else key
-            data[name] = object_array(raw_column(key))
-            self._extra.setdefault(name, None)
-        self._frames.append(pd.DataFrame(data, index=pd.RangeIndex(n)))
+        raw, extra = raw_columns(records, self._rows)
+        batch = _typed_batch(raw, extra, n, copy=self._copy, renamed=self._renamed)
+        for counts, total in ((batch.coerced, self._coerced), (batch.naive, self._naive)):
+            for column, count in counts.items():
+                total[column] += count
+        self._extra.update(dict.fromkeys(batch.extra))
+        self._batches.append(batch)
         self._rows += n
-        self._unmerged += 1
-        if self._unmerged >= _MERGE_EVERY:
-            # many small frames cost more memory in pandas' per-frame structures than in data
-            self._frames[-self._unmerged :] = [self._concat(self._frames[-self._unmerged :])]
-            self._unmerged = 0
+        self._pending += n
+        if self._pending >= _MERGE_ROWS or len(self._batches) >= _MERGE_BATCHES:
+            self._merge_batches()
         return n
+
+    def _merge_batches(self) -> None:
+        # many small batches cost more in per-batch structures than in data: merge them into one frame
+        if self._batches:
+            self._frames.append(_merge(self._batches, self._tenant, self._extra))
+            self._batches = []
+            self._pending = 0
 
     def _concat(self, batches: list[pd.DataFrame]) -> pd.DataFrame:
         columns = [*_leading(self._tenant), *EVENT_COLUMNS, *self._extra]
@@ -342,6 +258,7 @@ class FrameBuilder:
             ``engagifii_coerced`` and ``engagifii_naive_datetimes`` summed over all batches. No batches
             -> :func:`empty_events_frame`.
         """
+        self._merge_batches()
         if not self._frames:
             return empty_events_frame(tenant=self._tenant)
         df = self._concat(self._frames)

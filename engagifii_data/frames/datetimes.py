@@ -19,21 +19,28 @@ Standard Time"``), 7 fractional digits (``.8257013``, as .NET writes) and ``0001
    :mod:`.schema`; the report writers never present such a value as UTC), and it is counted per
    column in ``df.attrs["engagifii_naive_datetimes"]`` (``{column: count}``, non-zero entries only);
 4. any year-1 value (.NET ``DateTime.MinValue``) is NaT, not counted;
-5. unparseable (not ``YYYY-MM-DD[( |T)hh:mm[:ss[.fffffffff]]][Z|+hh[:mm]|-hh[:mm]]``, or an impossible
-   date such as February 30) or a year outside 1678-2261 (the ``datetime64[ns]`` range) -> NaT,
-   counted as coerced.
+5. unparseable (not ``YYYY-MM-DD[( |T)hh:mm[:ss[.fffffffff]]][Z|+hh[:mm]|-hh[:mm]]`` in ASCII digits,
+   surrounding blanks, lower-case ``t``/``z`` and a decimal comma allowed, or an impossible date or time
+   such as February 30 or hour 24) or a year outside 1678-2261 (the ``datetime64[ns]`` range) -> NaT,
+   counted as coerced. ``datetime`` and ``date`` objects are read as their ISO text.
 
 Fractions are kept to the nanosecond (the 7th digit survives in the frame; digits past the 9th are
-dropped). A column of a batch whose values are all in the wire's canonical form
-(``2023-04-26T17:00:00.8257013Z``, ``...+05:30`` or naive) is parsed by a few Arrow calls; any other
-column value by value (its offset split off, the wall-clock texts parsed in one numpy call). Both give
-the same instants (``tests/test_fast_paths.py``). Zones are applied with one ``tz_localize`` per
-distinct zone per batch, over every datetime column at once. Naive and aware values never meet in one
-parse, so mixed columns never raise "Mixed timezones detected" (as ``pandas.to_datetime`` does).
+dropped). An offset is applied as written (``+hh:mm`` is ``hh * 60 + mm`` minutes, whatever the
+digits). Naive and aware values never meet in one parse, so mixed columns never raise "Mixed timezones
+detected" (as ``pandas.to_datetime`` does).
 
-Speed: string, count, money and flag columns whose values already have the wire type are
-built by Arrow in one pass; other values take the converting path. A frame never depends on which
-path ran (``tests/test_fast_paths.py`` compares both on every seeded sandbox tenant).
+How
+---
+One reader, :func:`read_datetime_columns`: the datetime columns of a batch are read together, as one
+Arrow text array. A vectorised regex match finds the values not in the wire's canonical form
+(``2023-04-26T17:00:00.8257013Z``, ``...+05:30`` or naive, at most 9 fractional digits); only those
+are rewritten in that form in Python (a ``datetime`` object included). Arrow then parses the whole
+array in two casts, one for the values with ``Z`` or an offset (-> UTC instants), one for the naive
+ones (-> wall-clock times); only a cast that fails is split to find the values it refuses (February 30,
+hour 24), and an offset Arrow does not take (``+24:00``) is applied by hand. Zones are then applied
+with one ``tz_localize`` per distinct zone per batch, over every datetime column at once.
+``tests/test_fast_paths.py`` checks the reader against a per-value reference built on
+:mod:`datetime` and :mod:`zoneinfo`, on generated values and on every seeded sandbox tenant.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ import re
 import zoneinfo
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -53,25 +60,228 @@ from tzlocal.windows_tz import win_tz
 
 from .values import BAD, is_missing
 
-# --------------------------------------------------------------------------------------------------
-# Datetimes
-# --------------------------------------------------------------------------------------------------
-
-#: ISO 8601 as the wire sends it: date, optional time with optional fraction, optional Z / offset.
-_ISO_RE: Final = re.compile(
-    r"^(?P<year>\d{4})-\d{2}-\d{2}"
-    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?P<tz>Z|(?P<sign>[+-])(?P<oh>\d{2})(?::?(?P<om>\d{2}))?)?)?$"
-)
-_LONG_FRACTION_RE: Final = re.compile(r"(\.\d{9})\d+")
-#: The canonical subset of ``_ISO_RE`` (no whitespace, upper-case, ASCII digits, at most 9 fractional
-#: digits), which ``_datetime_text`` leaves unchanged: (wall-clock text, ``Z`` / ``+hh:mm`` or None).
-_CANONICAL_ISO_RE: Final = re.compile(
-    r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?)(Z|[+-][0-9]{2}:[0-9]{2})?\Z"
-)
 #: Whole years representable as ``datetime64[ns]`` (its range is 1677-09-21 .. 2262-04-11).
 _NS_YEARS: Final = range(1678, 2262)
-_NAT: Final = np.datetime64("NaT", "ns")
 _WINDOWS_ZONES: Final[dict[str, str]] = {k.lower(): v for k, v in win_tz.items()}
+_TEXT: Final = pa.large_string()
+_STAMPS: Final = pa.timestamp("ns")
+_STAMPS_UTC: Final = pa.timestamp("ns", "UTC")
+_NULL_TEXT: Final = pa.scalar(None, _TEXT)
+_NAT: Final = np.datetime64("NaT", "ns")
+_STR_OR_NONE: Final = frozenset({str, type(None)})
+#: Canonical texts from these (inclusive, exclusive) have a year in ``_NS_YEARS``.
+_FIRST_YEAR: Final = f"{_NS_YEARS.start:04d}"
+_PAST_YEAR: Final = f"{_NS_YEARS.stop:04d}"
+
+# --------------------------------------------------------------------------------------------------
+# Canonical text
+# --------------------------------------------------------------------------------------------------
+
+#: The wire's canonical form (RE2, for Arrow): what :func:`_canonical_text` gives.
+_CANONICAL: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+#: Every accepted form, once blanks are stripped, letters upper-cased and a decimal comma made a dot.
+_WIRE_RE: Final = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?:[T ](?P<hm>[0-9]{2}:[0-9]{2})(?::(?P<s>[0-9]{2})(?:\.(?P<f>[0-9]+))?)?"
+    r"(?P<tz>Z|(?P<sign>[+-])(?P<oh>[0-9]{2})(?::?(?P<om>[0-9]{2}))?)?)?"
+)
+
+
+def _canonical_text(value: Any) -> Any:
+    """One wire value in the canonical form; None when missing or blank, BAD when not a datetime.
+
+    ``2024-01-01 10:00`` -> ``2024-01-01T10:00:00``, ``2024-01-01`` -> ``2024-01-01T00:00:00``,
+    ``+0530`` / ``+05`` -> ``+05:30`` / ``+05:00``, ``z`` -> ``Z``, ``,5`` -> ``.5``, fractions cut
+    to 9 digits; ``datetime`` and ``date`` objects through their ISO text. The date and time are not
+    checked here (Arrow refuses February 30 when it parses the text).
+    """
+    if is_missing(value):
+        return None
+    if isinstance(value, str):
+        text = value.strip().upper().replace(",", ".")
+        if not text:
+            return None
+    elif isinstance(value, datetime | date):
+        text = value.isoformat().upper()
+    else:
+        return BAD
+    match = _WIRE_RE.fullmatch(text)
+    if match is None:
+        return BAD
+    date_part, hm, seconds, fraction, tz = match.group("date", "hm", "s", "f", "tz")
+    time = f"T{hm or '00:00'}:{seconds or '00'}" + (f".{fraction[:9]}" if fraction else "")
+    if tz is not None and tz != "Z":
+        tz = f"{match['sign']}{match['oh']}:{match['om'] or '00'}"
+    return f"{date_part}{time}{tz or ''}"
+
+
+def _text_array(values: Sequence[Any] | pa.Array) -> tuple[pa.Array, list[int]]:
+    """``values`` as Arrow text, and the row numbers of the values that are not (UTF-8) text, null there."""
+    if isinstance(values, pa.Array):
+        return values.cast(_TEXT), []
+    try:
+        return pa.array(values, type=_TEXT, from_pandas=True), []
+    except (pa.ArrowException, TypeError, ValueError, UnicodeError):
+        texts = [v if _utf8(v) else None for v in values]
+        others = [i for i, (v, t) in enumerate(zip(values, texts, strict=True)) if t is None and v is not None]
+        return pa.array(texts, type=_TEXT), others
+
+
+def _utf8(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
+def _canonical_texts(values: Sequence[Any] | pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Canonical texts (null: missing or not a datetime), and the mask of values that are not one."""
+    texts, others = _text_array(values)
+    canonical = pc.match_substring_regex(texts, _CANONICAL)
+    bad = np.zeros(len(texts), dtype=bool)
+    if not others and pc.all(canonical).as_py() is not False:
+        return texts, bad  # the wire's usual case: nothing to rewrite
+    mask = pc.invert(canonical).fill_null(False).to_numpy(zero_copy_only=False)
+    mask[others] = True
+    rows = np.flatnonzero(mask).tolist()
+    fixed = [_canonical_text(values[i] if isinstance(values, Sequence) else texts[i].as_py()) for i in rows]
+    bad[rows] = [f is BAD for f in fixed]
+    replacements = pa.array([None if f is BAD else f for f in fixed], type=_TEXT)
+    return pc.replace_with_mask(texts, pa.array(mask), replacements), bad
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------------
+
+
+class _Read(NamedTuple):
+    values: np.ndarray  # M8[ns]: UTC instants, and wall-clock times for naive values
+    naive: np.ndarray  # bool: a naive value (its wall-clock time is in ``values``)
+    coerced: np.ndarray  # bool: a value coerced to NaT
+
+
+def _by_hand(text: str) -> Any:
+    """An instant from a text with an offset Arrow does not take (``+24:00``, ``+05:75``), or None."""
+    if text[-6] not in "+-":
+        return None
+    try:
+        wall = pa.array([text[:-6]]).cast(_STAMPS).to_numpy(zero_copy_only=False)[0]
+    except pa.ArrowInvalid:
+        return None
+    minutes = int(text[-5:-3]) * 60 + int(text[-2:])
+    return wall - np.timedelta64(-minutes if text[-6] == "-" else minutes, "m")
+
+
+def _cast(texts: pa.Array, aware: bool, bad: np.ndarray, start: int = 0) -> np.ndarray:
+    """Parse texts (null or canonical) to ``M8[ns]``; a text Arrow refuses -> NaT, marked in ``bad``.
+
+    ``aware``: the texts end in ``Z`` or an offset (-> UTC instants), else they are naive (-> wall-clock
+    times). One cast for the whole array; only a failing cast is split in halves to find the refused
+    values (February 30, hour 24).
+    """
+    try:
+        return np.asarray(texts.cast(_STAMPS_UTC if aware else _STAMPS).to_numpy(zero_copy_only=False), "M8[ns]")
+    except pa.ArrowInvalid:
+        if len(texts) == 1:
+            instant = _by_hand(texts[0].as_py()) if aware else None
+            bad[start] = instant is None
+            return np.array([_NAT if instant is None else instant], dtype="M8[ns]")
+    half = len(texts) // 2
+    left = _cast(texts.slice(0, half), aware, bad, start)
+    return np.concatenate([left, _cast(texts.slice(half), aware, bad, start + half)])
+
+
+def _read(values: Sequence[Any] | pa.Array) -> _Read:
+    """Parse raw wire values (any form, "Datetimes" above) before zones are applied.
+
+    A canonical text is told by its first and last characters: its year by string comparison, a
+    ``Z`` at the end, an offset by the sign 6 characters from the end. Naive texts and the others
+    are parsed apart.
+    """
+    texts, coerced = _canonical_texts(values)
+    usable = pc.and_(pc.greater_equal(texts, _FIRST_YEAR), pc.less(texts, _PAST_YEAR)).fill_null(False)
+    unset = pc.starts_with(texts, "0001").fill_null(False)  # .NET DateTime.MinValue: "not set"
+    outside = pc.and_not(texts.is_valid(), pc.or_(usable, unset))
+    coerced |= outside.to_numpy(zero_copy_only=False)
+    sign = pc.utf8_slice_codeunits(texts, -6, -5)
+    aware = pc.or_(pc.ends_with(texts, "Z"), pc.less(sign, ".")).fill_null(False)  # "+" and "-" sort before "."
+    instants = _cast(pc.if_else(pc.and_(usable, aware), texts, _NULL_TEXT), True, coerced)
+    walls = _cast(pc.if_else(pc.and_not(usable, aware), texts, _NULL_TEXT), False, coerced)
+    is_aware = aware.to_numpy(zero_copy_only=False)
+    return _Read(np.where(is_aware, instants, walls), ~is_aware & ~np.isnat(walls), coerced)
+
+
+#: One datetime column of one batch as :func:`read_datetimes` gives it: (``M8[ns]`` values -- UTC
+#: instants for values with ``Z``/an offset, wall-clock times for naive ones --, row numbers of the
+#: naive values, count of values coerced to NaT).
+DatetimeRead = tuple[np.ndarray, np.ndarray, int]
+
+
+def read_datetimes(values: Sequence[Any]) -> DatetimeRead:
+    """Parse one datetime column, any wire form ("Datetimes" above); no zones applied.
+
+    For a caller that applies zones its own way (a report read back); frames use
+    :func:`read_datetime_columns`.
+    """
+    read = _read(values)
+    return read.values, np.flatnonzero(read.naive), int(read.coerced.sum())
+
+
+class ColumnRead(NamedTuple):
+    """One datetime column of a batch, zones applied."""
+
+    values: np.ndarray  #: ``M8[ns]`` UTC instants (NaT for missing, "not set" and coerced values)
+    unknown: np.ndarray  #: row numbers (ascending) of naive values of no known zone (digits kept)
+    coerced: int  #: values coerced to NaT
+
+
+def read_datetime_columns(columns: Sequence[Sequence[Any] | pa.Array], zones: Any) -> list[ColumnRead]:
+    """Read the datetime columns of one batch together and apply the rows' zones ("Datetimes" above).
+
+    Parameters
+    ----------
+    columns : sequence of (list or pyarrow.Array)
+        Raw wire values per column, all of the batch's length ``n``.
+    zones : list or pyarrow.Array
+        The rows' raw ``timeZone`` values (Arrow: their text), length ``n``.
+
+    Returns
+    -------
+    list of ColumnRead
+        One per column, in order.
+    """
+    n = len(zones)
+    if not columns:
+        return []
+    if n == 0:
+        return [ColumnRead(np.empty(0, dtype="M8[ns]"), np.empty(0, dtype=np.intp), 0) for _ in columns]
+    if len(columns) == 1:
+        joined: Sequence[Any] | pa.Array = columns[0]
+    elif all(isinstance(c, pa.Array) for c in columns):
+        joined = pa.concat_arrays([c.cast(_TEXT) for c in columns])  # type: ignore[union-attr]
+    else:
+        joined = [v for c in columns for v in (c.to_pylist() if isinstance(c, pa.Array) else c)]
+    read = _read(joined)
+    codes, names = _zone_codes(zones)
+    all_codes = np.tile(codes, len(columns))
+    naive = np.flatnonzero(read.naive)
+    read.coerced[naive] |= _localize(read.values, naive, all_codes[naive], names)
+    unknown = naive[all_codes[naive] == -1]
+    at = np.searchsorted(unknown, np.arange(len(columns) + 1) * n)
+    coerced = read.coerced.reshape(len(columns), n).sum(axis=1)
+    return [
+        ColumnRead(read.values[k * n : (k + 1) * n], unknown[at[k] : at[k + 1]] - k * n, int(coerced[k]))
+        for k in range(len(columns))
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Zones
+# --------------------------------------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=512)
@@ -90,219 +300,45 @@ def _iana_zone(name: str) -> str | None:
     return text
 
 
-def _datetime_text(value: Any) -> Any:
-    """Raw wire value -> normalised ISO text, None for missing, BAD when it cannot be a datetime."""
-    if is_missing(value):
-        return None
-    if isinstance(value, str):
-        text = value.strip().upper()
-        if not text:
-            return None
-        return _LONG_FRACTION_RE.sub(r"\1", text.replace(",", "."))
-    if isinstance(value, datetime | date):
-        return value.isoformat().upper()
-    return BAD
+def _zone_codes(zones: Any) -> tuple[np.ndarray, list[str]]:
+    """Per row, the index of its IANA zone in the returned list, or -1 when it has no known zone.
 
-
-def _parse_iso(texts: list[str]) -> tuple[np.ndarray, int]:
-    """Naive ISO texts -> ``M8[ns]`` (one C-level numpy parse; per value only if one is invalid)."""
-    try:
-        return np.array(texts, dtype="M8[ns]"), 0
-    except ValueError:  # e.g. "2023-02-30": find the bad ones, keep the others
-        out = np.empty(len(texts), dtype="M8[ns]")
-        bad = 0
-        for i, text in enumerate(texts):
-            try:
-                out[i] = np.datetime64(text, "ns")
-            except ValueError:
-                out[i] = _NAT
-                bad += 1
-        return out, bad
-
-
-#: A parsed datetime column before zones are applied: (``M8[ns]`` values -- UTC instants for values
-#: with ``Z``/an offset, wall-clock times for naive ones --, row numbers of the naive values, count of
-#: values coerced to NaT).
-DatetimeRead = tuple[np.ndarray, np.ndarray, int]
-
-
-def read_datetimes(values: list[Any]) -> DatetimeRead:
-    """Parse one datetime column of one batch value by value, any wire form ("Datetimes" above).
-
-    Zones are applied afterwards, for every datetime column of the batch at once (:func:`localize`).
+    ``zones`` are raw ``timeZone`` values (only text can name a zone) or an Arrow text array. One
+    lookup per distinct text.
     """
-    result = np.full(len(values), _NAT)
-    rows: list[int] = []  # rows with a parseable value
-    parts: list[str] = []  # their wall-clock text, offset removed
-    offsets: list[int] = []  # their UTC offset in minutes
-    aware: list[bool] = []
-    coerced = 0
-    fast = _CANONICAL_ISO_RE.match
-    for i, value in enumerate(values):
-        if value is None:
-            continue
-        canonical = fast(value) if type(value) is str else None
-        if canonical is not None:  # the wire's usual form: what the general path below gives, faster
-            wall, tz = canonical.group(1, 2)
-            year = int(wall[:4])
-            if year == 1:
-                continue
-            if year not in _NS_YEARS:
-                coerced += 1
-                continue
-            rows.append(i)
-            parts.append(wall)
-            if tz is None:
-                offsets.append(0)
-                aware.append(False)
-            else:
-                minutes = 0 if tz == "Z" else int(tz[1:3]) * 60 + int(tz[4:6])
-                offsets.append(-minutes if tz[0] == "-" else minutes)
-                aware.append(True)
-            continue
-        text = _datetime_text(value)
-        if text is None:
-            continue
-        match = None if text is BAD else _ISO_RE.match(text)
-        if match is None:
-            coerced += 1
-            continue
-        year = int(match["year"])
-        if year == 1:
-            continue  # .NET DateTime.MinValue: "not set"
-        if year not in _NS_YEARS:
-            coerced += 1
-            continue
-        rows.append(i)
-        if match["tz"] is None:
-            parts.append(text)
-            offsets.append(0)
-            aware.append(False)
-        else:
-            parts.append(text[: match.start("tz")])
-            minutes = int(match["oh"] or 0) * 60 + int(match["om"] or 0)
-            offsets.append(-minutes if match["sign"] == "-" else minutes)
-            aware.append(True)
-    if not rows:
-        return result, np.empty(0, dtype=np.intp), coerced
-    wall, bad = _parse_iso(parts)
-    coerced += bad
-    result[rows] = wall - np.array(offsets, dtype="m8[m]").astype("m8[ns]")
-    naive = np.array(rows, dtype=np.intp)[~np.array(aware, dtype=bool) & ~np.isnat(wall)]
-    return result, naive, coerced
+    if not isinstance(zones, pa.Array):
+        texts = (
+            zones if _STR_OR_NONE.issuperset(map(type, zones)) else [z if isinstance(z, str) else None for z in zones]
+        )
+        zones = pa.array(texts, type=_TEXT)
+    encoded = pc.dictionary_encode(zones)
+    names: dict[str, int] = {}
+    lookup = []
+    for text in encoded.dictionary.to_pylist():
+        iana = _iana_zone(text)
+        lookup.append(-1 if iana is None else names.setdefault(iana, len(names)))
+    lookup.append(-1)  # a null zone
+    indices = encoded.indices.fill_null(len(lookup) - 1).to_numpy(zero_copy_only=False)
+    return np.asarray(lookup, dtype=np.intp)[indices], list(names)
 
 
-def localize(columns: Sequence[tuple[np.ndarray, np.ndarray]], zones: list[Any]) -> list[tuple[int, int]]:
-    """:func:`localize_rows`, with the naive values of no known zone counted instead of listed.
+def _localize(values: np.ndarray, rows: np.ndarray, codes: np.ndarray, names: list[str]) -> np.ndarray:
+    """Replace the wall-clock times at ``rows`` by their instants in zone ``names[code]`` (in place).
 
-    Returns
-    -------
-    list of (int, int)
-        Per column: values coerced to NaT, and naive values with no known zone.
+    Rows of code -1 are left alone. Returns the mask (over ``rows``) of values that became NaT (none in
+    practice: a skipped spring hour is shifted, never dropped). One ``tz_localize`` per zone: the
+    per-call cost dominated when it ran per column.
     """
-    return [(coerced, len(unknown)) for coerced, unknown in localize_rows(columns, zones)]
-
-
-def localize_rows(columns: Sequence[tuple[np.ndarray, np.ndarray]], zones: list[Any]) -> list[tuple[int, np.ndarray]]:
-    """Apply the rows' time zones to the naive values of one batch's datetime columns (in place).
-
-    Parameters
-    ----------
-    columns : sequence of (numpy.ndarray, numpy.ndarray)
-        Per column: its ``M8[ns]`` values and the row numbers holding naive wall-clock times (as
-        :func:`read_datetimes` gives them). Those values are replaced by their UTC instants.
-    zones : list
-        The batch's raw ``timeZone`` values, one per row.
-
-    Returns
-    -------
-    list of (int, numpy.ndarray)
-        Per column: values coerced to NaT (none in practice: a skipped spring hour is shifted, never
-        dropped), and the row numbers (ascending) of naive values with no known zone (their digits are
-        kept as if UTC).
-
-    Notes
-    -----
-    One ``tz_localize`` per distinct zone per batch, over the naive values of every column at once:
-    the per-call cost dominated when it ran per column.
-    """
-    if not any(len(naive) for _, naive in columns):
-        return [(0, naive) for _, naive in columns]
-    names: dict[str, int] = {}  # IANA name -> code
-    raw_codes: dict[str, int] = {}  # raw timeZone text -> code (-1: unknown)
-
-    def code(zone: Any) -> int:
-        if not isinstance(zone, str):
-            return -1
-        found = raw_codes.get(zone)
-        if found is None:
-            iana = _iana_zone(zone)
-            found = raw_codes[zone] = -1 if iana is None else names.setdefault(iana, len(names))
-        return found
-
-    codes = np.fromiter(map(code, zones), dtype=np.intp, count=len(zones))
-    column_codes = [codes[naive] for _, naive in columns]
-    coerced = [0] * len(columns)
-    for name, k in names.items():
-        groups = [naive[c == k] for (_, naive), c in zip(columns, column_codes, strict=True)]
-        sizes = [len(g) for g in groups]
-        if not sum(sizes):
+    lost = np.zeros(len(rows), dtype=bool)
+    for k, name in enumerate(names):
+        chosen = np.flatnonzero(codes == k)
+        if not len(chosen):
             continue
-        wall = np.concatenate([values[g] for (values, _), g in zip(columns, groups, strict=True)])
+        wall = values[rows[chosen]]
         local = pd.DatetimeIndex(wall).tz_localize(
             name, ambiguous=np.ones(len(wall), dtype=bool), nonexistent=pd.Timedelta(hours=1)
         )
-        instants = local.tz_convert("UTC").tz_localize(None).as_unit("ns").to_numpy()
-        at = 0
-        for i, ((values, _), g, size) in enumerate(zip(columns, groups, sizes, strict=True)):
-            part = instants[at : at + size]
-            values[g] = part
-            coerced[i] += int(np.isnat(part).sum())
-            at += size
-    return [(coerced[i], naive[c == -1]) for i, ((_, naive), c) in enumerate(zip(columns, column_codes, strict=True))]
-
-
-#: ``_CANONICAL_ISO_RE`` for Arrow (RE2), and its zone suffix.
-_ARROW_AWARE: Final = r"(Z|[+-][0-9]{2}:[0-9]{2})$"
-_ARROW_CANONICAL: Final = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?$"
-)
-_ARROW_NULL: Final = pa.scalar(None, pa.string())
-
-
-def arrow_read_datetimes(values: list[Any]) -> DatetimeRead | None:
-    """:func:`read_datetimes` in a few Arrow calls, for a column whose values are all canonical.
-
-    Applies when every value is None or a canonical ISO text (``_CANONICAL_ISO_RE``: the wire's usual
-    ``2023-04-26T17:00:00.8257013Z`` / ``+05:30`` / naive form) with a year of 1 or within 1678-2261,
-    and Arrow parses each one (it refuses February 30, hour 24, an offset of ``+24:00``...). Otherwise
-    returns None and the caller takes the general path, so results never depend on which path ran
-    (``tests/test_frames.py`` checks both give the same instants). About 10x faster per value than the
-    general path.
-    """
-    try:
-        texts = pa.array(values, type=pa.string())
-    except (pa.ArrowException, TypeError, ValueError, UnicodeError):
-        return None
-    n = len(texts)
-    if texts.null_count == n:
-        return None
-    if not pc.all(pc.match_substring_regex(texts, _ARROW_CANONICAL)).as_py():
-        return None
-    years = pc.cast(pc.utf8_slice_codeunits(texts, 0, 4), pa.int32())
-    unset = pc.equal(years, 1)  # .NET DateTime.MinValue: "not set", NaT and not counted
-    if not pc.all(
-        pc.or_(unset, pc.and_(pc.greater_equal(years, _NS_YEARS.start), pc.less(years, _NS_YEARS.stop)))
-    ).as_py():
-        return None  # a year outside datetime64[ns]: the general path counts it
-    aware = pc.match_substring_regex(texts, _ARROW_AWARE)
-    kept = pc.invert(unset)
-    try:
-        instants = pc.if_else(pc.and_(aware, kept), texts, _ARROW_NULL).cast(pa.timestamp("ns", "UTC"))
-        walls = pc.if_else(pc.and_(pc.invert(aware), kept), texts, _ARROW_NULL).cast(pa.timestamp("ns"))
-    except pa.ArrowException:
-        return None  # e.g. February 30: the general path finds and counts it
-    is_aware = aware.to_numpy(zero_copy_only=False).astype(bool)
-    wall = walls.to_numpy(zero_copy_only=False).astype("M8[ns]")
-    result = np.where(is_aware, instants.to_numpy(zero_copy_only=False).astype("M8[ns]"), wall)
-    return result, np.flatnonzero(~np.isnat(wall)), 0
+        instants = local.asi8.view("M8[ns]")  # a zone-aware index holds UTC instants
+        values[rows[chosen]] = instants
+        lost[chosen] = np.isnat(instants)
+    return lost

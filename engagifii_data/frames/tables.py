@@ -72,10 +72,9 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from .build import _arrow_strings, _typed_array
-from .datetimes import arrow_read_datetimes, localize, read_datetimes
-from .schema import COERCED_ATTR, DATETIME_UTC, FLOAT64, INT64, NAIVE_DATETIMES_ATTR, OBJECT, STRING, TENANT_COLUMN
-from .values import convert, object_array
+from .datetimes import read_datetime_columns
+from .schema import COERCED_ATTR, DATETIME_UTC, FLOAT64, INT64, NAIVE_DATETIMES_ATTR, STRING, TENANT_COLUMN
+from .values import arrow_column, from_arrow, object_array
 
 __all__ = ["CONTACT_COLUMNS", "CONTACT_ROLES", "SESSION_COLUMNS", "contacts", "sessions"]
 
@@ -298,27 +297,21 @@ def _frame(
     for column in leading:
         data[column] = pd.array(raw[column], dtype="string")
     datetimes = [c for c, dtype in declared.items() if dtype == DATETIME_UTC]
-    reads = {c: arrow_read_datetimes(raw[c]) or read_datetimes(raw[c]) for c in datetimes}
-    localized = localize([r[:2] for r in reads.values()], rows.zones)
+    reads = dict(zip(datetimes, read_datetime_columns([raw[c] for c in datetimes], rows.zones), strict=True))
     for column, dtype in declared.items():
+        n_bad = 0
         if dtype == DATETIME_UTC:
-            continue
-        values = raw[column]
-        strings = _arrow_strings(values) if dtype == STRING else None
-        if strings is not None:
-            data[column] = strings
-            continue
-        converted, n_bad = convert(values, dtype) if dtype != OBJECT else (values, 0)
-        data[column] = _typed_array(converted, dtype)
+            read = reads[column]
+            array: Any = pd.array(read.values)  # a DatetimeArray (M8[ns] input)
+            data[column] = array.tz_localize("UTC")
+            n_bad = read.coerced
+            if len(read.unknown):
+                naive[column] = len(read.unknown)
+        else:
+            arrow, n_bad = arrow_column(raw[column], dtype)
+            data[column] = from_arrow(arrow, dtype)
         if n_bad:
             coerced[column] = coerced.get(column, 0) + n_bad
-    for (column, (instants, _, n_bad)), (more, n_naive) in zip(reads.items(), localized, strict=True):
-        array: Any = pd.array(instants)  # a DatetimeArray (M8[ns] input)
-        data[column] = array.tz_localize("UTC")
-        if n_bad + more:
-            coerced[column] = coerced.get(column, 0) + n_bad + more
-        if n_naive:
-            naive[column] = n_naive
     order = [*leading, *declared]
     frame = pd.DataFrame({c: data[c] for c in order}, index=pd.RangeIndex(rows.n))
     for name, values in rows.extra.items():

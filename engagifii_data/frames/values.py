@@ -1,4 +1,10 @@
-"""Scalar converters: one wire value -> the value of a declared dtype, or ``BAD`` (coerced to NA)."""
+"""Scalar converters: one wire value -> the value of a declared dtype, or ``BAD`` (coerced to NA).
+
+:func:`convert` converts a column value by value (not at all when every value already has the wire
+type); :func:`arrow_column` makes the Arrow array of a text, flag, count or money column, letting Arrow
+check the types where it is as strict as :func:`convert`; :func:`from_arrow` and :func:`object_array`
+make the pandas arrays.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,9 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from .schema import BOOLEAN, FLOAT64, INT64, OBJECT, STRING
+from .schema import BOOLEAN, FLOAT64, INT64, OBJECT, STRING, STRING_DTYPE
 
 BAD: Final = object()  # sentinel: "this value does not fit the column"
 # --------------------------------------------------------------------------------------------------
@@ -150,8 +157,52 @@ def convert(values: list[Any], dtype: str, *, copy: bool = True) -> tuple[list[A
     return out, bad
 
 
+#: Arrow types of the text, flag, count and money dtypes (what :func:`arrow_column` makes).
+ARROW_TYPES: Final[dict[str, pa.DataType]] = {
+    STRING: pa.large_string(),
+    BOOLEAN: pa.bool_(),
+    INT64: pa.int64(),
+    FLOAT64: pa.float64(),
+}
+#: dtypes whose wire values Arrow checks as strictly as :func:`convert` (it truncates a float put in an
+#: ``int64`` array and takes ``True`` as ``1.0`` in a ``double`` one).
+_ARROW_STRICT: Final = frozenset({STRING, BOOLEAN})
+
+
+def _arrow_first(values: list[Any], dtype: str) -> bool:
+    """Whether Arrow may take ``values`` as they are: it refuses what :func:`convert` would change."""
+    return dtype in _ARROW_STRICT or _READY_OR_NONE[dtype].issuperset(map(type, values))
+
+
+def arrow_column(values: list[Any], dtype: str) -> tuple[pa.Array, int]:
+    """One text, flag, count or money column's raw values -> (Arrow array of the dtype, number coerced).
+
+    Arrow builds the array in one C-level pass (NaN as null, like ``pd.array``); the values
+    :func:`convert` would change are converted first, so the result never depends on which ran.
+    """
+    arrow_type = ARROW_TYPES[dtype]
+    if _arrow_first(values, dtype):
+        try:
+            return pa.array(values, type=arrow_type, from_pandas=True), 0
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            pass  # a value to convert (a number in a text column, "true" in a flag, 2**63 in a count)
+    converted, bad = convert(values, dtype)
+    try:
+        return pa.array(converted, type=arrow_type, from_pandas=True), bad
+    except pa.ArrowInvalid:
+        if dtype != FLOAT64:
+            raise
+        # an integer beyond 2**53 in a money column: Arrow wants it exact, pd.array rounds it
+        return pa.array([None if v is None else float(v) for v in converted], type=arrow_type), bad
+
+
+def from_arrow(array: pa.Array | pa.ChunkedArray, dtype: str) -> Any:
+    """An Arrow array made by :func:`arrow_column` (or chunks of them) -> the pandas array in ``dtype``."""
+    target: Any = STRING_DTYPE if dtype == STRING else pd.api.types.pandas_dtype(dtype)
+    return target.__from_arrow__(array)
+
+
 def object_array(values: list[Any]) -> pd.Series:
     """An ``object`` Series holding ``values`` as they are (pandas 3 would infer ``str`` from an array)."""
-    array = np.empty(len(values), dtype=object)
-    array[:] = values  # element-wise: a list value stays one cell
+    array = np.fromiter(values, dtype=object, count=len(values))  # a list value stays one cell
     return pd.Series(array, dtype=object, index=pd.RangeIndex(len(values)), copy=False)

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ReportError
-from ..frames.datetimes import arrow_read_datetimes, read_datetimes
+from ..frames.datetimes import read_datetimes
 from ..frames.schema import (
     BOOLEAN,
     DATETIME_UTC,
@@ -216,7 +216,7 @@ def _instants(name: str, values: list[Any], wall: np.ndarray, zone: Any, coerced
     ``zone`` unless ``wall`` marks them as of no known zone.
     """
     texts = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-    parsed = arrow_read_datetimes(texts) or read_datetimes(texts)
+    parsed = read_datetimes(texts)
     result, naive_rows, bad = parsed
     coerced.add(name, bad)
     wall_clock = np.zeros(len(values), dtype=bool)
