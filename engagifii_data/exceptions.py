@@ -31,7 +31,9 @@ The status -> class mapping lives in :data:`STATUS_ERRORS` (a table, not an if-l
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -466,3 +468,19 @@ def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
             "no report was written; rerun with --debug and report it",
         ]
     return [f"error: unexpected {type(exc).__name__}: {exc}", "no report was written; rerun with --debug for details"]
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first caller outside this package.
+
+    The package's functions call each other (``write_report`` -> ``export_csv`` -> ...,
+    ``events()`` -> the walk -> the frame builder), so a fixed level would point into the package
+    for some callers.
+    """
+    here = os.path.dirname(__file__)
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(here):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level

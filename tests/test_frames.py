@@ -755,3 +755,30 @@ def test_ordinary_text_is_left_alone(tmp_path: Path, text: str) -> None:
     path = export_csv(events_frame([{"id": "a", "name": text}]), tmp_path / "f.csv")
     frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert frame.loc[0, "name"] == text
+
+
+# A lone surrogate (half a UTF-16 pair) in records built by hand: U+FFFD, counted in a warning
+@pytest.mark.parametrize(
+    ("record", "column", "expected"),
+    [
+        ({"id": "a", "name": "Gala \ud800 night"}, "name", "Gala \ufffd night"),  # a declared text column
+        ({"id": "b\udcff"}, "id", "b\ufffd"),
+        ({"id": "c", "location": {"city": "\udfff"}}, "location.city", "\ufffd"),  # a nested object
+        ({"id": "d", "tags": ["ok", "\ud83d"]}, "tags", ["ok", "\ud83d"]),  # a list cell: kept (object)
+        ({"id": "e", "odd": {"k\ud800": "v"}}, "odd.k\ufffd", "v"),  # an unknown field's name
+    ],
+)
+def test_lone_surrogates_in_records_become_replacement_characters(
+    record: dict[str, Any], column: str, expected: Any
+) -> None:
+    from engagifii_data.frames import events_frame
+
+    encodable = column != "tags"
+    if encodable:
+        with pytest.warns(UserWarning, match=r"not valid Unicode \(a lone surrogate\) and became U\+FFFD"):
+            df = events_frame([record, {"id": "plain", "name": "Séminaire"}])
+    else:
+        df = events_frame([record, {"id": "plain", "name": "Séminaire"}])
+    assert len(df) == 2 and df[column].iloc[0] == expected
+    assert df["name"].iloc[1] == "Séminaire"
+    assert str(df["name"].dtype) == "string" and str(df["id"].dtype) == "string"

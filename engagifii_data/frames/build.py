@@ -8,6 +8,7 @@ and in :meth:`FrameBuilder.build`): one DataFrame per merge instead of one per b
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain, repeat
 from typing import Any, Final, NamedTuple
@@ -16,6 +17,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..exceptions import caller_stacklevel
+from ..text import repair_text
 from .columns import RawColumns, raw_columns
 from .datetimes import read_datetime_columns
 from .schema import (
@@ -215,8 +218,18 @@ class FrameBuilder:
         n = len(records)
         if n == 0:
             return 0
-        raw, extra = raw_columns(records, self._rows)
-        batch = _typed_batch(raw, extra, n, copy=self._copy, renamed=self._renamed)
+        try:
+            batch = self._typed(records)
+        except UnicodeEncodeError:  # a lone surrogate Arrow cannot hold: repaired as the client repairs answers
+            records, repaired = repair_text(list(records))
+            if not repaired:
+                raise
+            warnings.warn(
+                f"{repaired:,} text{'s were' if repaired != 1 else ' was'} not valid Unicode "
+                "(a lone surrogate) and became U+FFFD",
+                stacklevel=caller_stacklevel(),
+            )
+            batch = self._typed(records)
         for counts, total in ((batch.coerced, self._coerced), (batch.naive, self._naive)):
             for column, count in counts.items():
                 total[column] += count
@@ -227,6 +240,13 @@ class FrameBuilder:
         if self._pending >= _MERGE_ROWS or len(self._batches) >= _MERGE_BATCHES:
             self._merge_batches()
         return n
+
+    def _typed(self, records: Sequence[Any]) -> _Batch:
+        raw, extra = raw_columns(records, self._rows)
+        for name in extra:  # an unknown field's name becomes a column label, which must be valid text too
+            if isinstance(name, str) and not name.isascii():
+                name.encode()  # UnicodeEncodeError for a lone surrogate
+        return _typed_batch(raw, extra, len(records), copy=self._copy, renamed=self._renamed)
 
     def _merge_batches(self) -> None:
         # many small batches cost more in per-batch structures than in data: merge them into one frame

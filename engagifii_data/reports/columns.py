@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..exceptions import caller_stacklevel
 from ..frames.schema import EVENT_COLUMNS, NAIVE_COLUMN, NAIVE_DATETIMES_ATTR, TENANT_COLUMN
 
 #: The ``columns=`` choices of every writer.
@@ -77,18 +76,3 @@ def _names(cell: Any) -> Sequence[str]:
     if isinstance(cell, list | tuple | np.ndarray):
         return [str(c) for c in cell if isinstance(c, str)]
     return ()
-
-
-def caller_stacklevel() -> int:
-    """The ``stacklevel`` that makes a warning point at the first caller outside this package.
-
-    The report functions call each other (``write_report`` -> ``export_csv`` -> ...), so a fixed
-    level would point into the package for some callers.
-    """
-    here = os.path.dirname(__file__)
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and frame.f_code.co_filename.startswith(here):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return level

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..frames.values import is_missing, json_text
+from ..text import REPLACEMENT
 from .columns import select_columns, wall_clock_rows
 from .files import atomic_write
 from .lists import list_text
@@ -43,7 +44,7 @@ def _replace_broken_text(exc: UnicodeError) -> tuple[bytes, int]:
     # the UTF-8 encoder takes only ASCII text or bytes from a handler: U+FFFD as its UTF-8 bytes
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
-    return "\ufffd".encode() * (exc.end - exc.start), exc.end
+    return REPLACEMENT.encode() * (exc.end - exc.start), exc.end
 
 
 codecs.register_error(REPLACE_BROKEN_TEXT, _replace_broken_text)

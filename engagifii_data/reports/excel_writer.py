@@ -38,7 +38,7 @@ import os
 import re
 import tempfile
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from pathlib import Path
@@ -49,6 +49,7 @@ import pandas as pd
 
 from ..exceptions import ReportError
 from ..frames.values import is_missing, json_text
+from ..text import with_valid_text
 from .columns import select_columns, wall_clock_rows
 from .files import atomic_write
 from .lists import list_text
@@ -391,6 +392,13 @@ def export_excel(
     df = select_columns(df, columns)
     xlsxwriter = engine()
     zone_label, zone = zone_of(timezone)
+    return with_valid_text(lambda frame: _write_excel(frame, path, xlsxwriter, (zone_label, zone), list_separator), df)
+
+
+def _write_excel(
+    df: pd.DataFrame, path: str | os.PathLike[str], xlsxwriter: Any, zone_of_cells: tuple[str, Any], list_separator: str
+) -> Path:
+    zone_label, zone = zone_of_cells
     rows, width = df.shape
     if rows + 1 > MAX_ROWS:
         raise ReportError(
@@ -419,6 +427,10 @@ def export_excel(
     about = _about_rows(df, report, zone_label, wall_cells, cuts.count)
     attrs_json = json.dumps(df.attrs, default=str, ensure_ascii=False)
     dtypes = [str(df.iloc[:, i].dtype) for i in range(width)]
+    # text XlsxWriter would fail on half-way (a lone surrogate), found before a workbook is opened
+    _check_encodable([*headers, *names, *dtypes, attrs_json, *(c for row in about for c in row)])
+    for cells in table:
+        _check_encodable(cells)
 
     def write(fh: IO[bytes]) -> None:
         # rows are streamed through temp files in a private folder, removed whatever happens
@@ -426,6 +438,13 @@ def export_excel(
             _write_workbook(xlsxwriter, fh, scratch, headers, table, about, names, dtypes, attrs_json)
 
     return atomic_write(path, write)
+
+
+def _check_encodable(cells: Iterable[Any]) -> None:
+    """UnicodeEncodeError when a text cell cannot be UTF-8 (:func:`~engagifii_data.text.with_valid_text` repairs)."""
+    for cell in cells:
+        if type(cell) is str and not cell.isascii():
+            cell.encode()
 
 
 def _write_workbook(

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from ..exceptions import ReportError
 from ..frames.schema import LIST_COLUMNS, STRING_DTYPE, STRING_LIST_COLUMNS
 from ..frames.values import is_missing, json_text, object_array
+from ..text import with_valid_text
 from .columns import select_columns, wall_clock_rows
 from .files import atomic_write
 from .lists import plain
@@ -116,6 +117,10 @@ def export_parquet(
     refuse_incomplete(df, allow_incomplete)
     df = select_columns(df, columns)
     wall_clock_rows(df)  # Parquet keeps the mark as a column; this only warns when it was dropped
+    return with_valid_text(lambda frame: _write_parquet(frame, path), df)
+
+
+def _write_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     names = [str(c) for c in df.columns]
     if len(set(names)) < len(names):
         twice = sorted({n for n in names if names.count(n) > 1})

@@ -39,7 +39,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ReportError
+from ..exceptions import ReportError, caller_stacklevel
 from ..frames.datetimes import read_datetimes
 from ..frames.schema import (
     BOOLEAN,
@@ -56,7 +56,6 @@ from ..frames.schema import (
 from ..frames.tables import CONTACT_COLUMNS, SESSION_COLUMNS
 from ..frames.values import convert, object_array, to_text
 from . import excel_writer
-from .columns import caller_stacklevel
 from .csv_writer import restore_text
 from .files import FORMATS, FORMATS_BY_SUFFIX
 from .lists import parse_list

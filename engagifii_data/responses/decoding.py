@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import orjson
 
+from ..text import repair_text
+
 #: Deepest JSON nesting accepted (an event is about 4 levels deep; orjson's own limit is 1024).
 MAX_JSON_DEPTH = 64
 
@@ -42,7 +44,6 @@ _BRACKETS = bytes(range(256)).translate(None, b"[]{}")  # every byte but the bra
 _DEPTH_STEP = np.zeros(256, dtype=np.int8)
 _DEPTH_STEP[[ord("["), ord("{")]] = 1
 _DEPTH_STEP[[ord("]"), ord("}")]] = -1
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: Charsets whose bodies :func:`json.loads` reads from bytes itself.
 _UNICODE_CHARSETS: frozenset[str] = frozenset(
@@ -59,31 +60,6 @@ def json_depth(body: bytes) -> int:
         return 0
     steps = _DEPTH_STEP[np.frombuffer(brackets, dtype=np.uint8)]
     return int(np.cumsum(steps, dtype=np.int64).max())
-
-
-def _repair(value: Any) -> tuple[Any, int]:
-    """``value`` with every lone surrogate in its strings (keys included) replaced by U+FFFD."""
-    if isinstance(value, str):
-        fixed, n = _SURROGATE.subn("\ufffd", value)
-        return fixed, n
-    if isinstance(value, list):
-        total = 0
-        out_list = []
-        for item in value:
-            fixed, n = _repair(item)
-            out_list.append(fixed)
-            total += n
-        return out_list, total
-    if isinstance(value, dict):
-        total = 0
-        out_dict = {}
-        for key, item in value.items():
-            fixed_key, k = _repair(key)
-            fixed, n = _repair(item)
-            out_dict[fixed_key] = fixed
-            total += k + n
-        return out_dict, total
-    return value, 0
 
 
 def decode_json(body: bytes, encoding: str | None = None) -> Decoded:
@@ -134,7 +110,7 @@ def _standard(text: str | bytes, repaired: int) -> Decoded:
         data = json.loads(text)
     except RecursionError:
         raise ValueError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep") from None
-    data, surrogates = _repair(data)
+    data, surrogates = repair_text(data)
     return Decoded(data, repaired + surrogates)
 
 
