@@ -297,7 +297,7 @@ def build_frame(templates: list[bytes], total: int, batch_rows: int) -> tuple[An
     from engagifii_data.frames import FrameBuilder
 
     clock = time.perf_counter
-    builder = FrameBuilder()
+    builder = FrameBuilder(copy_lists=False)  # as the walk: it owns the decoded pages
     pending: list[dict[str, Any]] = []
     spent = 0.0
     for rows in page_stream(templates, total):
