@@ -2,7 +2,8 @@
 
 Exit codes: 0 done; 1 no report was written (a file problem, or an unexpected internal
 error); 2 usage or configuration error; 3 authentication failed; 4 API or network error after
-retries; 5 the walk could not be completed or verified (no report is written); 130 interrupted.
+retries; 5 the walk could not be completed or verified (no report is written); 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM), both resumable from a checkpoint.
 A report sent to a pipe that closes early (``-o - | head``) ends quietly with 141, as Unix tools do.
 Errors are one or two plain lines on stderr (what failed, the API's code and traceId, what to do) and
 a traceback only with ``--debug``. This module imports no pandas until a command runs, so ``--help``
@@ -23,9 +24,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import __version__
-from .config import Settings
-from .exceptions import (
+from ..config import Settings
+from ..exceptions import (
     CLI_WORDS,
     ApiError,
     AuthenticationError,
@@ -38,10 +38,11 @@ from .exceptions import (
     describe_error,
     safe_text,
 )
+from .parser import build_parser
+from .summary import print_summary
 
 if TYPE_CHECKING:
-    from .query import EventQuery
-    from .reports import WalkReport
+    from ..query import EventQuery
 
 EXIT_OK = 0
 EXIT_NOT_WRITTEN = 1
@@ -52,9 +53,6 @@ EXIT_WALK = 5
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 EXIT_BROKEN_PIPE = 141
-
-#: What ``events --table`` can write.
-TABLES = ("events", "sessions", "contacts")
 
 #: exception class -> exit code, most specific first (anything else: 1, no report was written).
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
@@ -76,127 +74,6 @@ def exit_code_for(exc: BaseException) -> int:
         if isinstance(exc, cls):
             return code
     return EXIT_NOT_WRITTEN
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
-    return value
-
-
-def _common_options(p: argparse.ArgumentParser) -> None:
-    """Options every command that talks to the API has."""
-    p.add_argument("--sandbox", action="store_true", help="run against the built-in local sandbox")
-    p.add_argument("--env-file", metavar="PATH", help="read settings from this .env file")
-    p.add_argument("--tenant", action="append", metavar="CODE", help="tenant code (repeatable)")
-    p.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help="longest wait for one answer, body included (default 120); then the request is retried",
-    )
-    p.add_argument("--attempts", type=int, metavar="N", help="attempts per request, the first included (default 6)")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-
-
-def _events_options(ev: argparse.ArgumentParser) -> None:
-    """``events``: what to walk (filters, page size, workers)."""
-    ev.add_argument("--upcoming", action="store_true", help="only events that have not ended (server-side)")
-    ev.add_argument("--search", metavar="TEXT", help="name contains TEXT (server-side)")
-    ev.add_argument(
-        "--from",
-        dest="start",
-        metavar="WHEN",
-        help="startDateTime on or after WHEN (YYYY-MM-DD or an ISO 8601 datetime; UTC unless it has an offset)",
-    )
-    ev.add_argument(
-        "--to",
-        dest="end",
-        metavar="WHEN",
-        help="startDateTime on or before WHEN (a date includes that whole day; a datetime that instant)",
-    )
-    ev.add_argument(
-        "--status", action="append", metavar="NAME", help="Draft, Published, Cancelled or Completed (repeatable)"
-    )
-    ev.add_argument("--page-size", type=int, default=100, metavar="N", help="rows per page (default 100)")
-    ev.add_argument(
-        "--workers", type=int, default=4, metavar="N", help="concurrent page (and detail) requests (default 4)"
-    )
-
-
-def _report_options(ev: argparse.ArgumentParser) -> None:
-    """``events``: details, what is written and how (output, format, table, columns, checkpoint)."""
-    ev.add_argument(
-        "-o",
-        "--output",
-        metavar="PATH",
-        help="report path; - for standard output (default reports/<table>-<tenant>-<time>.<format>)",
-    )
-    ev.add_argument(
-        "--format",
-        choices=("csv", "parquet", "xlsx"),
-        help="report format (default from the extension: .parquet/.pq, .xlsx, else csv)",
-    )
-    ev.add_argument(
-        "--columns",
-        choices=("all", "declared"),
-        default="all",
-        help="all: the declared columns, then fields the API added (default); "
-        "declared: a fixed header that never changes (for scheduled loads)",
-    )
-    ev.add_argument(
-        "--details",
-        action="store_true",
-        help="also fetch every event's detail (one GET per event, --workers at a time): contacts, every session",
-    )
-    ev.add_argument(
-        "--table",
-        choices=TABLES,
-        default="events",
-        help="what the report holds: events (default), sessions (one row per session) or contacts "
-        "(one row per contact; implies --details)",
-    )
-    ev.add_argument("--checkpoint", metavar="PATH", help="save pages (and details) as they arrive; rerun to resume")
-    ev.add_argument(
-        "--no-formula-escape",
-        action="store_true",
-        help="write text cells starting with = + - @, TAB or CR as they are (unsafe in Excel)",
-    )
-    ev.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (documented in the README)."""
-    parser = argparse.ArgumentParser(
-        prog="engagifii-data",
-        description="Export Engagifii events to CSV/Parquet/Excel, check access, or serve the local sandbox.",
-    )
-    parser.add_argument("--version", action="version", version=f"engagifii-data {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG request logs")
-    parser.add_argument("-v", "--verbose", action="store_true", help="INFO logs (token and walk audit lines)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    ev = sub.add_parser("events", help="walk every page of the event listing and write a report")
-    _common_options(ev)
-    _events_options(ev)
-    _report_options(ev)
-
-    ck = sub.add_parser("check", help="health check: a token, then a one-row list per tenant")
-    _common_options(ck)
-
-    sb = sub.add_parser("sandbox", help="serve the local sandbox until Ctrl-C (every fault switch available)")
-    sb.add_argument("--port", type=_port, default=8765, help="port on 127.0.0.1 (default 8765; 0 = any free port)")
-    sb.add_argument("--seed", default=None, help="seed of the generated data (default: the sandbox's)")
-    from .sandbox.command import add_fault_options
-
-    add_fault_options(sb)
-    sb.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    return parser
 
 
 class _LevelFormatter(logging.Formatter):
@@ -232,7 +109,7 @@ def _settings_for(args: argparse.Namespace, *, all_tenants: bool = False) -> Ite
     Without ``--tenant`` the default is the first configured tenant, or every configured tenant
     when ``all_tenants`` (the health check).
     """
-    from .config import MissingConfiguration
+    from ..config import MissingConfiguration
 
     tenants: list[str] = [t.strip() for t in (args.tenant or [])]
     if any(not t for t in tenants):
@@ -243,7 +120,7 @@ def _settings_for(args: argparse.Namespace, *, all_tenants: bool = False) -> Ite
         return tenants or (list(settings.tenant_codes) if all_tenants else [settings.tenant_code])
 
     if args.sandbox:
-        from . import sandbox
+        from .. import sandbox
 
         with sandbox.run() as sb:
             args.server_now = sb.now  # the sandbox has its own clock (onlyUpcoming compares with it)
@@ -284,7 +161,7 @@ def _limits(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 def _query_from(args: argparse.Namespace, tenants: list[str]) -> EventQuery:
-    from .query import EventQuery
+    from ..query import EventQuery
 
     return EventQuery(
         tuple(tenants),
@@ -328,7 +205,7 @@ def _table(df: Any, table: str, columns: str) -> tuple[Any, str]:
     """The frame written for ``--table`` (with ``--columns declared``: a fixed header) and ``columns`` left to do."""
     if table == "events":
         return df, columns
-    from .frames import tables
+    from ..frames import tables
 
     out = tables.sessions(df) if table == "sessions" else tables.contacts(df)
     if columns == "declared":
@@ -340,7 +217,7 @@ def _table(df: Any, table: str, columns: str) -> tuple[Any, str]:
 
 
 def _cmd_events(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .reports import check_writable, report_format, write_report
+    from ..reports import check_writable, report_format, write_report
 
     if args.workers < 1:
         raise ConfigurationError("--workers must be >= 1")
@@ -369,13 +246,13 @@ def _cmd_events(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         path = _output_path(args.output) if args.output else default_report_path(tenants, fmt, args.table)
         check_writable(path)  # before the walk: a long walk must not end in "cannot write"
         if args.checkpoint:
-            from .checkpoint import check_path
+            from ..checkpoint import check_path
 
             check_path(args.checkpoint)
         if _is_stdout(path, out):
             out = err  # the report goes to standard output: the summary must not mix with it
         started = time.monotonic()
-        from .client import EngagifiiClient
+        from ..client import EngagifiiClient
 
         with EngagifiiClient(settings) as client:
             df = client.events(
@@ -388,79 +265,12 @@ def _cmd_events(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             table, columns = _table(df, args.table, args.columns)
             written = write_report(table, path, fmt, columns=columns, neutralize_formulas=not args.no_formula_escape)
             stats = client.stats.snapshot()
-        _print_summary(df, query, written, stats, time.monotonic() - started, out, rows=(len(table), args.table))
+        print_summary(df, query, written, stats, time.monotonic() - started, out, rows=(len(table), args.table))
     return EXIT_OK
 
 
-def _print_summary(
-    df: Any,
-    query: EventQuery,
-    written: Path,
-    stats: dict[str, int],
-    seconds: float,
-    out: TextIO,
-    *,
-    rows: tuple[int, str] | None = None,
-) -> None:
-    from .reports import WalkReport
-
-    report: WalkReport = WalkReport.of(df)
-    tenants = query.tenants
-    label = ("tenant " if len(tenants) == 1 else "tenants ") + ", ".join(tenants)
-    count, table = rows if rows is not None else (len(df), "events")
-    noun = "row" if table == "events" else f"{table[:-1]} row"
-    print(f"wrote {count:,} {noun}{'' if count == 1 else 's'} for {label} to {written}", file=out)
-    rows_kept = len(df)
-    parts = [f"{report.rows_fetched:,} fetched of a total of {report.total_count:,}"]
-    if table != "events":
-        parts.insert(0, f"from {rows_kept:,} event{'' if rows_kept == 1 else 's'}")
-    if query.has_client_filters:
-        parts.append(f"{rows_kept:,} after filters ({query.describe().split(' · client: ')[1]})")
-    if report.resumed_pages:
-        parts.append(f"{report.resumed_pages} page{'' if report.resumed_pages == 1 else 's'} from the checkpoint")
-    if report.details:
-        parts.append(_details_text(report))
-    reports = report.per_tenant or (report,)
-    sizes = [r.page_size for r in reports if r.pages and r.page_size]
-    if sizes and max(sizes) < query.page_size:
-        parts.append(f"the server capped the page size at {max(sizes)}")
-    parts.extend(_losses(report))
-    parts.append(
-        f"pages {stats['pages']:,}, requests {stats['http_requests']:,}, token requests {stats['token_requests']:,}, "
-        f"retries {stats['retries']:,}, {seconds:.2f} s"
-    )
-    print("; ".join(parts), file=out)
-
-
-def _losses(report: WalkReport) -> list[str]:
-    """What the data lost or could not say, in words: broken texts, values that did not fit, unzoned times."""
-    out = []
-    if report.repaired_text:
-        out.append(f"{report.repaired_text:,} broken text{'' if report.repaired_text == 1 else 's'} repaired (U+FFFD)")
-    coerced = sum(report.coerced.values())
-    if coerced:
-        columns = ", ".join(sorted(report.coerced))
-        out.append(f"{coerced:,} value{'' if coerced == 1 else 's'} that did not fit became empty ({columns})")
-    naive = sum(report.naive_datetimes.values())
-    if naive:
-        columns = ", ".join(sorted(report.naive_datetimes))
-        out.append(f"{naive:,} time{'' if naive == 1 else 's'} of unknown zone kept as wall-clock digits ({columns})")
-    return out
-
-
-def _details_text(report: WalkReport) -> str:
-    """``details 2,398 fetched of 2,400, 2 missing (deleted since listed: 404), 1,200 from the checkpoint``."""
-    text = f"details {report.details_fetched:,} fetched of {report.details_requested:,}"
-    missing = len(report.missing_ids)
-    if missing:
-        text += f", {missing:,} missing (deleted since listed: 404)"
-    if report.details_resumed:
-        text += f", {report.details_resumed:,} from the checkpoint"
-    return text
-
-
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .client import EngagifiiClient
+    from ..client import EngagifiiClient
 
     worst = EXIT_OK
     with _settings_for(args, all_tenants=True) as (settings, tenants), EngagifiiClient(settings) as client:
@@ -491,7 +301,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .sandbox.command import serve_command
+    from ..sandbox.command import serve_command
 
     return serve_command(args, out)
 
@@ -579,10 +389,6 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
 def run() -> None:
     """Console-script entry point."""
     sys.exit(main())
-
-
-if __name__ == "__main__":
-    run()
 
 
 __all__ = ["EXIT_CODES", "build_parser", "default_report_path", "exit_code_for", "main", "run", "safe_text"]
