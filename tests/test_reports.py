@@ -29,14 +29,15 @@ from pandas.testing import assert_frame_equal
 from engagifii_data import EngagifiiClient, ReportError, WalkReport, events_frame, sandbox
 from engagifii_data.cli import main
 from engagifii_data.frames import EVENT_COLUMNS, empty_events_frame
-from engagifii_data.reports import excel_writer as xw
 from engagifii_data.reports import (
+    excel_about,
     export_csv,
     export_excel,
     export_parquet,
     read_report,
     write_report,
 )
+from engagifii_data.reports import excel_writer as xw
 from engagifii_data.reports.csv_writer import escape_text, restore_text
 from engagifii_data.reports.lists import list_text, parse_list
 
@@ -104,7 +105,7 @@ def about(path: Path) -> dict[str, tuple[Any, Any]]:
     """The About sheet's ``label -> (value, note)`` rows (before the column table)."""
     rows: dict[str, tuple[Any, Any]] = {}
     for row in workbook(path)[xw.ABOUT_SHEET].iter_rows(min_row=2, values_only=True):
-        if row[0] == xw.COLUMNS_LABEL:
+        if row[0] == excel_about.COLUMNS_LABEL:
             break
         if row[0] is not None:
             rows[row[0]] = (row[1], row[2])
@@ -320,7 +321,7 @@ def test_excel_about_sheet(seeded: dict[str, pd.DataFrame], tmp_path: Path) -> N
         for cell in row:
             assert cell.data_type in ("s", "n"), cell.value
     table = list(workbook(path)[xw.ABOUT_SHEET].iter_rows(values_only=True))
-    start = next(i for i, r in enumerate(table) if r[0] == xw.COLUMNS_LABEL)
+    start = next(i for i, r in enumerate(table) if r[0] == excel_about.COLUMNS_LABEL)
     columns = [r[:3] for r in table[start + 1 : start + 1 + df.shape[1]]]
     assert columns[7] == ("startDateTime", "startDateTime (Asia/Kolkata)", "datetime64[ns, UTC]")
     assert [c[0] for c in columns] == list(df.columns)
@@ -364,7 +365,7 @@ def test_excel_texts_over_the_cell_limit_are_cut_and_counted(tmp_path: Path, tex
     header, rows = events_sheet(path)
     for column in ("description", "tags"):
         value = rows[0][header.index(column)].value
-        assert len(value.encode("utf-16-le")) // 2 <= xw.MAX_CELL_TEXT
+        assert len(value.encode("utf-16-le")) // 2 <= excel_about.MAX_CELL_TEXT
         if cut:
             assert value.endswith("…") and text.startswith(value[:-1])
         else:

@@ -51,6 +51,7 @@ from ..exceptions import ReportError
 from ..frames.values import is_missing, json_text
 from ..text import with_valid_text
 from .columns import select_columns, wall_clock_rows
+from .excel_about import MAX_CELL_TEXT, about_rows, write_about
 from .files import atomic_write
 from .lists import list_text
 from .walk_report import WalkReport, refuse_incomplete
@@ -59,26 +60,20 @@ from .walk_report import WalkReport, refuse_incomplete
 INSTALL_HINT: Final = "pip install 'engagifii-data[excel]'"
 EVENTS_SHEET: Final = "Events"
 ABOUT_SHEET: Final = "About"
-#: Excel's sheet limits: rows (the header included), columns, characters in a cell.
+#: Excel's sheet limits: rows (the header included), columns (characters in a cell: ``MAX_CELL_TEXT``).
 MAX_ROWS: Final = 1_048_576
 MAX_COLUMNS: Final = 16_384
-MAX_CELL_TEXT: Final = 32_767
 #: Number formats of datetime cells: in the report's zone, and wall-clock times of no known zone.
 DATETIME_NUMBER_FORMAT: Final = "yyyy-mm-dd hh:mm:ss"
 WALL_CLOCK_NUMBER_FORMAT: Final = 'yyyy-mm-dd hh:mm:ss "(zone unknown)"'
 #: Header suffix of a datetime column that has no zone at all.
 NO_ZONE_LABEL: Final = "zone unknown"
-#: ``About`` sheet labels the reader looks for.
-COLUMNS_LABEL: Final = "column"
-ATTRS_LABEL: Final = "attrs (JSON)"
 #: Column widths (characters): the widest a column gets, and the text it needs per text length.
 MAX_WIDTH: Final = 60
 _WIDTH_SAMPLE: Final = 1000
 #: Excel's first representable day that is also after its 1900 leap-year bug.
 _EXCEL_FIRST: Final = datetime(1900, 3, 1)
 _MAX_EXACT_INT: Final = 2**53
-#: A JSON chunk per About cell (below the cell limit).
-_CHUNK: Final = 32_000
 #: The label of a fixed-offset zone (``str(datetime.timezone(...))``).
 _OFFSET_LABEL: Final = re.compile(r"^UTC(?P<sign>[+-])(?P<h>\d{2}):(?P<m>\d{2})$")
 
@@ -262,86 +257,6 @@ def _put(sheet: Any, row: int, col: int, value: Any, formats: dict[str, Any]) ->
         raise TypeError(f"no Excel cell for {kind.__name__}")
 
 
-def _filters_text(filters: Mapping[str, Any]) -> str:
-    if not filters:
-        return "none"
-    parts = []
-    for key, value in filters.items():
-        if value is None or value == [] or value == ():
-            shown = "(none)"
-        elif isinstance(value, bool):
-            shown = "true" if value else "false"
-        elif isinstance(value, list | tuple):
-            shown = ", ".join(map(str, value))
-        else:
-            shown = str(value)
-        parts.append(f"{key}={shown}")
-    return "; ".join(parts)
-
-
-def _counts_text(counts: Mapping[str, int]) -> str:
-    return ", ".join(f"{column} {n:,}" for column, n in counts.items()) if counts else ""
-
-
-def _about_rows(
-    df: pd.DataFrame, report: WalkReport | None, zone_label: str, wall_cells: int, cuts: int
-) -> list[tuple[str, Any, str]]:
-    """(label, value, note) rows of the About sheet, before the column table."""
-    rows: list[tuple[str, Any, str]] = []
-    if report is None:
-        rows.append(("walk report", "none", "this frame was not returned by EngagifiiClient.events()"))
-    else:
-        complete_note = ""
-        if not report.complete:
-            complete_note = "a partial walk, written with allow_incomplete=True"
-            if report.missing_pages:
-                complete_note += f"; pages not fetched: {report.missing_text()}"
-        rows += [
-            ("tenant", report.tenant, ""),
-            ("complete", "yes" if report.complete else "NO", complete_note),
-            ("fetched_at", report.fetched_at, "UTC, when the walk started"),
-            ("server filters", _filters_text(report.server_filters), "applied by the API"),
-            ("client filters", _filters_text(report.client_filters), "applied to the rows after the walk"),
-            ("total_count", report.total_count, "events the listing reported"),
-            ("rows fetched", report.rows_fetched, "unique events fetched"),
-            ("pages", report.pages, f"of {report.planned_pages:,} planned, page size {report.page_size:,}"),
-            ("requests", report.requests, "HTTP requests sent during the walk"),
-            ("retries", report.retries, ""),
-            ("duplicates", report.duplicates, "rows dropped: their id was already fetched"),
-            (
-                "naive datetimes",
-                sum(report.naive_datetimes.values()),
-                _counts_text(report.naive_datetimes) or "wall-clock times whose zone the API did not give",
-            ),
-            ("coerced", sum(report.coerced.values()), _counts_text(report.coerced) or "values that did not fit"),
-            ("repaired texts", report.repaired_text, "texts that were not valid Unicode (now U+FFFD)"),
-        ]
-        for part in report.per_tenant:
-            rows.append(
-                (
-                    f"tenant {part.tenant}",
-                    part.rows,
-                    f"rows; {part.rows_fetched:,} fetched of {part.total_count:,}; "
-                    f"complete {'yes' if part.complete else 'NO'}",
-                )
-            )
-    rows += [
-        ("rows", len(df), "rows in the Events sheet"),
-        ("written_at", datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"), "UTC"),
-        ("time zone", zone_label, "datetimes are shown in this zone; the headers name it"),
-        (
-            "zone unknown",
-            wall_cells,
-            'cells formatted "(zone unknown)" are wall-clock times whose zone the API did not give: '
-            "they are not in the zone above; their row's naiveDateTimes cell names their columns",
-        ),
-        ("cut texts", cuts, f"texts longer than Excel's {MAX_CELL_TEXT:,} characters, cut and ended with …"),
-        ("text cells", "text", "always written as text, never as formulas"),
-        ("lists", "joined with '; '", "or the JSON of the whole list when joining would be ambiguous"),
-    ]
-    return rows
-
-
 def export_excel(
     df: pd.DataFrame,
     path: str | os.PathLike[str],
@@ -424,7 +339,7 @@ def _write_excel(
         table.append(cells)
     headers = [cuts.fit(h) for h in headers]
     wall_cells = sum(isinstance(c, _WallClock) for cells in table for c in cells)
-    about = _about_rows(df, report, zone_label, wall_cells, cuts.count)
+    about = about_rows(df, report, zone_label, wall_cells, cuts.count)
     attrs_json = json.dumps(df.attrs, default=str, ensure_ascii=False)
     dtypes = [str(df.iloc[:, i].dtype) for i in range(width)]
     # text XlsxWriter would fail on half-way (a lone surrogate), found before a workbook is opened
@@ -487,7 +402,7 @@ def _write_workbook(
             value = cells[r]
             if value is not None:
                 _put(sheet, r + 1, col, value, formats)
-    _write_about(workbook.add_worksheet(ABOUT_SHEET), bold, about, names, headers, dtypes, attrs_json)
+    write_about(workbook.add_worksheet(ABOUT_SHEET), bold, about, names, headers, dtypes, attrs_json)
     try:
         workbook.close()  # the workbook is assembled and zipped into fh only now
     except xlsxwriter.exceptions.FileCreateError as exc:  # an OSError (disk full ...): not writable
@@ -495,41 +410,3 @@ def _write_workbook(
         raise (cause if isinstance(cause, OSError) else OSError(str(exc))) from None
     except xlsxwriter.exceptions.FileSizeError as exc:
         raise ReportError(f"the workbook is too large for an .xlsx file: {exc}") from None
-
-
-def _write_about(
-    sheet: Any,
-    bold: Any,
-    about: list[tuple[str, Any, str]],
-    names: list[str],
-    headers: list[str],
-    dtypes: list[str],
-    attrs_json: str,
-) -> None:
-    sheet.set_column(0, 0, 24)
-    sheet.set_column(1, 1, 40)
-    sheet.set_column(2, 2, 60)
-    sheet.write_string(0, 0, "Engagifii events report", bold)
-    row = 2
-    for label, value, note in about:
-        sheet.write_string(row, 0, label)
-        if isinstance(value, str):
-            sheet.write_string(row, 1, value)
-        else:
-            sheet.write_number(row, 1, value)
-        if note:
-            sheet.write_string(row, 2, note)
-        row += 1
-    row += 1
-    sheet.write_string(row, 0, COLUMNS_LABEL, bold)
-    sheet.write_string(row, 1, "header", bold)
-    sheet.write_string(row, 2, "dtype", bold)
-    for name, header, dtype in zip(names, headers, dtypes, strict=True):
-        row += 1
-        sheet.write_string(row, 0, name[: MAX_CELL_TEXT - 1])
-        sheet.write_string(row, 1, header)
-        sheet.write_string(row, 2, dtype)
-    row += 2
-    sheet.write_string(row, 0, ATTRS_LABEL, bold)
-    for i in range(0, max(len(attrs_json), 1), _CHUNK):
-        sheet.write_string(row, 1 + i // _CHUNK, attrs_json[i : i + _CHUNK])

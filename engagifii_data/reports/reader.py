@@ -55,7 +55,7 @@ from ..frames.schema import (
 )
 from ..frames.tables import CONTACT_COLUMNS, SESSION_COLUMNS
 from ..frames.values import convert, object_array, to_text
-from . import excel_writer
+from . import excel_about, excel_writer
 from .csv_writer import restore_text
 from .files import FORMATS, FORMATS_BY_SUFFIX
 from .lists import parse_list
@@ -347,11 +347,11 @@ def _read_about(book: Any) -> tuple[list[tuple[str, str, str]] | None, dict[str,
     for row in book[excel_writer.ABOUT_SHEET].iter_rows(values_only=True):
         cells = [_unescape(c) for c in row]
         first = cells[0] if cells else None
-        if first == excel_writer.COLUMNS_LABEL and len(cells) > 2 and cells[1] == "header":
+        if first == excel_about.COLUMNS_LABEL and len(cells) > 2 and cells[1] == "header":
             table, in_table = [], True
         elif in_table and table is not None and first is not None:
             table.append((str(first), str(cells[1] or ""), str(cells[2] or "")))
-        elif first == excel_writer.ATTRS_LABEL:
+        elif first == excel_about.ATTRS_LABEL:
             in_table = False
             text = "".join(c for c in cells[1:] if isinstance(c, str))
             try:
