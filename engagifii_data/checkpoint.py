@@ -19,7 +19,11 @@ Rules:
   following symlinks. While a walk uses it, ``<name>.lock`` is locked (``flock``): a second walk on
   the same checkpoint gets a :class:`ConfigurationError` naming it, at once.
 - **Checked first.** The path is checked when the walk starts, before any request: a folder, a path
-  under a file or an unwritable folder is a :class:`ConfigurationError` naming the checkpoint.
+  under a file or an unwritable folder is a :class:`ConfigurationError` naming the checkpoint; so is
+  a write that fails later in the walk.
+- **Yours only.** An existing checkpoint is read only when no other user could have written it (owned
+  by you or root, not writable by others: :mod:`engagifii_data.ownership`, the rule ``.env`` files
+  follow), and not when it sits in a sticky folder such as ``/tmp`` owned by someone else.
 - **Trusted only when intact.** A page whose checksum does not match its content (edited or damaged
   on disk) is ignored and fetched again; so is a damaged line. A file of another format version, or
   made for another tenant, other server-side filters or another page size, is refused.
@@ -49,6 +53,7 @@ from typing import IO, Any
 
 from .atomic import replace_atomically
 from .exceptions import ConfigurationError
+from .ownership import cannot_replace_reason, untrusted_reason
 from .pagination import Page
 
 logger = logging.getLogger(__name__)
@@ -78,7 +83,9 @@ def check_path(path: str | os.PathLike[str]) -> Path:
     Raises
     ------
     ConfigurationError
-        ``path`` is a folder, a part of it is a file, or its folder cannot be created or written.
+        ``path`` is a folder, a part of it is a file, or its folder cannot be created or written; an
+        existing file another user could have written (:mod:`engagifii_data.ownership`), or one in a
+        sticky folder that belongs to another user (it could not be replaced).
     """
     p = Path(path)
     if p.is_dir():
@@ -94,7 +101,27 @@ def check_path(path: str | os.PathLike[str]) -> Path:
         raise ConfigurationError(f"checkpoint {p}: its folder {p.parent} is not writable")
     if p.exists() and not p.is_file():
         raise ConfigurationError(f"checkpoint {p} is not a regular file")
+    if p.is_file():
+        _refuse_untrusted(p, p.stat())
+        reason = cannot_replace_reason(p)
+        if reason is not None:
+            raise ConfigurationError(f"checkpoint {p}: {reason}; use another checkpoint path")
     return p
+
+
+def _refuse_untrusted(path: Path, info: os.stat_result) -> None:
+    """A checkpoint another user could have written is never read: its pages would become report rows."""
+    reason = untrusted_reason(info)
+    if reason is not None:
+        raise ConfigurationError(
+            f"refusing to read checkpoint {path}: {reason}; its pages could have been written by someone "
+            "else. Delete it or use another checkpoint path"
+        )
+
+
+def _write_error(path: Path, exc: OSError) -> ConfigurationError:
+    """A checkpoint that cannot be written (mid-walk too) names the checkpoint, never the report."""
+    return ConfigurationError(f"checkpoint {path}: cannot write it: {exc.strerror or exc}; use another checkpoint path")
 
 
 class Checkpoint:
@@ -198,11 +225,14 @@ class Checkpoint:
         line = _page_line(page)
         with self._lock:
             self._pages[page.number] = page
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | _NOFOLLOW)
-            with os.fdopen(fd, "a", encoding="utf-8") as fh:
-                fh.write(line)
-                fh.flush()
-                os.fsync(fh.fileno())
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | _NOFOLLOW)
+                with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                    fh.write(line)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                raise _write_error(self.path, exc) from None
 
     def reset(self) -> None:
         """Forget every saved page (the listing changed; the walk starts over)."""
@@ -239,7 +269,10 @@ def _replace_private(path: Path, lines: list[str], errors: str) -> None:
     def write(fh: IO[bytes]) -> None:
         fh.write(data)
 
-    replace_atomically(path, write, 0o600)
+    try:
+        replace_atomically(path, write, 0o600)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
 
 
 def _lock_path(path: Path) -> Path:
@@ -296,6 +329,7 @@ def _read_header(path: Path, fmt: str, version: int, what: str) -> tuple[dict[st
     try:
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
         with os.fdopen(fd, encoding="utf-8", errors="surrogatepass") as fh:
+            _refuse_untrusted(path, os.fstat(fh.fileno()))  # the opened file itself: no gap to swap it
             lines = fh.read().splitlines()
     except UnicodeDecodeError:
         raise ConfigurationError(f"{path} is not an engagifii-data {what} (not UTF-8 text)") from None
@@ -421,9 +455,12 @@ class DetailCheckpoint:
         """Append one answer (flushed now, fsync'ed with its group)."""
         line = _detail_line(event_id, detail).encode("utf-8", "surrogatepass")
         with self._lock:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | _NOFOLLOW)
-            os.write(self._fd, line)
+            try:
+                if self._fd is None:
+                    self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | _NOFOLLOW)
+                os.write(self._fd, line)
+            except OSError as exc:
+                raise _write_error(self.path, exc) from None
             self._details[event_id] = detail
             self._unsynced += 1
             now = time.monotonic()

@@ -425,6 +425,8 @@ def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
             )
             if isinstance(cause, RateLimitError) and cause.retry_after is not None:
                 advice = f"the server asked to wait {cause.retry_after:g} s; {advice} after that"
+            elif isinstance(cause, AuthenticationError):
+                advice = f"authentication failed mid-walk: check the client credentials, then {advice}"
         return [f"error: the walk was not completed: {exc.reason}", f"no report was written ({got}); {advice}"]
     if isinstance(exc, AuthenticationError):
         hint = {

@@ -13,7 +13,14 @@ import pandas as pd
 import pytest
 
 from engagifii_data import sandbox
-from engagifii_data.cli import main
+from engagifii_data.cli import exit_code_for, main
+from engagifii_data.exceptions import (
+    CLI_WORDS,
+    AuthenticationError,
+    IncompleteWalkError,
+    TransportError,
+    describe_error,
+)
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -491,3 +498,20 @@ def test_sigterm_ends_like_ctrl_c_with_no_report_and_a_resumable_checkpoint(sb: 
     assert code == 0, err
     assert f"{saved} pages from the checkpoint" in out and "wrote 2,400 rows for tenant ACME" in out, (saved, out)
     assert len(pd.read_csv(report, encoding="utf-8-sig")) == 2400
+
+
+@pytest.mark.parametrize(
+    ("cause", "code"),
+    [
+        (AuthenticationError("invalid_token", "the API rejected a freshly issued access token", status=401), 3),
+        (AuthenticationError("invalid_client", "disabled", status=400), 3),
+        (TransportError("connection reset"), 5),
+        (None, 5),
+    ],
+)
+def test_a_walk_stopped_by_authentication_exits_3_with_resume_advice(cause: Exception | None, code: int) -> None:
+    exc = IncompleteWalkError(2, "page 2 could not be fetched", cause=cause, checkpoint="walk.jsonl")
+    assert exit_code_for(exc) == code
+    lines = describe_error(exc, dict(CLI_WORDS))
+    assert ("check the client credentials" in lines[1]) is (code == 3)
+    assert "resume" in lines[1] or cause is None

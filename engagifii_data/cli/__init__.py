@@ -31,6 +31,7 @@ from ..exceptions import (
     AuthenticationError,
     ConfigurationError,
     EngagifiiError,
+    IncompleteWalkError,
     PaginationError,
     ReportError,
     ReportNotWritable,
@@ -69,7 +70,14 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
 
 
 def exit_code_for(exc: BaseException) -> int:
-    """The documented exit code for an exception (1, "no report was written", for anything unexpected)."""
+    """The documented exit code for an exception (1, "no report was written", for anything unexpected).
+
+    A walk stopped by an authentication failure (a token revoked mid-walk, ``invalid_client`` on
+    renewal) is an authentication failure (3), not an incomplete walk (5): rerunning will not help
+    until the credentials are fixed.
+    """
+    if isinstance(exc, IncompleteWalkError) and isinstance(exc.cause, AuthenticationError):
+        return EXIT_AUTH
     for cls, code in EXIT_CODES:
         if isinstance(exc, cls):
             return code

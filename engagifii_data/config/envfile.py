@@ -5,12 +5,12 @@ from __future__ import annotations
 import codecs
 import io
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import ConfigurationError
+from ..ownership import untrusted_reason
 
 ENV_PREFIX = "ENGAGIFII_"
 
@@ -86,40 +86,15 @@ def check_env_file(path: Path) -> None:
         info = path.stat()
     except OSError as exc:
         raise ConfigurationError(f"cannot read .env file {path}: {exc.strerror or exc}") from None
-    me = os.geteuid()
-    if info.st_uid not in (me, 0):
-        raise ConfigurationError(
-            f"refusing to read .env file {path}: it belongs to another user (uid {info.st_uid}); "
-            "a .env must be owned by you"
-        )
-    if info.st_mode & stat.S_IWOTH:
-        raise ConfigurationError(
-            f"refusing to read .env file {path}: it is writable by any user (mode {stat.filemode(info.st_mode)}); "
-            f"run: chmod o-w {path}"
-        )
-    if info.st_mode & stat.S_IWGRP and _group_has_others(info.st_gid, info.st_uid):
-        raise ConfigurationError(
-            f"refusing to read .env file {path}: it is writable by other members of its group "
-            f"(mode {stat.filemode(info.st_mode)}); run: chmod g-w {path}"
-        )
-
-
-def _group_has_others(gid: int, owner: int) -> bool:
-    """Whether a user other than ``owner`` belongs to group ``gid`` (as a member or by primary group)."""
-    import grp
-    import pwd
-
-    try:
-        owner_name = pwd.getpwuid(owner).pw_name
-    except KeyError:
-        owner_name = None
-    try:
-        members = set(grp.getgrgid(gid).gr_mem)
-    except KeyError:
-        return True  # an unknown group: assume the worst
-    if members - {owner_name}:
-        return True
-    return any(p.pw_gid == gid and p.pw_uid != owner for p in pwd.getpwall())
+    reason = untrusted_reason(info)
+    if reason is None:
+        return
+    fix = "a .env must be owned by you"
+    if "any user" in reason:
+        fix = f"run: chmod o-w {path}"
+    elif "group" in reason:
+        fix = f"run: chmod g-w {path}"
+    raise ConfigurationError(f"refusing to read .env file {path}: {reason}; {fix}")
 
 
 _BOMS: tuple[tuple[bytes, str], ...] = (

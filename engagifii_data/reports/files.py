@@ -7,7 +7,12 @@ runs before a long walk) and by the writer (:func:`atomic_write`):
 - a **symbolic link** is followed only when the link is owned by the current user or by the owner of
   the folder it sits in (the rule of Linux's ``fs.protected_symlinks``): a link another user planted
   in a shared folder such as ``/tmp`` never redirects a report onto a victim's file;
-- an existing device, FIFO or socket (``/dev/stdout``, a named pipe) is written into, not replaced;
+- a path naming a descriptor this process has open (``/dev/stdout``, which ``-o -`` means,
+  ``/dev/stderr``, ``/dev/fd/N``) is written into through that descriptor, as a shell redirection:
+  ``>> all.csv`` appends, and the shell's file is never replaced or truncated;
+- an existing device, FIFO or socket (a named pipe) is written into, not replaced;
+- an existing file in a folder with the sticky bit (``/tmp``) that belongs to another user cannot be
+  replaced by us: refused before any work is done;
 - anything else is replaced by :func:`engagifii_data.atomic.replace_atomically` (a uniquely named
   temp file created exclusively beside the target, flushed, fsync'ed and moved over the target with
   ``os.replace``; the previous file's mode kept). On any error the temp file is removed and the
@@ -21,7 +26,9 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +37,7 @@ from typing import IO
 
 from ..atomic import replace_atomically
 from ..exceptions import ReportNotWritable
+from ..ownership import cannot_replace_reason
 
 #: Report formats by file extension (anything else is CSV).
 FORMATS_BY_SUFFIX: dict[str, str] = {".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx", ".csv": "csv"}
@@ -103,6 +111,40 @@ class Target:
 
     path: Path
     stream: bool
+    fd: int | None = None
+
+
+#: Paths that name an already open file descriptor of this process (``-o -`` is ``/dev/stdout``).
+_DESCRIPTOR_PATH = re.compile(r"^/(?:dev/fd|proc/self/fd)/(?P<fd>[0-9]+)$")
+_STANDARD_STREAMS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _descriptor(given: Path) -> int | None:
+    """The descriptor ``given`` names (``/dev/stdout``, ``/dev/fd/3``), if it names one and it is open.
+
+    Such a path is written into through the descriptor already open, as a shell redirection would: opening
+    it again would truncate a file that ``>>`` appends to, and replacing it would put a new file where
+    the shell's file was (or beside a deleted one).
+    """
+    text = str(given)
+    match = _DESCRIPTOR_PATH.match(text)
+    fd = int(match["fd"]) if match else _STANDARD_STREAMS.get(text)
+    if fd is None or os.name != "posix":
+        return None
+    try:
+        os.fstat(fd)
+    except OSError:
+        return None
+    return fd
+
+
+def _check_descriptor(given: Path, fd: int) -> None:
+    import fcntl
+
+    if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+        raise ReportNotWritable(
+            str(given), "it is open for reading only", errno=errno.EBADF, hint="give a file path or redirect the output"
+        )
 
 
 def resolve_target(path: str | os.PathLike[str]) -> Target:
@@ -115,6 +157,10 @@ def resolve_target(path: str | os.PathLike[str]) -> Target:
         written.
     """
     given = Path(path)
+    fd = _descriptor(given)
+    if fd is not None:
+        _check_descriptor(given, fd)
+        return Target(given, True, fd)
     try:
         link = os.lstat(given)
     except FileNotFoundError:
@@ -141,7 +187,11 @@ def resolve_target(path: str | os.PathLike[str]) -> Target:
                 str(given), "permission denied", errno=errno.EACCES, hint="choose a path you can write to"
             )
         return Target(given, True)
-    return Target(Path(os.path.realpath(given)), False)
+    real = Path(os.path.realpath(given))
+    reason = cannot_replace_reason(real)
+    if reason is not None:
+        raise ReportNotWritable(str(given), reason, errno=errno.EPERM, hint="choose another path")
+    return Target(real, False)
 
 
 def _check_link_owner(path: Path, link: os.stat_result) -> None:
@@ -215,6 +265,11 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
     target = resolve_target(path)
     if target.stream:
         try:
+            if target.fd is not None:
+                sys.stdout.flush()  # text printed before the report stays before it
+                with os.fdopen(os.dup(target.fd), "wb") as fh:
+                    write(fh)
+                return Path(path)
             with open(target.path, "wb") as fh:
                 write(fh)
         except BrokenPipeError:
