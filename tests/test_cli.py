@@ -371,7 +371,7 @@ def test_dash_writes_the_report_to_standard_output(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert len(pd.read_csv(io.BytesIO(result.stdout))) == 36
-    assert b"wrote 36 rows for tenant GLOBEX to /dev/stdout" in result.stderr  # the summary stays apart
+    assert b"wrote 36 rows for tenant GLOBEX to standard output" in result.stderr  # the summary stays apart
 
 
 def test_client_side_filters_are_named_with_their_bounds(tmp_path: Path) -> None:
@@ -515,3 +515,13 @@ def test_a_walk_stopped_by_authentication_exits_3_with_resume_advice(cause: Exce
     lines = describe_error(exc, dict(CLI_WORDS))
     assert ("check the client credentials" in lines[1]) is (code == 3)
     assert "resume" in lines[1] or cause is None
+
+
+def test_status_takes_a_comma_list_as_repeated_options(tmp_path: Path) -> None:
+    base = ("events", "--sandbox", "--tenant", "GLOBEX", "--no-progress")
+    code1, _, err1 = run_cli(*base, "--status", "Published,Completed", "-o", str(tmp_path / "a.csv"))
+    code2, _, err2 = run_cli(*base, "--status", "Published", "--status", " Completed", "-o", str(tmp_path / "b.csv"))
+    assert (code1, code2) == (0, 0), err1 + err2
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert len(a) == len(b) > 0 and set(a["eventStatus"]) <= {"Published", "Completed"}
+    assert run_cli(*base, "--status", "Published,Bogus", "-o", str(tmp_path / "c.csv"))[0] == 2

@@ -253,3 +253,19 @@ def test_the_cli_refuses_a_planted_checkpoint_before_any_request(tmp_path: Path)
     assert code == 2, err.getvalue()
     assert "refusing to read checkpoint" in err.getvalue() and str(planted) in err.getvalue()
     assert not (tmp_path / "r.csv").exists()
+
+
+@POSIX
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
+def test_a_reader_that_goes_away_ends_every_format_quietly(fmt: str, tmp_path: Path) -> None:
+    reader = subprocess.Popen(
+        [*CLI, "-o", "-", "--format", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
+    )
+    assert reader.stdout is not None and reader.stderr is not None
+    first = reader.stdout.read(100)
+    reader.stdout.close()  # as `| head -c 100` does
+    err = reader.stderr.read()
+    code = reader.wait(timeout=120)
+    assert len(first) == 100
+    assert code in (0, 141), err
+    assert b"Traceback" not in err and b"Exception ignored" not in err and b"error" not in err, err

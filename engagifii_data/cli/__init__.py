@@ -177,7 +177,8 @@ def _query_from(args: argparse.Namespace, tenants: list[str]) -> EventQuery:
         search=args.search,
         start=args.start,
         end=args.end,
-        status=args.status,
+        # --status Published,Completed as --status Published --status Completed (as the notebook takes it)
+        status=[part.strip() for value in args.status for part in value.split(",")] if args.status else None,
         page_size=args.page_size,
     )
 
@@ -273,7 +274,8 @@ def _cmd_events(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             table, columns = _table(df, args.table, args.columns)
             written = write_report(table, path, fmt, columns=columns, neutralize_formulas=not args.no_formula_escape)
             stats = client.stats.snapshot()
-        print_summary(df, query, written, stats, time.monotonic() - started, out, rows=(len(table), args.table))
+        shown = "standard output" if args.output == "-" else written
+        print_summary(df, query, shown, stats, time.monotonic() - started, out, rows=(len(table), args.table))
     return EXIT_OK
 
 
@@ -373,7 +375,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         checkpoint = getattr(args, "checkpoint", None)
         resume = f"; rerun the same command to resume from the checkpoint {checkpoint}" if checkpoint else ""
         what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
-        print(f"{what}; no report was written{resume}", file=err)
+        if args.command == "events":
+            what += "; no report was written"
+        print(f"{what}{resume}", file=err)
         return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()  # the reader of `-o -` went away (`| head`): as Unix tools, end quietly

@@ -56,7 +56,10 @@ def _events_options(ev: argparse.ArgumentParser) -> None:
         help="startDateTime on or before WHEN (a date includes that whole day; a datetime that instant)",
     )
     ev.add_argument(
-        "--status", action="append", metavar="NAME", help="Draft, Published, Cancelled or Completed (repeatable)"
+        "--status",
+        action="append",
+        metavar="NAME",
+        help="Draft, Published, Cancelled or Completed (repeatable, or a comma list)",
     )
     ev.add_argument("--page-size", type=int, default=100, metavar="N", help="rows per page (default 100)")
     ev.add_argument(

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def print_summary(
     df: Any,
     query: EventQuery,
-    written: Path,
+    written: Path | str,
     stats: dict[str, int],
     seconds: float,
     out: TextIO,

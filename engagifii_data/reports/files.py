@@ -25,6 +25,7 @@ reason and what to do.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
 import stat
@@ -264,14 +265,19 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
     """
     target = resolve_target(path)
     if target.stream:
+        # The whole report is made in memory first: a writer (a zip archive, a Parquet footer) finishes
+        # before the stream is touched, so a reader that goes away (`| head`) breaks one plain write,
+        # never a half-closed archive that complains on garbage collection.
+        buffer = io.BytesIO()
+        write(buffer)
         try:
             if target.fd is not None:
                 sys.stdout.flush()  # text printed before the report stays before it
                 with os.fdopen(os.dup(target.fd), "wb") as fh:
-                    write(fh)
+                    fh.write(buffer.getbuffer())
                 return Path(path)
             with open(target.path, "wb") as fh:
-                write(fh)
+                fh.write(buffer.getbuffer())
         except BrokenPipeError:
             raise  # a closed pipe (`| head`): the caller decides, it is not an unwritable report
         except OSError as exc:

@@ -149,6 +149,8 @@ def _check_port(port: int) -> None:
     import socket
 
     with socket.socket() as probe:
+        # as werkzeug binds: a port whose last connections are in TIME_WAIT (a sandbox just stopped) is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:
