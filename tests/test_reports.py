@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from engagifii_data import EngagifiiClient, ReportError, WalkReport, events_frame, sandbox
+from engagifii_data import EngagifiiClient, ReportError, WalkReport, contacts, events_frame, sandbox, sessions
 from engagifii_data.cli import main
 from engagifii_data.frames import EVENT_COLUMNS, empty_events_frame
 from engagifii_data.reports import (
@@ -820,6 +820,9 @@ def test_read_report_format_by_name_content_or_argument(seeded: dict[str, pd.Dat
         assert_read_back(read_report(path, format=fmt.upper()), df, fmt)
     renamed = write_report(df, tmp_path / "really-parquet.csv", "parquet")
     assert_read_back(read_report(renamed, format="parquet"), df, "parquet")
+    assert_read_back(read_report(renamed), df, "parquet")  # the content wins over the name
+    excel_named_csv = write_report(df, tmp_path / "really-excel.csv", "xlsx")
+    assert_read_back(read_report(excel_named_csv), df, "xlsx")
     with pytest.raises(ValueError, match="unknown report format 'json'"):
         read_report(renamed, format="json")
     with pytest.raises(FileNotFoundError):
@@ -1056,3 +1059,41 @@ def test_every_writer_repairs_lone_surrogates_and_leaves_nothing_behind_when_it_
             assert back.attrs["note"] == "\ufffd"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.parquet", "r.xlsx"]  # no temp file left
     assert df["name"].tolist() == ["Gala\udc00"]  # the caller's frame is not modified
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("tenant", [*TENANTS, "GLOBEX+INITECH+ACME"])
+def test_sessions_and_contacts_reports_read_back_in_their_declared_dtypes(
+    seeded: dict[str, pd.DataFrame], tmp_path: Path, tenant: str, fmt: str
+) -> None:
+    from engagifii_data.frames.tables import CONTACT_COLUMNS, SESSION_COLUMNS
+
+    for name, make, declared in (("sessions", sessions, SESSION_COLUMNS), ("contacts", contacts, CONTACT_COLUMNS)):
+        table = make(seeded[tenant])
+        path = write_report(table, tmp_path / f"{name}.{fmt}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            back = read_report(path)
+        assert list(back.columns) == list(table.columns)
+        assert len(back) == len(table)
+        for column, dtype in declared.items():
+            if column in back.columns:
+                expected = "datetime64[ns, UTC]" if dtype == "datetime64[ns, UTC]" else table[column].dtype
+                assert str(back[column].dtype) == str(expected), (name, column, back[column].dtype)
+        if len(table) and name == "sessions":
+            assert back["sessionIndex"].tolist() == table["sessionIndex"].tolist()
+            gap = (back["start"] - table["start"]).abs().max()
+            assert gap < pd.Timedelta(1, "ms"), gap  # CSV keeps microseconds, Excel milliseconds
+
+
+@pytest.mark.parametrize("name", ["events.json", "events.txt", "events.CSV.bak", "report.data"])
+def test_a_name_whose_extension_names_no_format_is_written_as_csv_with_a_warning(name: str, tmp_path: Path) -> None:
+    from engagifii_data.reports import report_format
+
+    for _ in range(2):  # also once the file exists
+        fmt, warning = report_format(tmp_path / name)
+        assert fmt == "csv" and warning is not None and "writing CSV" in warning and name in warning
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    assert report_format(tmp_path / "events.csv") == ("csv", None)
+    assert report_format(tmp_path / "events") == ("csv", None)  # no extension: CSV, as documented
+    assert report_format(tmp_path / "events.json", "parquet") == ("parquet", None)  # an explicit choice

@@ -59,15 +59,21 @@ def report_format(path: str | os.PathLike[str] | None, fmt: str | None = None) -
     Returns
     -------
     (str, str or None)
-        The format, and a warning text or None.
+        The format, and a warning text or None: an explicit ``fmt`` the name contradicts, or a name
+        whose extension names no format (``events.json`` is written as CSV).
 
     Raises
     ------
     ValueError
         An unknown ``fmt``.
     """
-    by_name = FORMATS_BY_SUFFIX.get(Path(path).suffix.lower()) if path is not None else None
+    suffix = Path(path).suffix.lower() if path is not None else ""
+    by_name = FORMATS_BY_SUFFIX.get(suffix)
     if fmt is None:
+        given = Path(path or "")
+        if suffix and by_name is None and (given.is_file() or not given.exists()):
+            # `-o events.json` is not JSON: say what it is (an existing device or pipe keeps quiet)
+            return "csv", f"writing CSV to {path} (its extension names no report format; .csv, .parquet or .xlsx)"
         return by_name or "csv", None
     fmt = fmt.lower()
     if fmt not in FORMATS:

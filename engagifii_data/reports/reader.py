@@ -31,7 +31,7 @@ import os
 import re
 import warnings
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -83,8 +83,9 @@ def read_report(
     Parameters
     ----------
     path : str or os.PathLike
-        The report. The format comes from ``format``, else the extension (``.csv``, ``.parquet``/
-        ``.pq``, ``.xlsx``), else the file's first bytes.
+        The report. The format comes from ``format``, else the file's first bytes (Parquet, .xlsx:
+        a Parquet report saved as ``.csv`` is still read as Parquet), else the extension (``.csv``,
+        ``.parquet``/``.pq``, ``.xlsx``), else CSV.
     format : {"csv", "parquet", "xlsx"}, optional
         Overrides the extension.
     list_separator : str, default ``"; "``
@@ -97,7 +98,8 @@ def read_report(
     -------
     pandas.DataFrame
         The columns in file order with a ``RangeIndex``: ``tenant`` ``string``, declared columns in
-        their declared dtypes (``engagifii_data.frames.EVENT_COLUMNS``), other columns as described
+        their declared dtypes (``EVENT_COLUMNS``, or ``SESSION_COLUMNS``/``CONTACT_COLUMNS`` of
+        :mod:`engagifii_data.frames.tables` for a sessions or contacts report), other columns as described
         in the module docstring; ``attrs`` restored where the format keeps them (Parquet, Excel).
 
     Raises
@@ -164,18 +166,31 @@ def _format_of(path: Path, fmt: str | None) -> str:
         if fmt not in FORMATS:
             raise ValueError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
         return fmt
-    by_name = FORMATS_BY_SUFFIX.get(path.suffix.lower())
-    if by_name is not None:
-        return by_name
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
-    return {b"PAR1": "parquet", b"PK\x03\x04": "xlsx"}.get(magic, "csv")
+    # the file's first bytes win over its name: a Parquet report saved as .csv is still read
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError:
+        magic = b""
+    by_content = {b"PAR1": "parquet", b"PK\x03\x04": "xlsx"}.get(magic)
+    return by_content or FORMATS_BY_SUFFIX.get(path.suffix.lower()) or "csv"
 
 
-def _dtype_of(name: str, position: int) -> str | None:
+def _declared_for(names: list[str]) -> Mapping[str, str]:
+    """The declared columns of the table a header belongs to: events, sessions or contacts.
+
+    The table whose declared columns the header names most (``sessionIndex``, ``start`` ... make a
+    sessions report); events on a tie, so an events report with extra fields stays an events report.
+    """
+    present = set(names)
+    tables: list[Mapping[str, str]] = [EVENT_COLUMNS, SESSION_COLUMNS, CONTACT_COLUMNS]
+    return max(tables, key=lambda table: len(present.intersection(table)))
+
+
+def _dtype_of(name: str, position: int, declared: Mapping[str, str]) -> str | None:
     if position == 0 and name == TENANT_COLUMN:
         return STRING
-    return EVENT_COLUMNS.get(name)
+    return declared.get(name)
 
 
 class _Coerced:
@@ -274,9 +289,10 @@ def _read_csv(path: Path, separator: str, restore: bool) -> pd.DataFrame:
     coerced = _Coerced()
     data: list[Any] = []
     wall_clock: dict[str, np.ndarray] = {}
+    declared = _declared_for(names)
     for i, name in enumerate(names):
         cells = [row[i] if i < len(row) else "" for row in rows]
-        dtype = _dtype_of(name, i)
+        dtype = _dtype_of(name, i, declared)
         if dtype == DATETIME_UTC:
             column, wall = _instants(name, [c or None for c in cells], np.zeros(0, dtype=bool), None, coerced)
             data.append(column)
@@ -306,8 +322,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     frame = table.to_pandas()
     names = [str(c) for c in table.column_names]
     data: list[Any] = []
+    declared = _declared_for(names)
     for i, name in enumerate(names):
-        dtype = _dtype_of(name, i)
+        dtype = _dtype_of(name, i, declared)
         if stored is not None:
             storage, written = stored[i]["storage"], stored[i]["dtype"]
         else:
@@ -443,18 +460,21 @@ def _excel_columns(
     dtypes: list[str | None] = []
     labels: list[str | None] = []
     known = table is not None and [h for _, h, _ in table] == header
+    declared = _declared_for(
+        [table[i][0] if known and table is not None else _bare(text) for i, text in enumerate(header)]
+    )
     for i, text in enumerate(header):
         if known and table is not None:
             name, _, written = table[i]
             label = text[len(name) + 2 : -1] if text.startswith(f"{name} (") and text.endswith(")") else None
         else:
             match = _HEADER_ZONE.match(text)
-            if match and EVENT_COLUMNS.get(match["name"]) == DATETIME_UTC:
+            if match and declared.get(match["name"]) == DATETIME_UTC:
                 name, label = match["name"], match["zone"]
             else:
                 name, label = text, None
             written = ""
-        dtype = _dtype_of(name, i)
+        dtype = _dtype_of(name, i, declared)
         if dtype is None and written:
             if written.startswith("datetime64") and "," in written:
                 dtype = DATETIME_UTC
@@ -464,6 +484,12 @@ def _excel_columns(
         dtypes.append(dtype)
         labels.append(label)
     return names, dtypes, labels
+
+
+def _bare(header: str) -> str:
+    """A header without its zone label: ``start (UTC)`` -> ``start``."""
+    match = _HEADER_ZONE.match(header)
+    return match["name"] if match else header
 
 
 def _marks(names: list[str], values: list[list[Any]], separator: str) -> dict[str, np.ndarray]:
