@@ -851,3 +851,31 @@ def test_events_without_sessions_say_so_and_their_export_asks_first(
     e.export_button.click()
     assert e.wait(10) and report.exists()
     assert f"✔ wrote an empty sessions report (header only) to {report.resolve()}" in e.message_text
+
+
+def test_progress_reaches_the_browser_about_ten_times_a_second_and_always_ends_right(
+    sb: Any, client: EngagifiiClient, tmp_path: Path
+) -> None:
+    from engagifii_data.widgets import explorer as explorer_module
+
+    e = explorer_for(client, tmp_path)
+    e.tenant.value, e.details.value = "ACME", True
+    changes: list[str] = []
+    e.progress.observe(lambda change: changes.append(str(change["new"])), names="description")
+    calls: list[int] = []
+    original = explorer_module.EventExplorer._on_progress
+
+    def counting(self: EventExplorer, p: Any) -> None:
+        calls.append(p.pages_done)
+        original(self, p)
+
+    explorer_module.EventExplorer._on_progress = counting  # type: ignore[method-assign]
+    try:
+        run(e)
+    finally:
+        explorer_module.EventExplorer._on_progress = original  # type: ignore[method-assign]
+    assert e.error is None, e.message_text
+    assert len(calls) >= 2_400  # one callback per detail (and per page) ...
+    assert len(changes) < len(calls) / 10  # ... but far fewer updates sent to the browser
+    assert e.progress.description == "2,400/2,400 details"  # the last one always arrives
+    assert e.progress.value == e.progress.max == 2_400

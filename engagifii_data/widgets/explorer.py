@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,8 @@ DEFAULT_EXPORT_PATH = "reports/{table}-{tenant}.csv"
 #: page size) are replaced, so each selection resumes its own walk. Details are saved beside it
 #: (``<name>.details.jsonl``).
 DEFAULT_CHECKPOINT = ".engagifii-checkpoints/{tenant}-{filters}.jsonl"
+#: Seconds between progress updates sent to the browser (about 10 a second; retries and ends at once).
+PROGRESS_INTERVAL = 0.1
 
 
 def describe_filters(**filters: Any) -> str:
@@ -151,6 +154,8 @@ class EventExplorer:
         self._status_for: tuple[Any, ...] | None = None  # ... and the selection it is about
         self._confirm_empty: tuple[Any, ...] | None = None  # (selection, table) of an empty export to confirm
         self._phase = "listing"  # of the running walk
+        self._shown_at = 0.0  # when progress was last sent to the browser (time.monotonic, seconds)
+        self._unshown: WalkProgress | None = None  # progress held back since then
         self._ui = threading.RLock()  # what is shown
         self._jobs = JobSlot(
             on_start=self._job_started, on_error=self._job_failed, on_stop=self._job_stopped, after=self._refresh
@@ -388,11 +393,33 @@ class EventExplorer:
         return self._jobs.start("fetch", self._run_fetch, query, self.selection(), self.checkpoint_path())
 
     def _on_progress(self, p: WalkProgress) -> None:
-        self._phase = p.phase
-        bar = progress_bar(p)
-        if bar is not None:
-            self.progress.max, self.progress.value, self.progress.description = bar.max, bar.value, bar.description
-        self._show(lines(progress_line(p), "warn" if p.retrying is not None else "info"))
+        """Show walk progress at most every ``PROGRESS_INTERVAL`` seconds (retries and a phase's end at once).
+
+        A detail walk reports thousands of answers a second; sent as they come, the widget updates
+        exceed Jupyter's output rate limit (``iopub_msg_rate_limit``) and the browser silently drops
+        some, leaving a bar that never shows the end. The last update held back is shown before the
+        result (:meth:`_flush_progress`).
+        """
+        with self._ui:
+            self._phase = p.phase
+            now = time.monotonic()
+            urgent = p.retrying is not None or p.pages_done >= p.pages_total
+            if not urgent and now - self._shown_at < PROGRESS_INTERVAL:
+                self._unshown = p
+                return
+            self._shown_at, self._unshown = now, None
+            bar = progress_bar(p)
+            if bar is not None:
+                self.progress.max, self.progress.value, self.progress.description = bar.max, bar.value, bar.description
+            self._show(lines(progress_line(p), "warn" if p.retrying is not None else "info"))
+
+    def _flush_progress(self) -> None:
+        """Show the progress update held back last, so the bar ends where the walk did."""
+        with self._ui:
+            held, self._unshown = self._unshown, None
+            if held is not None:
+                self._shown_at = 0.0
+                self._on_progress(held)
 
     def _run_fetch(
         self, cancel: threading.Event, query: EventQuery, selection: tuple[Any, ...], ckpt: Path | None
@@ -401,7 +428,7 @@ class EventExplorer:
         resumed = saved_walk(ckpt, details)
         with self._ui:
             self.data, self.error, self.summary, self._confirm_empty = None, None, {}, None
-        self._phase = "listing"
+        self._phase, self._unshown, self._shown_at = "listing", None, 0.0
         self.progress.bar_style, self.progress.value, self.progress.description = "", 0, ""
         source = ckpt if resumed[0] or ckpt is None else detail_checkpoint_path(ckpt)
         self._show(lines(f"resuming {query.tenant} from {source}…" if any(resumed) else f"fetching {query.tenant}…"))
@@ -416,8 +443,10 @@ class EventExplorer:
                 details=details,
             )
         except IncompleteWalkError as exc:
+            self._flush_progress()
             self._partial(exc, query, selection, before)
             return
+        self._flush_progress()
         self.summary = summarise(df, query, before, self.client.stats.snapshot())
         self._keep(selection, query, df, summary_html(self.summary, resumed), partial="")
 
