@@ -87,6 +87,7 @@ class ProgressReporter:
         self.bar: Any = None
         self._last = WalkProgress(tenant, 0, 0, 0, 0, phase=phase)
         self._drawn = 0.0
+        self._started = time.time()  # tqdm's clock
 
     def update(self, state: WalkState) -> None:
         """Report the walk's state after a page was accepted."""
@@ -103,13 +104,17 @@ class ProgressReporter:
                 from tqdm.auto import tqdm
 
                 label = "events" if self.phase == "listing" else "details"
-                self.bar = tqdm(total=total, unit="rows", desc=f"{label} {self.tenant}", leave=True)
+                unit = "rows" if self.phase == "listing" else "details"
+                self.bar = tqdm(total=total, unit=unit, desc=f"{label} {self.tenant}", leave=True)
+                # the bar appears with page 1's total; its rate counts from when the walk started
+                self.bar.start_t = self.bar.last_print_t = self._started
             now = time.monotonic()
             if done >= planned or now - self._drawn >= 0.1:
                 self._drawn = now
-                self.bar.n = rows
                 what = "pages" if self.phase == "listing" else "requests"
                 self.bar.set_postfix({what: f"{done}/{planned}"}, refresh=False)
+                # update() (not n = rows) keeps tqdm's rate from the time rows really took
+                self.bar.update(rows - self.bar.n)
                 self.bar.refresh()
         self._last = WalkProgress(self.tenant, done, planned, rows, total, phase=self.phase)
         if self.callback is not None:
