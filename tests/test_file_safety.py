@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,28 @@ def test_standard_output_redirected_with_append_is_appended_to(output: str, tmp_
     assert data.startswith(b"PREVIOUS CONTENT\nid,")  # appended after what was there (no BOM in a stream)
     assert len(pd.read_csv(io.BytesIO(data[len(b"PREVIOUS CONTENT\n") :]))) == 36
     assert sorted(p.name for p in tmp_path.iterdir()) == ["all.csv"]  # no temp file, no replacement
+
+
+@POSIX
+@pytest.mark.parametrize(
+    ("shell", "before", "bom"),
+    [
+        ("> all.csv", b"", True),  # a fresh redirect is the start of a file: the BOM Excel needs
+        (">> all.csv", b"", True),  # appending to an empty file also starts it
+        (">> all.csv", b"PREVIOUS\n", False),  # O_APPEND, offset 0, bytes already there
+        ("| cat > all.csv", b"", True),  # a pipe: the report is the start of what flows
+        ("1<> all.csv", b"", True),  # read-write at offset 0 of an empty file
+    ],
+)
+def test_a_bom_only_where_the_report_starts_the_file(shell: str, before: bytes, bom: bool, tmp_path: Path) -> None:
+    (tmp_path / "all.csv").write_bytes(before)
+    command = " ".join(shlex.quote(part) for part in [*CLI, "-o", "-"]) + f" {shell}"
+    result = subprocess.run(command, shell=True, stderr=subprocess.PIPE, cwd=tmp_path, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    data = (tmp_path / "all.csv").read_bytes()
+    assert data.startswith(before)
+    assert data[len(before) :].startswith(b"\xef\xbb\xbfid," if bom else b"id,")
+    assert data.count(b"\xef\xbb\xbf") == int(bom)
 
 
 @POSIX

@@ -19,7 +19,7 @@ import pandas as pd
 from ..frames.values import is_missing, json_text
 from ..text import REPLACEMENT
 from .columns import select_columns, wall_clock_rows
-from .files import atomic_write
+from .files import atomic_write, continues_a_file
 from .lists import list_text
 from .walk_report import refuse_incomplete
 
@@ -241,8 +241,10 @@ def export_csv(
         for i, name in enumerate(names)
     ]
 
+    encoding = "utf-8" if continues_a_file(path) else "utf-8-sig"  # no BOM after what `>>` appends to
+
     def write(raw: IO[bytes]) -> None:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors=REPLACE_BROKEN_TEXT, newline="", write_through=True)
+        text = io.TextIOWrapper(raw, encoding=encoding, errors=REPLACE_BROKEN_TEXT, newline="", write_through=True)
         try:
             writer = csv.writer(text, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
             writer.writerow(header)

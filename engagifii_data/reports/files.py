@@ -201,6 +201,35 @@ def resolve_target(path: str | os.PathLike[str]) -> Target:
     return Target(real, False)
 
 
+def continues_a_file(path: str | os.PathLike[str]) -> bool:
+    """Whether a report at ``path`` goes after bytes already there (``-o - >> all.csv``).
+
+    True only for a stream (``-o -``, ``/dev/fd/N``) that is a regular file already holding bytes or
+    positioned past its start. A CSV written there carries no BOM: a BOM is a mark for the start of a
+    file, and in the middle of one it is a stray character glued to the header's first name.
+
+    Returns
+    -------
+    bool
+        False for a file that is replaced, a pipe, a terminal, or an empty redirected file.
+    """
+    try:
+        target = resolve_target(path)
+    except ReportNotWritable:
+        return False
+    if not target.stream:
+        return False
+    try:
+        if target.fd is not None:
+            info = os.fstat(target.fd)
+            offset = os.lseek(target.fd, 0, os.SEEK_CUR) if stat.S_ISREG(info.st_mode) else 0
+        else:
+            info, offset = os.stat(target.path), 0
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and (info.st_size > 0 or offset > 0)
+
+
 def _check_link_owner(path: Path, link: os.stat_result) -> None:
     if os.name != "posix":
         return
