@@ -20,7 +20,15 @@ from urllib.parse import quote
 
 from .auth import AccessToken
 from .config import Settings, check_header_value
-from .exceptions import ConfigurationError, IncompleteWalkError, NotFoundError, PaginationError, safe_text
+from .exceptions import (
+    ApiError,
+    ConfigurationError,
+    IncompleteWalkError,
+    NotFoundError,
+    PaginationError,
+    TenantNotFoundError,
+    safe_text,
+)
 from .pagination import Page, WalkState, parse_page
 from .query import STATUSES, EventQuery
 from .transport import NO_HOOKS, RequestHooks, Stats, Transport
@@ -157,9 +165,17 @@ class EngagifiiClient:
 
     def _fetch_page(self, query: EventQuery, number: int, hooks: RequestHooks = NO_HOOKS) -> Page:
         code = query.tenant
-        decoded = self._transport.request_json(
-            "POST", LIST_PATH, tenant=code, json_body=query.list_body(number), page=number, hooks=hooks
-        )
+        try:
+            decoded = self._transport.request_json(
+                "POST", LIST_PATH, tenant=code, json_body=query.list_body(number), page=number, hooks=hooks
+            )
+        except ApiError as exc:
+            if number == 1 and _not_the_api(exc):
+                raise ConfigurationError(
+                    f"the API URL {self.settings.api_base_url} has no event listing (HTTP {exc.status} at "
+                    f"{LIST_PATH}, not an answer of the Events API): check ENGAGIFII_API_BASE_URL"
+                ) from exc
+            raise
         page = parse_page(decoded.data, number, repaired=decoded.repaired)
         self._stats.add("pages")
         return page
@@ -484,6 +500,16 @@ class EngagifiiClient:
 
 def _path(path: str | os.PathLike[str] | None) -> Path | None:
     return Path(path) if path is not None else None
+
+
+def _not_the_api(exc: ApiError) -> bool:
+    """A 404/405 on the listing's page 1 without the API's error envelope: a wrong API base URL.
+
+    The Events API names its errors (``{"error": {"code": ...}}`` or problem details); a web server,
+    proxy or App Service page answering for a wrong host or base path does not. Such an answer is a
+    configuration error, not an API error: retrying or another tenant will not help.
+    """
+    return exc.status in (404, 405) and exc.code is None and not isinstance(exc, TenantNotFoundError)
 
 
 def _event_path(event_id: str) -> str:

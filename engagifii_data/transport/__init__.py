@@ -39,7 +39,7 @@ import requests
 
 from ..auth import AccessToken, TokenManager, token_request
 from ..config import Settings
-from ..exceptions import AuthenticationError, StopRequested, TransportError
+from ..exceptions import AuthenticationError, ConfigurationError, StopRequested, TransportError
 from ..pacing import RateLimiter
 from ..responses import (
     DeadlineAdapter,
@@ -66,6 +66,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Token endpoint statuses that mean "no token endpoint at this URL" (a configuration error, exit 2):
+#: IdentityServer4 answers bad credentials with 400/401, never with these.
+WRONG_TOKEN_URL_STATUSES = frozenset({404, 405})
 
 
 class Transport:
@@ -145,6 +149,12 @@ class Transport:
                 error = error_from_answer(status, answer.body, answer.headers, TOKEN_PATH)
                 error.message = error.message or "the identity server is unavailable"
                 raise self.policy.retryable(answer.status, answer.body, answer.headers, error, TOKEN_PATH)
+            if status in WRONG_TOKEN_URL_STATUSES:
+                # no token endpoint there (a wrong host or path): fixing the setting is the only cure
+                raise ConfigurationError(
+                    f"the identity URL {settings.identity_url} has no token endpoint (HTTP {status} at "
+                    f"{TOKEN_PATH}): check ENGAGIFII_IDENTITY_SERVER_URL"
+                )
             if status >= 400:
                 info = parse_error_body(answer.body, answer.headers)
                 code = info["code"] or "invalid_response"

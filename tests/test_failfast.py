@@ -1,0 +1,171 @@
+"""Failures that retrying cannot heal end at once, with a message that says what to fix.
+
+a. a wrong identity URL (no token endpoint: 404/405) or API URL (404 without the API's envelope on
+   page 1) is a configuration error, exit 2, not bad credentials and not retried
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engagifii_data import EngagifiiClient, Settings
+from engagifii_data.cli import main as cli_main
+from engagifii_data.exceptions import ConfigurationError, NotFoundError, TenantNotFoundError
+
+from .helpers import SleepRecorder
+from .hostile_server import Answer, HostileServer, error_answer, event_rows, listing_answer, token_answer
+
+SECRET = "s3cret-CANARY"
+TOKEN_PATH = "/connect/token"
+LIST_PATH = "/api/1.0/event/list"
+
+
+@pytest.fixture
+def hs() -> Iterator[HostileServer]:
+    with HostileServer() as server:
+        yield server
+
+
+def settings_for(identity: HostileServer, api: HostileServer | None = None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "client_id": "c",
+        "client_secret": SECRET,
+        "tenant_codes": ("T1",),
+        "identity_url": identity.url,
+        "api_base_url": (api or identity).url,
+        "connect_timeout": 1.0,
+        "read_timeout": 3.0,
+        "max_attempts": 3,
+        "backoff": 0.0,
+        "backoff_max": 0.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def client_for(identity: HostileServer, api: HostileServer | None = None, **overrides: Any) -> EngagifiiClient:
+    return EngagifiiClient(settings_for(identity, api, **overrides), sleep=SleepRecorder())
+
+
+def write_env(path: Path, identity: str, api: str) -> Path:
+    path.write_text(
+        "ENGAGIFII_CLIENT_ID=c\n"
+        f"ENGAGIFII_CLIENT_SECRET={SECRET}\n"
+        "ENGAGIFII_TENANT_CODE=T1\n"
+        f"ENGAGIFII_IDENTITY_SERVER_URL={identity}\n"
+        f"ENGAGIFII_API_BASE_URL={api}\n",
+        encoding="utf-8",
+    )
+    os.chmod(path, 0o600)
+    return path
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli_main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------
+# a. Wrong identity or API URL
+# --------------------------------------------------------------------------------------------------
+
+HTML_404 = "<html><head><title>404 - File or directory not found.</title></head><body>IIS</body></html>"
+NO_TOKEN_ENDPOINT: dict[str, Answer] = {
+    "404-empty": Answer(status=404, body=b"", content_type="text/plain"),
+    "404-html": Answer(status=404, body=HTML_404.encode(), content_type="text/html; charset=utf-8"),
+    "404-api-envelope": error_answer(404, "NOT_FOUND", "no route"),
+    "405-empty": Answer(status=405, body=b"", content_type="text/plain", headers={"Allow": "GET"}),
+    "405-html": Answer(
+        status=405, body=b"<html><title>405 Method Not Allowed</title></html>", content_type="text/html"
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(NO_TOKEN_ENDPOINT))
+def test_token_endpoint_404_or_405_is_a_configuration_error_not_retried(shape: str, hs: HostileServer) -> None:
+    hs.route("POST", TOKEN_PATH, NO_TOKEN_ENDPOINT[shape])
+    with client_for(hs) as client, pytest.raises(ConfigurationError) as caught:
+        client.authenticate()
+    assert len(hs.requests_to(TOKEN_PATH)) == 1, "a missing token endpoint was retried"
+    text = str(caught.value)
+    assert f"the identity URL {hs.url} has no token endpoint" in text
+    assert "/connect/token" in text and "ENGAGIFII_IDENTITY_SERVER_URL" in text
+    assert SECRET not in text
+
+
+@pytest.mark.parametrize("shape", ["404-html", "405-empty"])
+def test_cli_wrong_identity_url_exits_2_naming_the_setting(shape: str, hs: HostileServer, tmp_path: Path) -> None:
+    hs.route("POST", TOKEN_PATH, NO_TOKEN_ENDPOINT[shape])
+    env = write_env(tmp_path / "t.env", hs.url, hs.url)
+    for argv in (("events", "--no-progress", "-o", str(tmp_path / "out.csv")), ("check",)):
+        code, _, err = run_cli(argv[0], "--env-file", str(env), *argv[1:])
+        assert code == 2, err
+        status = shape[:3]
+        assert f"error: the identity URL {hs.url} has no token endpoint (HTTP {status} at /connect/token)" in err
+        assert "check ENGAGIFII_IDENTITY_SERVER_URL" in err
+        assert "authentication failed" not in err and "Traceback" not in err
+    assert not (tmp_path / "out.csv").exists()
+
+
+NO_LISTING: dict[str, Answer] = {
+    "404-empty": Answer(status=404, body=b"", content_type="text/plain"),
+    "404-html": Answer(status=404, body=HTML_404.encode(), content_type="text/html"),
+    "404-gateway-json": Answer(status=404, body={"statusCode": 404, "message": "Resource not found"}),
+    "405-empty": Answer(status=405, body=b"", content_type="text/plain"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(NO_LISTING))
+def test_api_404_without_the_envelope_on_page_1_is_a_configuration_error(
+    shape: str, hs: HostileServer, tmp_path: Path
+) -> None:
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route("POST", LIST_PATH, NO_LISTING[shape])
+    with client_for(hs) as client, pytest.raises(ConfigurationError) as caught:
+        client.events("T1", progress=False, workers=1)
+    assert len(hs.requests_to(LIST_PATH)) == 1
+    text = str(caught.value)
+    assert f"the API URL {hs.url} has no event listing" in text
+    assert "check ENGAGIFII_API_BASE_URL" in text
+    code, _, err = run_cli(
+        "events", "--env-file", str(write_env(tmp_path / "t.env", hs.url, hs.url)), "--no-progress", "-o", "-"
+    )
+    assert code == 2, err
+    assert "ENGAGIFII_API_BASE_URL" in err and "Traceback" not in err
+
+
+def test_api_404_in_the_api_envelope_stays_an_api_error(hs: HostileServer) -> None:
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route("POST", LIST_PATH, error_answer(404, "NOT_FOUND", "no such listing"))
+    with client_for(hs) as client, pytest.raises(NotFoundError) as caught:
+        client.events("T1", progress=False, workers=1)
+    assert not isinstance(caught.value, ConfigurationError)
+    hs.route("POST", LIST_PATH, error_answer(404, "TENANT_NOT_FOUND", "Unknown tenant"))
+    with client_for(hs) as client, pytest.raises(TenantNotFoundError):
+        client.events("T1", progress=False, workers=1)
+
+
+def test_check_names_the_api_url_setting_per_tenant(hs: HostileServer, tmp_path: Path) -> None:
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route("POST", LIST_PATH, NO_LISTING["404-html"])
+    code, out, _ = run_cli("check", "--env-file", str(write_env(tmp_path / "t.env", hs.url, hs.url)))
+    assert code == 2, out
+    assert "ENGAGIFII_API_BASE_URL" in out
+
+
+def test_api_404_after_page_1_is_not_a_configuration_error(hs: HostileServer) -> None:
+    """Page 1 proved the URL right: a later 404 is the API's problem (the walk is incomplete)."""
+    rows = event_rows(3)
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route("POST", LIST_PATH, listing_answer(rows))
+    hs.route("POST", LIST_PATH, Answer(status=404, body=b"", content_type="text/plain"), page=2)
+    with client_for(hs) as client, pytest.raises(Exception) as caught:
+        client.events("T1", progress=False, workers=1, page_size=2)
+    assert not isinstance(caught.value, ConfigurationError), repr(caught.value)
