@@ -233,10 +233,18 @@ class TransportError(EngagifiiError, ConnectionError):
         What happened, without credentials.
     path : str, optional
         The request path.
+    host : str, optional
+        The server that could not be reached or trusted (``host`` or ``host:port``), when known.
+    hint : str, optional
+        What to do, when the failure says more than "check the network" (a certificate problem).
     """
 
-    def __init__(self, message: str, *, path: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str | None = None, host: str | None = None, hint: str | None = None
+    ) -> None:
         self.path = path
+        self.host = host
+        self.hint = hint
         super().__init__(message if not path else f"{message} [{path}]")
 
 
@@ -452,7 +460,10 @@ def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
             f"if it persists, {support}",
         ]
     if isinstance(exc, TransportError):
-        variable = "ENGAGIFII_IDENTITY_SERVER_URL" if exc.path == "/connect/token" else "ENGAGIFII_API_BASE_URL"
+        identity = exc.path == "/connect/token"
+        variable = "ENGAGIFII_IDENTITY_SERVER_URL" if identity else "ENGAGIFII_API_BASE_URL"
+        if exc.hint:
+            return [f"error: network: {exc}", exc.hint]
         return [f"error: network: {exc}", f"check the network and {variable}"]
     if isinstance(exc, PaginationError):
         return [f"error: the walk stopped: {exc}", "no report was written; the listing could not be read safely"]

@@ -2,6 +2,8 @@
 
 a. a wrong identity URL (no token endpoint: 404/405) or API URL (404 without the API's envelope on
    page 1) is a configuration error, exit 2, not bad credentials and not retried
+b. a TLS certificate that fails verification is not retried: one connection, the host named,
+   REQUESTS_CA_BUNDLE hinted (exit 4)
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pytest
 
 from engagifii_data import EngagifiiClient, Settings
 from engagifii_data.cli import main as cli_main
-from engagifii_data.exceptions import ConfigurationError, NotFoundError, TenantNotFoundError
+from engagifii_data.exceptions import ConfigurationError, NotFoundError, TenantNotFoundError, TransportError
 
 from .helpers import SleepRecorder
 from .hostile_server import Answer, HostileServer, error_answer, event_rows, listing_answer, token_answer
@@ -169,3 +171,107 @@ def test_api_404_after_page_1_is_not_a_configuration_error(hs: HostileServer) ->
     with client_for(hs) as client, pytest.raises(Exception) as caught:
         client.events("T1", progress=False, workers=1, page_size=2)
     assert not isinstance(caught.value, ConfigurationError), repr(caught.value)
+
+
+# --------------------------------------------------------------------------------------------------
+# b. A TLS certificate that fails verification is not retried
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls() -> Iterator[HostileServer]:
+    with HostileServer(tls=True) as server:
+        yield server
+
+
+def _serve(server: HostileServer) -> None:
+    server.route("POST", TOKEN_PATH, token_answer())
+    server.route("POST", LIST_PATH, listing_answer(event_rows(3)))
+
+
+@pytest.mark.parametrize("where", ["token", "api"])
+def test_untrusted_certificate_fails_fast_naming_the_host(
+    where: str, tls: HostileServer, hs: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    _serve(tls)
+    _serve(hs)
+    identity, api = (tls, hs) if where == "token" else (hs, tls)
+    sleep = SleepRecorder()
+    with (
+        EngagifiiClient(settings_for(identity, api, max_attempts=4), sleep=sleep) as client,
+        pytest.raises(TransportError) as caught,
+    ):
+        client.events("T1", progress=False, workers=1)
+    assert tls.connections == 1, f"{tls.connections} connections: a certificate problem was retried"
+    assert tls.requests == []
+    assert client.stats.retries == 0
+    text = str(caught.value)
+    assert f"TLS certificate verification failed for 127.0.0.1:{tls.port}" in text
+    assert "self-signed" in text and "not retried" in text
+    assert caught.value.host == f"127.0.0.1:{tls.port}"
+    assert "REQUESTS_CA_BUNDLE" in (caught.value.hint or "")
+    assert SECRET not in text
+
+
+def test_certificate_for_another_host_fails_fast(tls: HostileServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trusted CA, wrong name: the certificate is for 127.0.0.1, the URL says localhost."""
+    assert tls.ca_file is not None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls.ca_file)
+    _serve(tls)
+    url = f"https://localhost:{tls.port}"
+    settings = settings_for(tls, identity_url=url, api_base_url=url)
+    with EngagifiiClient(settings, sleep=SleepRecorder()) as client, pytest.raises(TransportError) as caught:
+        client.authenticate()
+    assert tls.connections == 1
+    assert f"for localhost:{tls.port}" in str(caught.value)
+    assert "mismatch" in str(caught.value).lower()
+
+
+def test_requests_ca_bundle_makes_the_same_server_work(tls: HostileServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert tls.ca_file is not None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls.ca_file)
+    _serve(tls)
+    with client_for(tls) as client:
+        df = client.events("T1", progress=False, workers=1)
+    assert len(df) == 3
+    assert client.stats.retries == 0
+
+
+def test_cli_untrusted_certificate_exit_4_with_the_hint(
+    tls: HostileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    _serve(tls)
+    env = write_env(tmp_path / "t.env", tls.url, tls.url)
+    code, _, err = run_cli("events", "--env-file", str(env), "--no-progress", "-o", str(tmp_path / "out.csv"))
+    assert code == 4, err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith(f"error: network: TLS certificate verification failed for 127.0.0.1:{tls.port}")
+    assert "REQUESTS_CA_BUNDLE" in lines[1]
+    assert "retrying" not in err
+    assert tls.connections == 1
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_certificate_problem_is_found_through_the_wrapping() -> None:
+    import ssl
+
+    import requests
+    import urllib3
+
+    from engagifii_data.transport.policy import Retryable, certificate_problem, network_failure
+
+    inner = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    inner.verify_message = "certificate has expired"
+    wrapped = requests.exceptions.SSLError(
+        urllib3.exceptions.MaxRetryError(None, "/connect/token", urllib3.exceptions.SSLError(inner))  # type: ignore[arg-type]
+    )
+    assert certificate_problem(wrapped) == "certificate has expired"
+    error = network_failure(wrapped, "connection failed: SSLError", host="h.example", path=TOKEN_PATH)
+    assert isinstance(error, TransportError) and "certificate has expired" in str(error)
+    refused = requests.exceptions.ConnectionError("Connection refused")
+    assert certificate_problem(refused) is None
+    assert isinstance(network_failure(refused, "connection failed", host="h.example", path=TOKEN_PATH), Retryable)

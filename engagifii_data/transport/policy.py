@@ -5,6 +5,9 @@
   most ``settings.max_attempts`` attempts.
 - ``Retry-After`` (seconds or an HTTP date) is honoured on every retried status up to
   ``settings.retry_after_cap``; a longer demand raises :class:`RateLimitError` carrying the delay.
+- A failure that retrying cannot heal is not retried: a TLS certificate that fails verification
+  (self-signed, another host's, expired, an unknown CA) raises :class:`TransportError` after one
+  attempt, naming the host and ``REQUESTS_CA_BUNDLE`` (:func:`network_failure`).
 - Every wait polls the caller's stop signal (:class:`RequestHooks`) and ends with
   :class:`StopRequested` once it is set; the caller's ``on_retry`` hears of every retry.
 """
@@ -12,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,7 +26,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from tenacity.wait import wait_random_exponential
 
 from ..config import Settings
-from ..exceptions import EngagifiiError, RateLimitError, StopRequested
+from ..exceptions import EngagifiiError, RateLimitError, StopRequested, TransportError
 from ..pacing import AdaptiveConcurrency
 from ..responses import error_from_answer, parse_retry_after
 
@@ -222,3 +226,50 @@ class RetryPolicy:
                 return error
             return error_from_answer(status, body, headers, path, retry_after=retry_after)
         return Retryable(error, retry_after=retry_after)
+
+
+#: How :func:`network_failure` tells a certificate problem from a connection problem in text only
+#: (some layers keep the message but not the ``ssl`` exception).
+_CERTIFICATE_MARKER = "certificate verify failed"
+
+
+def certificate_problem(exc: BaseException) -> str | None:
+    """Why the server's TLS certificate was refused (``self-signed certificate`` ...), or None.
+
+    ``requests`` wraps :class:`ssl.SSLCertVerificationError` in urllib3's errors (as an argument, a
+    ``reason`` or a context), so the chain is searched a few levels deep.
+    """
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    text_says = False
+    while todo and len(seen) < 32:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            detail = current.verify_message or current.reason or "certificate verify failed"
+            return str(detail)
+        text_says = text_says or _CERTIFICATE_MARKER in str(current)
+        todo += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+    return _CERTIFICATE_MARKER if text_says else None
+
+
+def network_failure(exc: BaseException, reason: str, *, host: str, path: str) -> Exception:
+    """A failed attempt (no answer) under the policy: ``Retryable``, or the error itself when a retry cannot help.
+
+    Refused or dropped connections, timeouts and name lookups may heal and are retried. A certificate
+    that fails verification is the same certificate on the next attempt: it is raised at once.
+    """
+    problem = certificate_problem(exc)
+    if problem is not None:
+        return TransportError(
+            f"TLS certificate verification failed for {host} ({problem}); not retried",
+            path=path,
+            host=host,
+            hint=(
+                f"if {host} is right and its certificate comes from a private CA (a company proxy or "
+                "gateway), set REQUESTS_CA_BUNDLE to a PEM file of that CA's certificates"
+            ),
+        )
+    return Retryable(TransportError(reason, path=path, host=host))

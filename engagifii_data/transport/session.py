@@ -23,7 +23,7 @@ import urllib3
 from ..config import Settings
 from ..exceptions import StopRequested, TransportError
 from ..responses import BodyTooLarge, Deadline, read_body, server_text
-from .policy import RequestHooks, Retryable
+from .policy import RequestHooks, Retryable, network_failure
 
 #: Redirect statuses; only same-origin ones are followed, and never to the token endpoint.
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -96,6 +96,19 @@ def origin_of(url: str) -> str:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return f"{parts.scheme}://{parts.hostname}:{port}"
+
+
+def host_of(url: str) -> str:
+    """``host`` or ``host:port`` (a port other than the scheme's default) of a URL, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return host if port is None or port == {"http": 80, "https": 443}.get(parts.scheme) else f"{host}:{port}"
 
 
 #: Exceptions that mean "no usable answer" while sending or reading.
@@ -211,7 +224,7 @@ class Exchange:
                                 path=path,
                             )
                         ) from None
-                    raise Retryable(TransportError(network_reason(exc), path=path)) from None
+                    raise network_failure(exc, network_reason(exc), host=host_of(url), path=path) from None
         finally:
             if gate is not None:
                 gate.release(status)
