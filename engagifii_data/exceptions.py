@@ -464,6 +464,12 @@ def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
         variable = "ENGAGIFII_IDENTITY_SERVER_URL" if identity else "ENGAGIFII_API_BASE_URL"
         if exc.hint:
             return [f"error: network: {exc}", exc.hint]
+        if exc.host:  # no connection at all: say where to, and what decides the route there
+            server = "the identity server" if identity else "the API"
+            return [
+                f"error: network: could not reach {server} at {exc.host}: {exc}",
+                f"check the network connection, the proxy settings (HTTPS_PROXY, NO_PROXY) and {variable}",
+            ]
         return [f"error: network: {exc}", f"check the network and {variable}"]
     if isinstance(exc, PaginationError):
         return [f"error: the walk stopped: {exc}", "no report was written; the listing could not be read safely"]

@@ -4,12 +4,16 @@ a. a wrong identity URL (no token endpoint: 404/405) or API URL (404 without the
    page 1) is a configuration error, exit 2, not bad credentials and not retried
 b. a TLS certificate that fails verification is not retried: one connection, the host named,
    REQUESTS_CA_BUNDLE hinted (exit 4)
+c. an identity server or API that cannot be reached (refused, DNS, timeout): the message names the
+   host and hints at the network, the proxy settings and the URL setting (exit 4)
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -275,3 +279,65 @@ def test_certificate_problem_is_found_through_the_wrapping() -> None:
     refused = requests.exceptions.ConnectionError("Connection refused")
     assert certificate_problem(refused) is None
     assert isinstance(network_failure(refused, "connection failed", host="h.example", path=TOKEN_PATH), Retryable)
+
+
+# --------------------------------------------------------------------------------------------------
+# c. `check` names the host it could not reach
+# --------------------------------------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@contextlib.contextmanager
+def _silent_listener() -> Iterator[int]:
+    """A port that takes connections (the kernel's backlog) and never says a word."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield sock.getsockname()[1]
+
+
+UNREACHABLE = ["refused", "dns", "timeout"]
+
+
+@contextlib.contextmanager
+def _unreachable(how: str) -> Iterator[tuple[str, str]]:
+    """(URL, the host the message must name)."""
+    if how == "refused":
+        port = _closed_port()
+        yield f"http://127.0.0.1:{port}", f"127.0.0.1:{port}"
+    elif how == "dns":
+        yield "https://engagifii-identity.invalid", "engagifii-identity.invalid"
+    else:
+        with _silent_listener() as port:
+            yield f"http://127.0.0.1:{port}", f"127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("how", UNREACHABLE)
+def test_check_names_the_identity_host_it_could_not_reach(how: str, hs: HostileServer, tmp_path: Path) -> None:
+    _serve(hs)
+    with _unreachable(how) as (url, host):
+        env = write_env(tmp_path / "t.env", url, hs.url)
+        code, out, err = run_cli("check", "--env-file", str(env), "--attempts", "1", "--timeout", "1")
+    assert code == 4, err
+    assert "token     FAIL" in out
+    lines = err.strip().splitlines()
+    assert lines[0].startswith(f"error: network: could not reach the identity server at {host}: "), lines
+    assert "proxy" in lines[1] and "ENGAGIFII_IDENTITY_SERVER_URL" in lines[1], lines
+    assert "Traceback" not in err and SECRET not in err + out
+    assert hs.requests == [], "nothing goes to the API without a token"
+
+
+def test_check_names_the_api_host_it_could_not_reach(hs: HostileServer, tmp_path: Path) -> None:
+    _serve(hs)
+    port = _closed_port()
+    env = write_env(tmp_path / "t.env", hs.url, f"http://127.0.0.1:{port}")
+    code, out, _ = run_cli("check", "--env-file", str(env), "--attempts", "1")
+    assert code == 4, out
+    assert f"tenant    FAIL  T1: network: could not reach the API at 127.0.0.1:{port}" in out
+    assert "status    unhealthy" in out
