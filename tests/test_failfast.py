@@ -341,3 +341,72 @@ def test_check_names_the_api_host_it_could_not_reach(hs: HostileServer, tmp_path
     assert code == 4, out
     assert f"tenant    FAIL  T1: network: could not reach the API at 127.0.0.1:{port}" in out
     assert "status    unhealthy" in out
+
+
+# --------------------------------------------------------------------------------------------------
+# d. Session times of no known zone are written as wall-clock times (the naiveDateTimes mark)
+# --------------------------------------------------------------------------------------------------
+
+SESSION_RECORDS: list[dict[str, Any]] = [
+    {  # no timeZone: the naive start is a wall-clock time of no known zone; the end has its Z
+        "id": "e1",
+        "name": "Gala",
+        "eventDates": [
+            {"id": "s1", "sessionStartTime": "2023-04-26T13:00:00", "sessionEndTime": "2023-04-26T15:30:00Z"},
+            {"id": "s2", "sessionStartTime": "2023-04-27T09:15:00", "sessionEndTime": "2023-04-27T10:00:00"},
+        ],
+    },
+    {  # a known zone: naive times become instants, nothing is marked
+        "id": "e2",
+        "name": "Summit",
+        "timeZone": "Eastern Standard Time",
+        "eventDates": [{"id": "s3", "sessionStartTime": "2023-04-26T13:00:00", "sessionEndTime": "2023-04-26T14:00"}],
+    },
+]
+
+
+def test_sessions_mark_times_of_no_known_zone() -> None:
+    from engagifii_data.frames import events_frame
+    from engagifii_data.frames.tables import SESSION_COLUMNS, sessions
+
+    table = sessions(events_frame(SESSION_RECORDS))
+    assert "naiveDateTimes" in SESSION_COLUMNS
+    assert table["naiveDateTimes"].tolist() == [["start"], ["start", "end"], None]
+    assert table.attrs["engagifii_naive_datetimes"] == {"start": 2, "end": 1}
+    assert str(table.loc[2, "start"]) == "2023-04-26 17:00:00+00:00"  # Eastern Standard Time applied
+    empty = sessions(events_frame([]))
+    assert "naiveDateTimes" in empty.columns and len(empty) == 0
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
+def test_sessions_report_writes_wall_clock_times_without_a_warning(fmt: str, tmp_path: Path) -> None:
+    import warnings
+
+    from engagifii_data import read_report
+    from engagifii_data.frames import events_frame
+    from engagifii_data.frames.tables import sessions
+    from engagifii_data.reports import write_report
+
+    table = sessions(events_frame(SESSION_RECORDS))
+    path = tmp_path / f"sessions.{fmt}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the "written as UTC" UserWarning among others
+        write_report(table, path)
+        back = read_report(path)
+    if fmt == "csv":
+        text = path.read_bytes().decode("utf-8-sig")
+        lines = text.splitlines()
+        assert lines[0].endswith(",naiveDateTimes")
+        assert ",2023-04-26T13:00:00.000000,2023-04-26T15:30:00.000000Z," in lines[1]  # no Z on the wall clock
+        assert ",2023-04-27T09:15:00.000000,2023-04-27T10:00:00.000000," in lines[2]
+        assert ",2023-04-26T17:00:00.000000Z,2023-04-26T18:00:00.000000Z," in lines[3]
+    if fmt == "xlsx":
+        import openpyxl
+
+        sheet = openpyxl.load_workbook(path).worksheets[0]
+        header = [c.value for c in sheet[1]]
+        start = sheet.cell(row=2, column=header.index(next(h for h in header if str(h).startswith("start"))) + 1)
+        assert "zone unknown" in start.number_format, start.number_format
+    assert back["naiveDateTimes"].tolist() == [["start"], ["start", "end"], None]
+    assert back["start"].tolist() == table["start"].tolist()
+    assert back["end"].tolist() == table["end"].tolist()

@@ -35,7 +35,14 @@ zip               string                text: keeps leading zeros
 country           string
 latitude          Float64               decimal degrees
 longitude         Float64               decimal degrees
+naiveDateTimes    object (list[str])    made here, not sent: ``["start", "end"]`` (those of the two
+                                        holding a wall-clock time of no known zone), else None
 ================  ====================  ===========================================================
+
+A naive session time whose event has no recognised ``timeZone`` keeps its wall-clock digits as if UTC
+and is named in the row's ``naiveDateTimes`` cell, as in the events frame (see "Unknown time zones" in
+:mod:`.schema`): the report writers read that mark and write such times as wall-clock times, never as
+UTC.
 
 Contacts (:data:`CONTACT_COLUMNS`)
 ----------------------------------
@@ -73,7 +80,17 @@ import numpy as np
 import pandas as pd
 
 from .datetimes import read_datetime_columns
-from .schema import COERCED_ATTR, DATETIME_UTC, FLOAT64, INT64, NAIVE_DATETIMES_ATTR, STRING, TENANT_COLUMN
+from .schema import (
+    COERCED_ATTR,
+    DATETIME_UTC,
+    FLOAT64,
+    INT64,
+    NAIVE_COLUMN,
+    NAIVE_DATETIMES_ATTR,
+    OBJECT,
+    STRING,
+    TENANT_COLUMN,
+)
 from .values import arrow_column, from_arrow, object_array
 
 __all__ = ["CONTACT_COLUMNS", "CONTACT_ROLES", "SESSION_COLUMNS", "contacts", "sessions"]
@@ -95,6 +112,7 @@ SESSION_COLUMNS: dict[str, str] = {
     "country": STRING,
     "latitude": FLOAT64,
     "longitude": FLOAT64,
+    NAIVE_COLUMN: OBJECT,
 }
 #: Wire field of a session -> its column.
 _SESSION_FIELDS: Final[dict[str, str]] = {
@@ -298,9 +316,15 @@ def _frame(
         data[column] = pd.array(raw[column], dtype="string")
     datetimes = [c for c, dtype in declared.items() if dtype == DATETIME_UTC]
     reads = dict(zip(datetimes, read_datetime_columns([raw[c] for c in datetimes], rows.zones), strict=True))
+    marks: list[Any] = [None] * rows.n  # per row: its datetime columns of no known zone, or None
+    for column, read in reads.items():
+        for row in read.unknown.tolist():
+            marks[row] = [column] if marks[row] is None else [*marks[row], column]
     for column, dtype in declared.items():
         n_bad = 0
-        if dtype == DATETIME_UTC:
+        if column == NAIVE_COLUMN:
+            data[column] = object_array(marks)
+        elif dtype == DATETIME_UTC:
             read = reads[column]
             array: Any = pd.array(read.values)  # a DatetimeArray (M8[ns] input)
             data[column] = array.tz_localize("UTC")
