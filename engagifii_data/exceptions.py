@@ -5,7 +5,8 @@ This module is a leaf: it imports nothing from the package, so every other modul
 The tree::
 
     EngagifiiError                      base of everything the toolkit raises on purpose
-    ├── ConfigurationError (ValueError)   missing/invalid settings, plain http:// to a remote host
+    ├── ConfigurationError (ValueError)   missing/invalid settings, plain http:// to a remote host,
+    │                                     a URL with no token endpoint or no Events API behind it
     │   └── QueryError                    an invalid query argument (date, status, page size, tenant)
     ├── ReportError (ValueError)          a frame that must not be written as a report (a partial walk)
     ├── ReportNotWritable (OSError)       a report or checkpoint path that cannot be written
@@ -20,7 +21,8 @@ The tree::
     │   ├── RateLimitError                429 whose Retry-After exceeds the cap, or retries exhausted
     │   └── ServerError                   5xx after retries
     ├── TransportError (ConnectionError)  no usable answer: refused/dropped connection, timeout,
-    │                                     unparseable body, after retries
+    │                                     unparseable body, after retries; an untrusted TLS
+    │                                     certificate at once (``host`` and ``hint`` say more)
     ├── PaginationError                   the page walk cannot go on safely (repeated page, runaway
     │   └── IncompleteWalkError           walk, envelope not recognised); the walk ended without
     │                                     every page: carries the partial DataFrame

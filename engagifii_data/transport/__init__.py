@@ -16,7 +16,10 @@ Rules, the same for the token endpoint and the API:
   timeouts, a missed deadline and 200 answers whose body is not JSON are retried with exponential
   backoff and full jitter, at most ``settings.max_attempts`` attempts. ``Retry-After`` (seconds or an
   HTTP date) is honoured on every retried status up to ``settings.retry_after_cap``; a longer demand
-  raises :class:`RateLimitError` carrying the delay instead of sleeping for an hour.
+  raises :class:`RateLimitError` carrying the delay instead of sleeping for an hour. What retrying
+  cannot heal is not retried: a TLS certificate that fails verification (a :class:`TransportError`
+  naming the host), and a token endpoint answering 404/405 (a :class:`ConfigurationError`: the
+  identity URL is wrong).
 - A 401 drops the token and re-sends the same request once with a new one; a second 401 raises
   :class:`AuthenticationError`.
 - Logs: DEBUG one line per request (method, path, status, milliseconds, page, traceId). Never headers,
