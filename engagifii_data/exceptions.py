@@ -437,6 +437,8 @@ def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
                 advice = f"the server asked to wait {cause.retry_after:g} s; {advice} after that"
             elif isinstance(cause, AuthenticationError):
                 advice = f"authentication failed mid-walk: check the client credentials, then {advice}"
+            elif isinstance(cause, ConfigurationError):
+                advice = f"a setting is wrong (named above): fix it, then {advice}"
         return [f"error: the walk was not completed: {exc.reason}", f"no report was written ({got}); {advice}"]
     if isinstance(exc, AuthenticationError):
         hint = {

@@ -410,3 +410,20 @@ def test_sessions_report_writes_wall_clock_times_without_a_warning(fmt: str, tmp
     assert back["naiveDateTimes"].tolist() == [["start"], ["start", "end"], None]
     assert back["start"].tolist() == table["start"].tolist()
     assert back["end"].tolist() == table["end"].tolist()
+
+
+@pytest.mark.parametrize("shape", ["404-html", "405-empty"])
+def test_token_endpoint_gone_at_renewal_mid_walk_exits_2_not_5(shape: str, hs: HostileServer, tmp_path: Path) -> None:
+    """A 401 on page 2 makes the client renew its token; a token endpoint gone by then is a setting to fix."""
+    first = token_answer()
+    hs.route("POST", TOKEN_PATH, [first, NO_TOKEN_ENDPOINT[shape]])
+    hs.route("POST", LIST_PATH, listing_answer(event_rows(150)))
+    hs.route("POST", LIST_PATH, error_answer(401, "UNAUTHORIZED", "token revoked"), page=2)
+    env = write_env(tmp_path / "t.env", hs.url, hs.url)
+    code, _, err = run_cli("events", "--env-file", str(env), "--no-progress", "-o", str(tmp_path / "out.csv"))
+    assert code == 2, err
+    assert "the walk was not completed" in err
+    assert f"the identity URL {hs.url} has no token endpoint" in err
+    assert "a setting is wrong (named above): fix it, then" in err
+    assert "Traceback" not in err and SECRET not in err
+    assert not (tmp_path / "out.csv").exists()

@@ -73,11 +73,12 @@ def exit_code_for(exc: BaseException) -> int:
     """The documented exit code for an exception (1, "no report was written", for anything unexpected).
 
     A walk stopped by an authentication failure (a token revoked mid-walk, ``invalid_client`` on
-    renewal) is an authentication failure (3), not an incomplete walk (5): rerunning will not help
-    until the credentials are fixed.
+    renewal) is an authentication failure (3), and one stopped by a configuration error (the token
+    endpoint gone at renewal: 404/405) is a configuration error (2), not an incomplete walk (5):
+    rerunning will not help until the credentials or settings are fixed.
     """
-    if isinstance(exc, IncompleteWalkError) and isinstance(exc.cause, AuthenticationError):
-        return EXIT_AUTH
+    if isinstance(exc, IncompleteWalkError) and isinstance(exc.cause, AuthenticationError | ConfigurationError):
+        return exit_code_for(exc.cause)
     for cls, code in EXIT_CODES:
         if isinstance(exc, cls):
             return code
