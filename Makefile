@@ -51,7 +51,7 @@ lab: $(VENV)/.stamp-lab
 # Sessions and Contacts tables, Export; Cancel mid-walk, Resume, Export; Cancel during the details, Resume,
 # Export. Screenshots and logs in LAB_CHECK_OUT. LAB_CHECK is the driver script (it pip-installs playwright
 # into the venv; no browser download).
-LAB_CHECK     ?= ../shared/tools/lab_check.py
+LAB_CHECK     ?= $(firstword $(wildcard ../shared/tools/lab_check.py /work/shared/tools/lab_check.py) ../shared/tools/lab_check.py)
 LAB_CHECK_OUT ?= reports/lab-check
 CHROMIUM      ?= /usr/bin/chromium
 lab-check: $(VENV)/.stamp-lab

@@ -446,7 +446,11 @@ def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
             "invalid_scope": "check ENGAGIFII_SCOPE (the API needs EventsApi)",
             "unauthorized_client": "ask Engagifii to allow the client_credentials grant for this client",
         }.get(exc.error, "check the client credentials and the identity server URL")
-        return [f"error: authentication failed: {exc}", hint]
+        what = {
+            "invalid_client": "the identity server refused the client id or secret",
+            "invalid_scope": "the identity server refused the scope",
+        }.get(exc.error)
+        return [f"error: authentication failed: {what + ': ' if what else ''}{exc}", hint]
     if isinstance(exc, TenantNotFoundError):
         return [
             f"error: unknown tenant: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),

@@ -85,7 +85,7 @@ def test_wrong_secret_exits_3_naming_invalid_client_without_the_secret(sb: Any, 
     report = tmp_path / "r.csv"
     code, out, err = run_cli("events", "--env-file", str(path), "-o", str(report), "--no-progress")
     assert code == 3
-    assert "invalid_client" in err
+    assert "error: authentication failed: the identity server refused the client id or secret: invalid_client" in err
     assert wrong not in err and wrong not in out
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) <= 2

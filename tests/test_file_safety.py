@@ -292,3 +292,40 @@ def test_a_reader_that_goes_away_ends_every_format_quietly(fmt: str, tmp_path: P
     assert len(first) == 100
     assert code in (0, 141), err
     assert b"Traceback" not in err and b"Exception ignored" not in err and b"error" not in err, err
+
+
+@POSIX
+@pytest.mark.parametrize(("fmt", "args"), [("xlsx", ["--format", "xlsx", "-o", "-"]), ("parquet", ["-o", "TTY"])])
+def test_a_binary_report_is_never_written_to_a_terminal(fmt: str, args: list[str], tmp_path: Path) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        argv = [a if a != "TTY" else os.ttyname(follower) for a in args]
+        if "--format" not in argv:
+            argv = ["--format", fmt, *argv]
+        result = subprocess.run(
+            [*CLI, *argv], stdout=follower, stderr=subprocess.PIPE, cwd=tmp_path, timeout=120, check=False
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert result.returncode == 2, result.stderr
+    assert f"a {fmt} report is binary and would be printed as garbage on the terminal".encode() in result.stderr
+    assert b"GET" not in result.stderr and list(tmp_path.iterdir()) == []
+
+
+@POSIX
+@pytest.mark.parametrize("fmt", ["xlsx", "parquet"])
+def test_a_binary_report_still_goes_to_dev_null_and_pipes(fmt: str, tmp_path: Path) -> None:
+    for output in ("/dev/null", "-"):
+        result = subprocess.run(
+            [*CLI, "--format", fmt, "-o", output],
+            capture_output=True,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        if output == "-":
+            assert result.stdout[:4] in (b"PK\x03\x04", b"PAR1")

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -201,6 +202,24 @@ def _is_stdout(path: Path, out: TextIO) -> bool:
         return False
 
 
+#: Report formats whose bytes are not text: never written to a terminal (what ``git`` and ``curl`` do).
+BINARY_FORMATS = frozenset({"xlsx", "parquet"})
+
+
+def _is_terminal(path: Path) -> bool:
+    """Whether ``path`` (``-o -``, ``/dev/tty``, ``/dev/pts/3``) is a terminal; ``/dev/null`` is not."""
+    try:
+        if not stat.S_ISCHR(os.stat(path).st_mode):
+            return False
+        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
+
+
 def default_report_path(tenant: str | Sequence[str], fmt: str = "csv", table: str = "events") -> Path:
     """``reports/<table>-<tenant>-<YYYYmmdd-HHMMSS>.<fmt>`` in the current directory (table: events...)."""
     import datetime as dt
@@ -255,6 +274,11 @@ def _cmd_events(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"warning: {reason}", file=err)
         path = _output_path(args.output) if args.output else default_report_path(tenants, fmt, args.table)
         check_writable(path)  # before the walk: a long walk must not end in "cannot write"
+        if fmt in BINARY_FORMATS and _is_terminal(path):
+            raise ConfigurationError(
+                f"a {fmt} report is binary and would be printed as garbage on the terminal: "
+                f"redirect it (-o - > report.{fmt}) or give -o FILE"
+            )
         if args.checkpoint:
             from ..checkpoint import check_path
 
