@@ -17,7 +17,7 @@ reading as zero.
 ``pages``                   pages accepted; ``planned_pages`` pages planned from page 1's total
 ``page_size``               the page size the server used (it may cap the one asked for)
 ``requests``, ``retries``   HTTP requests sent (every attempt) and attempts retried during the walk
-``duplicates``              rows dropped because their id was already collected
+``duplicates``              rows dropped because their id (content, for a row without one) was already collected
 ``rows_fetched``, ``rows``  unique rows fetched, rows kept after the client-side filters
 ``totals_seen``             every distinct total reported during the walk, in order
 ``missing_pages``           pages not fetched (a partial walk)
