@@ -274,12 +274,15 @@ class EngagifiiClient:
         NotFoundError
             No such event in this tenant.
         ValueError
-            An empty id or one containing ``/``.
+            An id that fails the detail id rule (:func:`engagifii_data.walk.ids.detail_id`: empty,
+            not text, or able to change the request path).
         """
+        from .walk.ids import detail_id
+
         code = self._tenant(tenant)
-        eid = str(event_id).strip()
-        if not eid or "/" in eid:
-            raise ValueError(f"invalid event id {event_id!r}")
+        eid = detail_id(event_id)
+        if eid is None:
+            raise ValueError(f"invalid event id {safe_text(event_id, 60)!r}")
         return _event_object(self._transport.request_json("GET", _event_path(eid), tenant=code).data, eid)
 
     def _fetch_detail(self, code: str, event_id: str, hooks: RequestHooks) -> DetailAnswer:
@@ -452,7 +455,8 @@ class EngagifiiClient:
             cancelled; ``.partial`` holds the details received, ``.checkpoint`` the file to resume
             from.
         ValueError
-            An empty id, one containing ``/``, or ``ids`` with several tenants.
+            An id that fails the detail id rule (:func:`engagifii_data.walk.ids.detail_id`), or
+            ``ids`` with several tenants.
         QueryError, AuthenticationError, ApiError, TransportError, PaginationError
             As in :meth:`events`, for the listing walked first with ``ids=None``.
         """

@@ -3,25 +3,34 @@
 Each section is one rule, one mechanism in one place, driven with several shapes of input:
 
 1. the repeat guard compares rows without a usable id by content (``pagination.row_key``)
+2. one rule decides which listed ids are fetched as details (``walk.ids.detail_id``); the others are
+   skipped and counted (``details_skipped``), and ids are URL-quoted in the path
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import pytest
 
 from engagifii_data import EngagifiiClient, Settings
+from engagifii_data.cli import main as cli_main
 from engagifii_data.exceptions import IncompleteWalkError, PaginationError
 from engagifii_data.pagination import Page, WalkState, row_key
+from engagifii_data.reports import WalkReport
+from engagifii_data.walk.ids import detail_id, fetchable_ids
 
 from .helpers import SleepRecorder
 from .hostile_server import Answer, HostileServer, Recorded, event_rows, listing_answer, token_answer
 
 TOKEN_PATH = "/connect/token"
 LIST_PATH = "/api/1.0/event/list"
+EVENT_PREFIX = "/api/1.0/event/"
 
 
 @pytest.fixture
@@ -45,6 +54,19 @@ def client_for(hs: HostileServer, **overrides: Any) -> EngagifiiClient:
     }
     values.update(overrides)
     return EngagifiiClient(Settings(**values), sleep=SleepRecorder())
+
+
+def cli_events(hs: HostileServer, tmp_path: Path, *argv: str) -> tuple[int, str, str]:
+    env = tmp_path / "walk.env"
+    env.write_text(
+        f"ENGAGIFII_CLIENT_ID=c\nENGAGIFII_CLIENT_SECRET=s3cret\nENGAGIFII_TENANT_CODE=T1\n"
+        f"ENGAGIFII_IDENTITY_SERVER_URL={hs.url}\nENGAGIFII_API_BASE_URL={hs.url}\n",
+        encoding="utf-8",
+    )
+    env.chmod(0o600)
+    out, err = io.StringIO(), io.StringIO()
+    code = cli_main(["events", "--env-file", str(env), "--no-progress", *argv], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
 
 
 def walk(client: EngagifiiClient, **kwargs: Any) -> pd.DataFrame:
@@ -146,3 +168,136 @@ def test_walk_state_compares_id_less_pages_by_content() -> None:
     assert len(state.accept(state.first)) == 5
     with pytest.raises(PaginationError, match="same 5 rows as page 1"):
         state.accept(Page(2, [dict(r) for r in rows], 15))
+
+
+# --------------------------------------------------------------------------------------------------
+# 2. The detail id rule
+# --------------------------------------------------------------------------------------------------
+
+#: Listed ids that must never be requested as ``GET /event/{id}`` (JSON values as the server sends them).
+BAD_IDS: dict[str, Any] = {
+    "missing": ...,
+    "null": None,
+    "empty": "",
+    "blank": "   ",
+    "slash": "a/b",
+    "dot-dot": "..",
+    "dot-dot-inside": "x/../admin",
+    "dots-only": "a..b",
+    "single-dot": ".",
+    "query": "abc?x=1",
+    "fragment": "abc#top",
+    "percent": "abc%2F..",
+    "backslash": "a\\b",
+    "space": "a b",
+    "tab": "a\tb",
+    "newline": "abc\n",
+    "nul": "a\x00b",
+    "escape": "a\x1b[31mb",
+    "zero-width": "a\u200bb",
+    "nbsp": "a\u00a0b",
+    "line-separator": "a\u2028b",
+    "rtl-override": "a\u202eb",
+    "object": {"value": "abc"},
+    "list": ["abc"],
+    "list-of-number": [1],
+    "too-long": "a" * 500,
+}
+
+
+def _row(n: int, rid: Any) -> dict[str, Any]:
+    """A row with a bad id; ids that are text differ per row (a repeated id is one event to the listing)."""
+    row: dict[str, Any] = {"name": f"Bad {n}"}
+    if isinstance(rid, str) and rid:
+        rid = ("." if n % 2 else "..") if rid == "." else f"{rid}-{n}"
+    if rid is not ...:
+        row["id"] = rid
+    return row
+
+
+def serve_with_details(hs: HostileServer, rows: list[dict[str, Any]], good: list[dict[str, Any]]) -> None:
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route("POST", LIST_PATH, listing_answer(rows))
+    for row in good:
+        hs.route("GET", EVENT_PREFIX + quote(row["id"], safe=""), Answer(body={**row, "description": "detail"}))
+
+
+def detail_paths(hs: HostileServer) -> list[str]:
+    return [r.path for r in hs.requests if r.method == "GET" and r.path.startswith(EVENT_PREFIX)]
+
+
+@pytest.mark.parametrize("shape", sorted(BAD_IDS))
+def test_a_listed_id_that_fails_the_rule_is_skipped_and_counted(shape: str, hs: HostileServer) -> None:
+    good = event_rows(3)
+    rows = [good[0], _row(1, BAD_IDS[shape]), good[1], _row(2, BAD_IDS[shape]), good[2]]
+    serve_with_details(hs, rows, good)
+    with client_for(hs) as client:
+        df = walk(client, details=True)
+    assert sorted(detail_paths(hs)) == sorted(EVENT_PREFIX + r["id"] for r in good)  # nothing else asked
+    report = WalkReport.of(df)
+    assert report.complete and report.details_skipped == 2
+    assert (report.details_requested, report.details_fetched, report.enriched) == (3, 3, 3)
+    assert df.attrs["engagifii"]["details_skipped"] == 2
+    assert df["description"].isna().tolist() == [False, True, False, True, False]
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_every_bad_id_shape_at_once_with_workers(workers: int, hs: HostileServer) -> None:
+    good = event_rows(5)
+    rows = [*good, *(_row(n, rid) for n, rid in enumerate(BAD_IDS.values()))]
+    serve_with_details(hs, rows, good)
+    with client_for(hs) as client:
+        df = walk(client, details=True, workers=workers)
+    assert len(detail_paths(hs)) == 5
+    assert WalkReport.of(df).details_skipped == len(BAD_IDS)
+
+
+def test_the_cli_summary_names_skipped_details(hs: HostileServer, tmp_path: Path) -> None:
+    good = event_rows(2)
+    serve_with_details(hs, [*good, _row(1, None), _row(2, "a/b")], good)
+    code, out, err = cli_events(hs, tmp_path, "--details", "-o", str(tmp_path / "e.csv"))
+    assert code == 0, err
+    assert "2 rows skipped (no usable event id)" in out + err
+
+
+def test_no_skipped_rows_say_nothing(hs: HostileServer, tmp_path: Path) -> None:
+    good = event_rows(2)
+    serve_with_details(hs, good, good)
+    code, out, err = cli_events(hs, tmp_path, "--details", "-o", str(tmp_path / "e.csv"))
+    assert code == 0, err
+    assert "skipped (no usable event id)" not in out + err
+
+
+#: Ids that pass the rule but hold characters a path must carry escaped.
+QUOTED_IDS = ["ev:1;x=2", "caf\u00e9-1", "{" + "a" * 8 + "}", "a+b@c", "n'o(1)"]
+
+
+@pytest.mark.parametrize("rid", QUOTED_IDS)
+def test_ids_are_url_quoted_in_the_path(rid: str, hs: HostileServer) -> None:
+    assert detail_id(rid) == rid
+    row = {"id": rid, "name": "quoted"}
+    serve_with_details(hs, [row], [row])
+    with client_for(hs) as client:
+        df = walk(client, details=True)
+        assert client.event(rid, tenant="T1")["description"] == "detail"
+    assert detail_paths(hs) == [EVENT_PREFIX + quote(rid, safe="")] * 2
+    assert df["description"].tolist() == ["detail"]
+
+
+@pytest.mark.parametrize("shape", sorted(BAD_IDS))
+def test_explicit_ids_that_fail_the_rule_are_value_errors(shape: str, hs: HostileServer) -> None:
+    hs.route("POST", TOKEN_PATH, token_answer())
+    value: Any = None if BAD_IDS[shape] is ... else BAD_IDS[shape]  # what a caller may pass by mistake
+    with client_for(hs) as client:
+        with pytest.raises(ValueError, match="invalid event id"):
+            client.event(value, tenant="T1")
+        with pytest.raises(ValueError, match="invalid event id"):
+            client.event_details("T1", ids=[event_rows(1)[0]["id"], value], progress=False)
+    assert detail_paths(hs) == []
+
+
+def test_fetchable_ids_deduplicates_and_counts() -> None:
+    good = [r["id"] for r in event_rows(3)]
+    values = [good[0], None, good[1], good[0], "a/b", pd.NA, good[2], "a/b"]
+    assert fetchable_ids(values) == (good, 4)
+    assert fetchable_ids([]) == ([], 0)
