@@ -5,11 +5,14 @@ Each section is one rule, one mechanism in one place, driven with several shapes
 1. the repeat guard compares rows without a usable id by content (``pagination.row_key``)
 2. one rule decides which listed ids are fetched as details (``walk.ids.detail_id``); the others are
    skipped and counted (``details_skipped``), and ids are URL-quoted in the path
+3. a 200 detail answer must carry the id asked for (retried, then a failed walk); only a 404 in the
+   API's error envelope means "event gone" (``responses.detail``)
 """
 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,13 +23,22 @@ import pytest
 
 from engagifii_data import EngagifiiClient, Settings
 from engagifii_data.cli import main as cli_main
-from engagifii_data.exceptions import IncompleteWalkError, PaginationError
+from engagifii_data.exceptions import ApiError, IncompleteWalkError, NotFoundError, PaginationError
 from engagifii_data.pagination import Page, WalkState, row_key
 from engagifii_data.reports import WalkReport
 from engagifii_data.walk.ids import detail_id, fetchable_ids
 
 from .helpers import SleepRecorder
-from .hostile_server import Answer, HostileServer, Recorded, event_rows, listing_answer, token_answer
+from .hostile_server import (
+    Answer,
+    HostileServer,
+    Recorded,
+    error_answer,
+    event_rows,
+    huge_answer,
+    listing_answer,
+    token_answer,
+)
 
 TOKEN_PATH = "/connect/token"
 LIST_PATH = "/api/1.0/event/list"
@@ -301,3 +313,114 @@ def test_fetchable_ids_deduplicates_and_counts() -> None:
     values = [good[0], None, good[1], good[0], "a/b", pd.NA, good[2], "a/b"]
     assert fetchable_ids(values) == (good, 4)
     assert fetchable_ids([]) == ([], 0)
+
+
+# --------------------------------------------------------------------------------------------------
+# 3. Detail answers: the event asked for, and which 404 means "gone"
+# --------------------------------------------------------------------------------------------------
+
+#: 200 answers that are not the event asked for (``own`` is the row asked for, ``other`` another one).
+WRONG_DETAILS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
+    "another-event": lambda own, other: {**other, "description": "wrong"},
+    "another-event-wrapped": lambda own, other: {"data": {**other, "description": "wrong"}},
+    "no-id": lambda own, other: {"name": own["name"], "description": "wrong"},
+    "null-id": lambda own, other: {**own, "id": None, "description": "wrong"},
+    "empty-id": lambda own, other: {**own, "id": "", "description": "wrong"},
+    "object-id": lambda own, other: {**own, "id": {"value": own["id"]}, "description": "wrong"},
+    "wrapped-without-id": lambda own, other: {"data": {"name": own["name"], "description": "wrong"}},
+    "a-list": lambda own, other: [{**own, "description": "wrong"}],
+    "a-string": lambda own, other: json.dumps(own["id"]),  # a str body is sent as it is: this one is JSON
+}
+
+
+@pytest.mark.parametrize("shape", sorted(WRONG_DETAILS))
+def test_a_detail_that_is_not_the_event_asked_for_is_retried_then_fails_the_walk(shape: str, hs: HostileServer) -> None:
+    rows = event_rows(3)
+    serve_with_details(hs, rows, rows)
+    wrong = WRONG_DETAILS[shape](rows[1], rows[2])
+    hs.route("GET", EVENT_PREFIX + rows[1]["id"], Answer(body=wrong))
+    with client_for(hs) as client:
+        with pytest.raises(IncompleteWalkError) as caught:
+            walk(client, details=True)
+        with pytest.raises(PaginationError):
+            client.event(rows[1]["id"], tenant="T1")
+    assert isinstance(caught.value.cause, PaginationError)
+    assert detail_paths(hs).count(EVENT_PREFIX + rows[1]["id"]) == 2 * 2  # every attempt, walk and event()
+    partial = caught.value.partial
+    assert partial is not None
+    assert "wrong" not in partial["description"].dropna().tolist()  # never merged into any row
+    assert WalkReport.of(partial).missing_ids == ()  # and not taken for a deleted event
+
+
+@pytest.mark.parametrize("shape", ["another-event", "no-id", "a-list"])
+def test_a_wrong_detail_followed_by_the_right_one_is_accepted(shape: str, hs: HostileServer) -> None:
+    rows = event_rows(3)
+    serve_with_details(hs, rows, rows)
+    wrong = WRONG_DETAILS[shape](rows[1], rows[2])
+    hs.route("GET", EVENT_PREFIX + rows[1]["id"], [Answer(body=wrong), Answer(body={**rows[1], "description": "ok"})])
+    with client_for(hs) as client:
+        df = walk(client, details=True)
+    assert df["description"].tolist() == ["detail", "ok", "detail"]
+    report = WalkReport.of(df)
+    assert report.complete and report.retries >= 1
+
+
+#: 404 answers that are not the API saying "no such event".
+FOREIGN_404S: dict[str, Answer] = {
+    "html": Answer(status=404, body="<html><title>404 Not Found</title></html>", content_type="text/html"),
+    "empty": Answer(status=404, body=b"", content_type="text/plain"),
+    "plain-text": Answer(status=404, body="Not Found", content_type="text/plain"),
+    "json-message": Answer(status=404, body={"message": "Resource not found"}),
+    "problem-details": Answer(
+        status=404, body={"type": "about:blank", "title": "Not Found", "status": 404}, content_type="application/json"
+    ),
+    "oauth-shape": Answer(status=404, body={"error": "not_found", "error_description": "nothing here"}),
+    "json-null": Answer(status=404, body=b"null"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(FOREIGN_404S))
+def test_a_404_without_the_api_envelope_is_an_api_error_not_a_deleted_event(shape: str, hs: HostileServer) -> None:
+    rows = event_rows(3)
+    serve_with_details(hs, rows, rows)
+    hs.route("GET", EVENT_PREFIX + rows[1]["id"], FOREIGN_404S[shape])
+    with client_for(hs) as client:
+        with pytest.raises(IncompleteWalkError) as caught:
+            walk(client, details=True)
+        with pytest.raises(ApiError) as direct:
+            client.event(rows[1]["id"], tenant="T1")
+    assert not isinstance(direct.value, NotFoundError) and direct.value.status == 404
+    assert "ENGAGIFII_API_BASE_URL" in str(direct.value)
+    cause = caught.value.cause
+    assert isinstance(cause, ApiError) and not isinstance(cause, NotFoundError)
+    assert caught.value.partial is not None and WalkReport.of(caught.value.partial).missing_ids == ()
+
+
+def test_a_foreign_404_in_the_cli_is_an_error_not_a_report(hs: HostileServer, tmp_path: Path) -> None:
+    rows = event_rows(2)
+    serve_with_details(hs, rows, rows)
+    hs.route("GET", EVENT_PREFIX + rows[0]["id"], FOREIGN_404S["html"])
+    code, out, err = cli_events(hs, tmp_path, "--details", "-o", str(tmp_path / "e.csv"))
+    assert code != 0 and not (tmp_path / "e.csv").exists()
+    assert "missing" not in out
+    assert "404" in err, err
+
+
+ENVELOPE_404S: dict[str, Answer] = {
+    "documented": error_answer(404, "NOT_FOUND", "Event was not found"),
+    "no-code": error_answer(404, None, None, trace_id=None),
+    "cut-at-the-read-limit": huge_answer(1024 * 1024, status=404, kind="error"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(ENVELOPE_404S))
+def test_a_404_in_the_api_envelope_is_a_deleted_event(shape: str, hs: HostileServer) -> None:
+    rows = event_rows(3)
+    serve_with_details(hs, rows, rows)
+    hs.route("GET", EVENT_PREFIX + rows[1]["id"], ENVELOPE_404S[shape])
+    with client_for(hs) as client:
+        df = walk(client, details=True)
+        with pytest.raises(NotFoundError):
+            client.event(rows[1]["id"], tenant="T1")
+    report = WalkReport.of(df)
+    assert report.complete and report.missing_ids == (rows[1]["id"],)
