@@ -7,6 +7,8 @@ Each section is one rule, one mechanism in one place, driven with several shapes
    skipped and counted (``details_skipped``), and ids are URL-quoted in the path
 3. a 200 detail answer must carry the id asked for (retried, then a failed walk); only a 404 in the
    API's error envelope means "event gone" (``responses.detail``)
+4. one object where a list is declared is a list of one; a scalar there is kept as a list of one and
+   counted as coerced (``frames.values.to_list``), in the frame and the child tables
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from urllib.parse import quote
 import pandas as pd
 import pytest
 
-from engagifii_data import EngagifiiClient, Settings
+from engagifii_data import EngagifiiClient, Settings, contacts, export_csv, export_parquet, read_report, sessions
 from engagifii_data.cli import main as cli_main
 from engagifii_data.exceptions import ApiError, IncompleteWalkError, NotFoundError, PaginationError
 from engagifii_data.pagination import Page, WalkState, row_key
@@ -424,3 +426,86 @@ def test_a_404_in_the_api_envelope_is_a_deleted_event(shape: str, hs: HostileSer
             client.event(rows[1]["id"], tenant="T1")
     report = WalkReport.of(df)
     assert report.complete and report.missing_ids == (rows[1]["id"],)
+
+
+# --------------------------------------------------------------------------------------------------
+# 4. One object (or a scalar) where a list is declared
+# --------------------------------------------------------------------------------------------------
+
+SESSION = {"id": "s1", "name": "Keynote", "city": "Austin", "sessionStartTime": "2026-05-01T09:00:00Z"}
+CONTACT = {"id": "c1", "name": "Ada", "email": "ada@example.org"}
+
+#: field -> (value sent, the list kept, coerced?)
+LIST_SHAPES: dict[str, tuple[str, Any, list[Any], bool]] = {
+    "eventDates-object": ("eventDates", SESSION, [SESSION], False),
+    "eventDates-text": ("eventDates", "TBD", ["TBD"], True),
+    "eventDates-number": ("eventDates", 3, [3], True),
+    "tags-text": ("tags", "music", ["music"], True),
+    "tags-object": ("tags", {"name": "music"}, [{"name": "music"}], False),
+    "eventClasses-text": ("eventClasses", "c-1", ["c-1"], True),
+    "eventBundles-bool": ("eventBundles", True, [True], True),
+    "registrationWorkflows-object": ("registrationWorkflows", {"step": 1}, [{"step": 1}], False),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(LIST_SHAPES))
+def test_a_lone_value_where_a_list_is_declared(shape: str, hs: HostileServer, tmp_path: Path) -> None:
+    field, sent, kept, coerced = LIST_SHAPES[shape]
+    rows = event_rows(3)
+    rows[1] = {**rows[1], field: sent}
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route("POST", LIST_PATH, listing_answer(rows))
+    with client_for(hs) as client:
+        df = walk(client)
+    assert df.loc[1, field] == kept
+    assert not any(c.startswith(f"{field}.") for c in df.columns)  # never flattened into columns
+    counted = df.attrs["engagifii"]["coerced"].get(field, 0)
+    assert counted == (1 if coerced else 0)
+    for path in (tmp_path / "e.csv", tmp_path / "e.parquet"):
+        (export_csv if path.suffix == ".csv" else export_parquet)(df, path)
+        assert len(read_report(path)) == 3
+    export_csv(sessions(df), tmp_path / "s.csv")
+
+
+def test_one_session_object_gives_one_session_row(hs: HostileServer) -> None:
+    rows = event_rows(2)
+    rows[0] = {**rows[0], "eventDates": SESSION}
+    rows[1] = {**rows[1], "eventDates": [SESSION, {**SESSION, "id": "s2"}]}
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route("POST", LIST_PATH, listing_answer(rows))
+    with client_for(hs) as client:
+        table = sessions(walk(client))
+    assert table["eventId"].tolist() == [rows[0]["id"], rows[1]["id"], rows[1]["id"]]
+    assert table["sessionId"].tolist() == ["s1", "s1", "s2"]
+    assert table["city"].tolist() == ["Austin"] * 3
+
+
+@pytest.mark.parametrize("role", ["regular", "finance", "exhibitor"])
+def test_one_contact_object_in_a_detail_gives_one_contact_row(role: str, hs: HostileServer) -> None:
+    rows = event_rows(2)
+    details = [{**rows[0], "contacts": {role: CONTACT}}, {**rows[1], "contacts": {role: "c-9"}}]
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route("POST", LIST_PATH, listing_answer(rows))
+    for detail in details:
+        hs.route("GET", EVENT_PREFIX + detail["id"], Answer(body=detail))
+    with client_for(hs) as client:
+        df = walk(client, details=True)
+    assert df.loc[0, f"contacts.{role}"] == [CONTACT]
+    assert df.loc[1, f"contacts.{role}"] == ["c-9"]  # a bare id, kept readable
+    table = contacts(df)
+    assert table["contactId"].tolist() == ["c1", "c-9"]
+    assert table["contactName"].tolist()[0] == "Ada"
+
+
+def test_child_tables_take_an_object_cell_as_a_list_of_one() -> None:
+    df = walk_free_frame([{"id": "e1", "eventDates": [SESSION]}])
+    df["eventDates"] = pd.Series([SESSION], dtype=object)  # a frame edited by hand
+    assert sessions(df)["sessionId"].tolist() == ["s1"]
+    df["eventDates"] = pd.Series([json.dumps(SESSION)], dtype=object)  # read back: the object as JSON text
+    assert sessions(df)["sessionId"].tolist() == ["s1"]
+
+
+def walk_free_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    from engagifii_data.frames import events_frame
+
+    return events_frame(records)

@@ -74,7 +74,7 @@ import pandas as pd
 
 from .datetimes import read_datetime_columns
 from .schema import COERCED_ATTR, DATETIME_UTC, FLOAT64, INT64, NAIVE_DATETIMES_ATTR, STRING, TENANT_COLUMN
-from .values import arrow_column, from_arrow, object_array
+from .values import arrow_column, from_arrow, object_array, to_list
 
 __all__ = ["CONTACT_COLUMNS", "CONTACT_ROLES", "SESSION_COLUMNS", "contacts", "sessions"]
 
@@ -172,14 +172,15 @@ def _missing(value: Any) -> bool:
 
 
 def _list_cell(cell: Any) -> Any:
-    """A list cell as a list: JSON text (a CSV or Parquet report read back) is decoded; else as it is."""
-    if isinstance(cell, str) and cell.lstrip().startswith("["):
+    """A list cell as a list: JSON text (a CSV or Parquet report read back) is decoded; one object is a
+    list of one (:func:`~.values.to_list`, the frames' rule); anything else is returned as it is."""
+    if isinstance(cell, str) and cell.lstrip()[:1] in ("[", "{"):
         try:
-            return json.loads(cell)
+            cell = json.loads(cell)
         except ValueError:
             return cell
-    if isinstance(cell, np.ndarray):  # Parquet's list<...> read back by pandas
-        return cell.tolist()
+    if isinstance(cell, list | tuple | Mapping | np.ndarray):
+        return to_list(cell)[0]
     return cell
 
 
