@@ -9,12 +9,14 @@ Each section is one rule, one mechanism in one place, driven with several shapes
    API's error envelope means "event gone" (``responses.detail``)
 4. one object where a list is declared is a list of one; a scalar there is kept as a list of one and
    counted as coerced (``frames.values.to_list``), in the frame and the child tables
+5. the child tables repair text that is not valid Unicode as the events frame does (``text.repair_text``)
 """
 
 from __future__ import annotations
 
 import io
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,16 @@ from urllib.parse import quote
 import pandas as pd
 import pytest
 
-from engagifii_data import EngagifiiClient, Settings, contacts, export_csv, export_parquet, read_report, sessions
+from engagifii_data import (
+    EngagifiiClient,
+    Settings,
+    contacts,
+    export_csv,
+    export_excel,
+    export_parquet,
+    read_report,
+    sessions,
+)
 from engagifii_data.cli import main as cli_main
 from engagifii_data.exceptions import ApiError, IncompleteWalkError, NotFoundError, PaginationError
 from engagifii_data.pagination import Page, WalkState, row_key
@@ -509,3 +520,59 @@ def walk_free_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     from engagifii_data.frames import events_frame
 
     return events_frame(records)
+
+
+# --------------------------------------------------------------------------------------------------
+# 5. Invalid Unicode in the child tables
+# --------------------------------------------------------------------------------------------------
+
+LONE = "\ud83d"  # half of an emoji, as a server that cut a name leaves it
+
+#: where the bad text sits: (table, the event record, the column that holds it in the table)
+BAD_TEXT: dict[str, tuple[str, dict[str, Any], str]] = {
+    "session-city": ("sessions", {"eventDates": [{**SESSION, "city": f"Aus{LONE}tin"}]}, "city"),
+    "session-name": ("sessions", {"eventDates": [{**SESSION, "name": f"Key{LONE}"}]}, "sessionName"),
+    "session-address": ("sessions", {"eventDates": [{**SESSION, "addressLine": LONE}]}, "addressLine"),
+    "session-extra-field": ("sessions", {"eventDates": [{**SESSION, "room": f"R{LONE}"}]}, "room"),
+    "session-lone-object": ("sessions", {"eventDates": {**SESSION, "state": f"T{LONE}X"}}, "state"),
+    "contact-name": ("contacts", {"contacts": {"regular": [{**CONTACT, "name": f"Ad{LONE}a"}]}}, "contactName"),
+    "contact-email": ("contacts", {"contacts": {"finance": [{**CONTACT, "email": f"{LONE}@x.org"}]}}, "email"),
+    "contact-bare-id": ("contacts", {"contacts": {"exhibitor": [f"c{LONE}"]}}, "contactId"),
+    "contact-extra-field": ("contacts", {"contacts": {"regular": [{**CONTACT, "title": f"Dr{LONE}"}]}}, "title"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(BAD_TEXT))
+def test_child_tables_repair_lone_surrogates_and_every_format_writes_them(shape: str, tmp_path: Path) -> None:
+    table_name, fields, column = BAD_TEXT[shape]
+    df = walk_free_frame([{"id": "e1", "name": "Event", **fields}])
+    make = sessions if table_name == "sessions" else contacts
+    if shape.endswith("extra-field"):  # passed through as sent, like the events frame's own unknown fields
+        table = make(df)
+    else:
+        with pytest.warns(UserWarning, match="not valid Unicode"):
+            table = make(df)
+        assert str(table.loc[0, column]).count("\ufffd") == 1
+    assert len(table) == 1
+    for suffix, write in ((".csv", export_csv), (".parquet", export_parquet), (".xlsx", export_excel)):
+        path = tmp_path / f"{table_name}{suffix}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the writers' own repair warning, for the passed-through fields
+            write(table, path)
+        assert "\ufffd" in str(read_report(path).loc[0, column])
+
+
+def test_child_tables_of_an_event_name_edited_by_hand(tmp_path: Path) -> None:
+    df = walk_free_frame([{"id": "e1", "name": "Event", "eventDates": [SESSION]}])
+    df["name"] = pd.Series([f"Ev{LONE}ent"], dtype=object)
+    with pytest.warns(UserWarning, match="1 text was not valid Unicode"):
+        table = sessions(df)
+    assert table.loc[0, "eventName"] == "Ev\ufffdent"
+    export_parquet(table, tmp_path / "s.parquet")
+
+
+def test_valid_text_in_child_tables_gives_no_warning() -> None:
+    df = walk_free_frame([{"id": "e1", "name": "Ünïcødé 🎉", "eventDates": [{**SESSION, "city": "Zürich 🏔"}]}])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sessions(df).loc[0, "city"] == "Zürich 🏔"
