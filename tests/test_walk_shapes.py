@@ -10,12 +10,14 @@ Each section is one rule, one mechanism in one place, driven with several shapes
 4. one object where a list is declared is a list of one; a scalar there is kept as a list of one and
    counted as coerced (``frames.values.to_list``), in the frame and the child tables
 5. the child tables repair text that is not valid Unicode as the events frame does (``text.repair_text``)
+6. CSV formula neutralising looks past any number of leading invisible characters, in linear time
 """
 
 from __future__ import annotations
 
 import io
 import json
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,6 +41,7 @@ from engagifii_data.cli import main as cli_main
 from engagifii_data.exceptions import ApiError, IncompleteWalkError, NotFoundError, PaginationError
 from engagifii_data.pagination import Page, WalkState, row_key
 from engagifii_data.reports import WalkReport
+from engagifii_data.reports.csv_writer import escape_text, neutralize_formula, restore_text
 from engagifii_data.walk.ids import detail_id, fetchable_ids
 
 from .helpers import SleepRecorder
@@ -576,3 +579,59 @@ def test_valid_text_in_child_tables_gives_no_warning() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert sessions(df).loc[0, "city"] == "Zürich 🏔"
+
+
+# --------------------------------------------------------------------------------------------------
+# 6. Formula neutralising behind any number of invisible characters
+# --------------------------------------------------------------------------------------------------
+
+#: Leading characters a spreadsheet may skip unseen.
+INVISIBLES: dict[str, str] = {
+    "zero-width-space": "\u200b",
+    "bom": "\ufeff",
+    "word-joiner": "\u2060",
+    "soft-hyphen": "\u00ad",
+    "ltr-mark": "\u200e",
+    "rtl-override": "\u202e",
+    "nbsp": "\u00a0",
+    "ideographic-space": "\u3000",
+    "space": " ",
+    "newline": "\n",
+    "combining-mark": "\u0301",
+    "mixed": "\u200b \ufeff\u2060\u00ad\u200e\u00a0\u3000",
+}
+DANGEROUS = ["=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20"]  # ASCII and full-width
+
+
+@pytest.mark.parametrize("invisible", sorted(INVISIBLES))
+@pytest.mark.parametrize("count", [1, 63, 64, 65, 200, 10_000])
+def test_formula_behind_any_number_of_invisible_characters_is_neutralised(invisible: str, count: int) -> None:
+    prefix = (INVISIBLES[invisible] * count)[: max(count, 1) * len(INVISIBLES[invisible])]
+    for start in DANGEROUS:
+        text = prefix + start + "HYPERLINK(1)"
+        escaped = escape_text(text)
+        assert escaped == "'" + text, (invisible, count, start)
+        assert restore_text(escaped) == text
+    harmless = prefix + "HYPERLINK"
+    assert escape_text(harmless) == harmless and restore_text(harmless) == harmless
+
+
+@pytest.mark.parametrize("size", [10_000, 100_000, 1_000_000])
+def test_the_check_is_linear_in_the_prefix(size: int) -> None:
+    text = "\u200b" * size + "=1"
+    started = time.perf_counter()
+    assert neutralize_formula(text) == "'" + text
+    assert neutralize_formula("\u200b" * size + "1") == "\u200b" * size + "1"
+    # about 1 µs a character on a slow machine: a quadratic check would take minutes at 10**6
+    assert time.perf_counter() - started < 5 + size / 100_000
+
+
+def test_ten_thousand_zero_width_spaces_before_a_formula_in_a_csv_report(tmp_path: Path) -> None:
+    cell = "\u200b" * 10_000 + "=cmd|' /C calc'!A0"
+    df = walk_free_frame([{"id": "e1", "name": cell, "description": "\ufeff" * 10_000 + "@SUM(1)"}])
+    path = tmp_path / "e.csv"
+    export_csv(df, path)
+    text = path.read_text(encoding="utf-8-sig")
+    assert "'" + cell in text and "'" + "\ufeff" * 10_000 + "@SUM(1)" in text
+    back = read_report(path)
+    assert back.loc[0, "name"] == cell
