@@ -9,6 +9,7 @@ DataFrame (dtypes in :data:`engagifii_data.frames.EVENT_COLUMNS`). The walk itse
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import threading
@@ -25,12 +26,12 @@ from .exceptions import (
     ConfigurationError,
     IncompleteWalkError,
     NotFoundError,
-    PaginationError,
     TenantNotFoundError,
     safe_text,
 )
 from .pagination import Page, WalkState, parse_page
 from .query import STATUSES, EventQuery
+from .responses.detail import detail_event
 from .transport import NO_HOOKS, RequestHooks, Stats, Transport
 from .walk import ProgressArg, WalkOptions, WalkProgress, tenant_checkpoint
 
@@ -288,25 +289,34 @@ class EngagifiiClient:
         Raises
         ------
         NotFoundError
-            No such event in this tenant.
+            No such event in this tenant (a 404 in the API's error envelope; any other 404 is an
+            :class:`ApiError`: the base URL is not the Events API's).
+        PaginationError
+            The answer, through every attempt, is not the event asked for (another id, or none).
         ValueError
-            An empty id or one containing ``/``.
+            An id that fails the detail id rule (:func:`engagifii_data.walk.ids.detail_id`: empty,
+            not text, or able to change the request path).
         """
+        from .walk.ids import detail_id
+
         code = self._tenant(tenant)
-        eid = str(event_id).strip()
-        if not eid or "/" in eid:
-            raise ValueError(f"invalid event id {event_id!r}")
-        return _event_object(self._transport.request_json("GET", _event_path(eid), tenant=code).data, eid)
+        eid = detail_id(event_id)
+        if eid is None:
+            raise ValueError(f"invalid event id {safe_text(event_id, 60)!r}")
+        check = functools.partial(detail_event, requested=eid)
+        event: dict[str, Any] = self._transport.request_json("GET", _event_path(eid), tenant=code, check=check).data
+        return event
 
     def _fetch_detail(self, code: str, event_id: str, hooks: RequestHooks) -> DetailAnswer:
         """One event's detail for the detail walk; an event that is gone (404) is ``data=None``."""
         from .walk import DetailAnswer
 
+        check = functools.partial(detail_event, requested=event_id)
         try:
-            decoded = self._transport.request_json("GET", _event_path(event_id), tenant=code, hooks=hooks)
-        except NotFoundError:  # not TenantNotFoundError: an unknown tenant stops the walk
+            decoded = self._transport.request_json("GET", _event_path(event_id), tenant=code, hooks=hooks, check=check)
+        except NotFoundError:  # the API's own 404 (not a proxy's, nor TenantNotFoundError): the event is gone
             return DetailAnswer(None)
-        return DetailAnswer(_event_object(decoded.data, event_id), decoded.repaired)
+        return DetailAnswer(decoded.data, decoded.repaired)
 
     # -- frames ------------------------------------------------------------------------------
 
@@ -468,7 +478,8 @@ class EngagifiiClient:
             cancelled; ``.partial`` holds the details received, ``.checkpoint`` the file to resume
             from.
         ValueError
-            An empty id, one containing ``/``, or ``ids`` with several tenants.
+            An id that fails the detail id rule (:func:`engagifii_data.walk.ids.detail_id`), or
+            ``ids`` with several tenants.
         QueryError, AuthenticationError, ApiError, TransportError, PaginationError
             As in :meth:`events`, for the listing walked first with ``ids=None``.
         """
@@ -514,31 +525,3 @@ def _not_the_api(exc: ApiError) -> bool:
 
 def _event_path(event_id: str) -> str:
     return EVENT_PATH.format(id=quote(event_id, safe=""))
-
-
-def _event_object(data: Any, requested: str) -> dict[str, Any]:
-    """The event of a detail answer (bare, or wrapped in ``{"data": {...}}``), checked to be the one asked for.
-
-    Raises
-    ------
-    PaginationError
-        Not an object, or an event with another id: merging it would credit its fields (its contacts)
-        to the wrong event in a report that looks complete.
-    """
-    if isinstance(data, dict) and isinstance(data.get("data"), dict) and "id" not in data:
-        data = data["data"]
-    if not isinstance(data, dict):
-        raise PaginationError(None, f"the detail of event {requested} is not an event object but {type(data).__name__}")
-    got = data.get("id")
-    if got is not None and _same_id(str(got), requested) is False:
-        raise PaginationError(
-            None,
-            f"the detail asked for event {requested} answered event {safe_text(got, 60)}: "
-            "its answers cannot be trusted",
-        )
-    return data
-
-
-def _same_id(a: str, b: str) -> bool:
-    """GUIDs compare case-insensitively and without braces (the API writes them lowercase)."""
-    return a.strip().strip("{}").lower() == b.strip().strip("{}").lower()

@@ -16,9 +16,11 @@ Rules (from the vendor's API reference and the two response envelopes seen on th
   silently, so a first page shorter than requested but short of the total reveals the cap) give the
   number of pages ``ceil(total / size)``.
 - **Stop** when the unique ids collected reach the total — never on a short page alone.
-- **Repeat guard**: a page whose ids equal the previous page's ids (a server ignoring the page
+- **Row key** (:func:`row_key`): a row's ``id`` when it has a usable one, otherwise a hash of the
+  row's canonical JSON, so rows without an id (missing, null, empty) are still recognised when repeated.
+- **Repeat guard**: a page whose row keys equal the previous page's (a server ignoring the page
   number) raises :class:`PaginationError`; so does asking for a page past the plan + 1.
-- **De-duplicate** by ``id`` (rows shift when the listing changes during a walk); duplicates are
+- **De-duplicate** by row key (rows shift when the listing changes during a walk); duplicates are
   counted.
 - **Totals**: every page's total is recorded; a total that changes during the walk marks the walk
   unsettled (the client then re-reads or reports it incomplete, naming both totals).
@@ -26,6 +28,8 @@ Rules (from the vendor's API reference and the two response envelopes seen on th
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +51,24 @@ TOTAL_PATHS: tuple[tuple[str, ...], ...] = (
     ("totalRecords",),
     ("total",),
 )
+
+
+#: Prefix of a content key: no id the API sends starts with a NUL character.
+_CONTENT_KEY = "\x00sha256:"
+
+
+def row_key(row: Mapping[str, Any]) -> str:
+    """The key that identifies a listing row for the repeat guard and de-duplication.
+
+    The row's ``id`` (as text) when it is usable: present, not null, not blank text, not an object or
+    a list. Otherwise a SHA-256 of the row's canonical JSON (sorted keys, no spaces, ASCII escapes),
+    so the same id-less row sent twice has the same key and is caught like a repeated id.
+    """
+    rid = row.get("id")
+    if rid is not None and not isinstance(rid, dict | list) and not (isinstance(rid, str) and not rid.strip()):
+        return str(rid)
+    canonical = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=repr)
+    return _CONTENT_KEY + hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -80,6 +102,11 @@ class Page:
     def ids(self) -> list[str]:
         """Row ids in order (rows without an id are skipped)."""
         return [str(r["id"]) for r in self.rows if isinstance(r, Mapping) and r.get("id") is not None]
+
+    @property
+    def keys(self) -> list[str]:
+        """Row keys in order (:func:`row_key`: the id, or a content hash for a row without one)."""
+        return [row_key(r) for r in self.rows]
 
 
 def _lookup(body: Mapping[str, Any], path: tuple[str, ...]) -> Any:
@@ -240,7 +267,8 @@ class WalkState:
     totals_seen : list of int
         Distinct totals reported, in order of appearance.
     duplicates : int
-        Rows dropped because their id was already collected.
+        Rows dropped because their key (:func:`row_key`: id, or content without an id) was already
+        collected.
     pages_done : list of int
         Page numbers accepted, in order.
     repaired : int
@@ -257,8 +285,7 @@ class WalkState:
     pages_done: list[int] = field(default_factory=list)
     repaired: int = 0
     _seen: set[str] = field(default_factory=set, repr=False)
-    _previous_ids: list[str] = field(default_factory=list, repr=False)
-    _unkeyed: int = 0
+    _previous_keys: list[str] = field(default_factory=list, repr=False)
     _empty_run: int = 0
     _previous_total: int = -1
 
@@ -276,8 +303,8 @@ class WalkState:
 
     @property
     def collected(self) -> int:
-        """Unique rows collected so far (rows without an id count once each)."""
-        return len(self._seen) + self._unkeyed
+        """Unique rows collected so far (by :func:`row_key`)."""
+        return len(self._seen)
 
     @property
     def done(self) -> bool:
@@ -295,27 +322,29 @@ class WalkState:
         Raises
         ------
         PaginationError
-            The page repeats the previous page's ids, or lies past the planned pages + 1.
+            The page repeats the previous page's rows (by :func:`row_key`), or lies past the planned
+            pages + 1.
         """
         if page.number > self.planned_pages + 1:
             raise PaginationError(
                 page.number,
                 f"walk went past the planned {self.planned_pages} pages (+1); stopping instead of looping",
             )
-        ids = page.ids
+        keys = page.keys
         # a page that does not repeat the total: the total stands as last reported
         total = (
             page.total
             if page.total is not None
             else (self._previous_total if self._previous_total >= 0 else self.total)
         )
-        # the same ids as the previous page under the same total: the server ignores the page number.
+        # the same rows as the previous page under the same total: the server ignores the page number.
         # Under a changed total it is a listing that shifted by a whole page: de-duplication and
-        # the re-read handle that.
-        if self.pages_done and ids and ids == self._previous_ids and total == self._previous_total:
+        # the re-read handle that. Keys, not ids: id-less rows are compared by content.
+        if self.pages_done and keys and keys == self._previous_keys and total == self._previous_total:
+            what = "ids" if all(not k.startswith(_CONTENT_KEY) for k in keys) else "rows"
             raise PaginationError(
                 page.number,
-                f"returned the same {len(ids)} ids as page {self.pages_done[-1]}: "
+                f"returned the same {len(keys)} {what} as page {self.pages_done[-1]}: "
                 "the server appears to ignore the page number",
             )
         if total not in self.totals_seen:
@@ -329,19 +358,13 @@ class WalkState:
                 f"walking the remaining {max(0, self.planned_pages - page.number)} planned pages",
             )
         fresh: list[dict[str, Any]] = []
-        for row in page.rows:
-            rid = row.get("id")
-            if rid is None:
-                self._unkeyed += 1
-                fresh.append(row)
-                continue
-            key = str(rid)
+        for row, key in zip(page.rows, keys, strict=True):
             if key in self._seen:
                 self.duplicates += 1
                 continue
             self._seen.add(key)
             fresh.append(row)
-        self._previous_ids = ids
+        self._previous_keys = keys
         self._previous_total = total
         self.repaired += page.repaired
         self.pages_done.append(page.number)

@@ -253,7 +253,7 @@ def test_values_that_do_not_fit_are_coerced_and_counted() -> None:
     assert bool(df.loc[0, "eventWithClass"]) is False
     assert df["defaultPrice"].tolist() == [12.5, -5.0]
     assert df["location.latitude"].isna().all()
-    assert df.loc[0, "tags"] is None
+    assert df.loc[0, "tags"] == ["not-a-list"]  # kept readable as a list of one, and counted
     assert df[["startDateTime", "endDateTime"]].isna().all().all()
     assert df.attrs["engagifii_coerced"] == {
         "registrantsCapacity": 1,

@@ -77,4 +77,7 @@ def _details_text(report: WalkReport) -> str:
         text += f", {missing:,} missing (deleted since listed: 404)"
     if report.details_resumed:
         text += f", {report.details_resumed:,} from the checkpoint"
+    if report.details_skipped:
+        skipped = report.details_skipped
+        text += f", {skipped:,} row{'' if skipped == 1 else 's'} skipped (no usable event id)"
     return text

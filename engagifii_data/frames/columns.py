@@ -19,10 +19,12 @@ from typing import Any, Final
 
 import pyarrow as pa
 
-from .schema import DATETIME_UTC, EVENT_COLUMNS, OBJECT_PREFIXES, STRING, TZ_COLUMN, WIRE_COLUMNS
+from .schema import DATETIME_UTC, EVENT_COLUMNS, LIST_COLUMNS, OBJECT_PREFIXES, STRING, TZ_COLUMN, WIRE_COLUMNS
 
 _PLAIN: Final = frozenset({str, int, float, bool, list, type(None)})  # JSON types that are not objects
 _DICT_OR_NONE: Final = frozenset({dict, type(None)})
+#: Declared list columns: an object there is an item, never flattened.
+_LIST_NAMES: Final = frozenset(LIST_COLUMNS)
 
 #: Declared wire columns that are top-level fields, and declared object fields -> their sub-fields.
 _TOP_LEAVES: Final[tuple[str, ...]] = tuple(c for c in WIRE_COLUMNS if "." not in c)
@@ -60,7 +62,9 @@ RawColumns = dict[str, Any]
 def _flatten_into(out: dict[str, Any], obj: Mapping[str, Any], prefix: str) -> None:
     for key, value in obj.items():
         name = f"{prefix}{key}"
-        if type(value) is dict or (type(value) not in _PLAIN and isinstance(value, Mapping)):
+        if name in _LIST_NAMES:
+            out[name] = value  # one object where a list is declared is a list of one (values.to_list)
+        elif type(value) is dict or (type(value) not in _PLAIN and isinstance(value, Mapping)):
             _flatten_into(out, value, f"{name}.")
         elif value is None and not prefix and name in OBJECT_PREFIXES:
             continue  # "location": null -> every location.* stays NA

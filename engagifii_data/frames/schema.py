@@ -88,15 +88,16 @@ Rules
   never exploded.
 * **Lists** (``LIST_COLUMNS``) are kept as Python ``list`` objects (a copy of the wire list) in
   ``object`` columns. A missing or null list is NA (``None``), never ``[]``: "not sent" and "sent
-  empty" stay distinguishable. A JSON tuple-like value is turned into a list; any other non-list value
-  does not fit and is coerced (see below).
+  empty" stay distinguishable. A JSON tuple-like value is turned into a list; one object where a list
+  is declared (``"eventDates": {...}``) is a list of one, never flattened; any other value (text, a
+  number) is kept readable as a list of one and counted as coerced (``values.to_list``).
 * **Unknown fields** (not declared) are passed through after the declared columns, in order of first
   appearance, as ``object`` columns holding the raw JSON values (``None`` where absent). Nested unknown
   objects are flattened like the declared ones. A record field literally named ``tenant`` while a
   ``tenant`` argument is given is kept as ``record.tenant``.
 * **Coercion**: text columns accept any scalar (numbers and booleans become their JSON text, objects
   their compact JSON). A value that does not fit a typed column (``"abc"`` in a count, ``3.5`` in a
-  count, ``"maybe"`` in a flag, a string in a list column, an unparseable date) becomes NA and is
+  count, ``"maybe"`` in a flag, an unparseable date) becomes NA and is
   counted in ``df.attrs["engagifii_coerced"]`` (``{column: count}``, non-zero entries only). Flags
   accept JSON booleans, the strings ``"true"``/``"false"`` (any case; the live plugin sends strings) and
   ``0``/``1``; counts accept integers, integral floats and integer strings; money/coordinates accept

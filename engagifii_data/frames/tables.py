@@ -73,12 +73,15 @@ from __future__ import annotations
 import copy
 import json
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
+from ..exceptions import caller_stacklevel
+from ..text import repair_text
 from .datetimes import read_datetime_columns
 from .schema import (
     COERCED_ATTR,
@@ -91,7 +94,7 @@ from .schema import (
     STRING,
     TENANT_COLUMN,
 )
-from .values import arrow_column, from_arrow, object_array
+from .values import arrow_column, from_arrow, object_array, to_list
 
 __all__ = ["CONTACT_COLUMNS", "CONTACT_ROLES", "SESSION_COLUMNS", "contacts", "sessions"]
 
@@ -174,6 +177,18 @@ class _Rows:
                 passed.append(None)
         self.zones.append(zone)
 
+    def repair(self) -> int:
+        """Replace every lone surrogate in the collected values by U+FFFD (:func:`~engagifii_data.text.repair_text`,
+        the main frame's repair); returns how many there were."""
+        total = 0
+        for held in (self.lead, self.values, self.extra):
+            for name, values in held.items():
+                fixed, n = repair_text(values)
+                if n:
+                    held[name] = fixed
+                    total += n
+        return total
+
 
 def _column(df: pd.DataFrame, name: str) -> list[Any]:
     """A column's values as Python objects, None for NA (all None when the frame lacks it)."""
@@ -190,14 +205,15 @@ def _missing(value: Any) -> bool:
 
 
 def _list_cell(cell: Any) -> Any:
-    """A list cell as a list: JSON text (a CSV or Parquet report read back) is decoded; else as it is."""
-    if isinstance(cell, str) and cell.lstrip().startswith("["):
+    """A list cell as a list: JSON text (a CSV or Parquet report read back) is decoded; one object is a
+    list of one (:func:`~.values.to_list`, the frames' rule); anything else is returned as it is."""
+    if isinstance(cell, str) and cell.lstrip()[:1] in ("[", "{"):
         try:
-            return json.loads(cell)
+            cell = json.loads(cell)
         except ValueError:
             return cell
-    if isinstance(cell, np.ndarray):  # Parquet's list<...> read back by pandas
-        return cell.tolist()
+    if isinstance(cell, list | tuple | Mapping | np.ndarray):
+        return to_list(cell)[0]
     return cell
 
 
@@ -305,6 +321,29 @@ def contacts(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _frame(
+    df: pd.DataFrame, rows: _Rows, leading: list[str], declared: Mapping[str, str], bad: Mapping[str, int]
+) -> pd.DataFrame:
+    """The typed table of ``rows``; text that is not valid Unicode is repaired as the events frame's is.
+
+    A lone surrogate (in a session's place or a contact's name of a frame built or edited by hand)
+    cannot go into Arrow: on that failure every collected text is repaired to U+FFFD, with a
+    warning that counts them, and the table is built again (valid text costs nothing).
+    """
+    try:
+        return _typed_frame(df, rows, leading, declared, bad)
+    except UnicodeEncodeError:
+        repaired = rows.repair()
+        if not repaired:
+            raise
+    warnings.warn(
+        f"{repaired:,} text{'s were' if repaired != 1 else ' was'} not valid Unicode (a lone surrogate) "
+        "and became U+FFFD",
+        stacklevel=caller_stacklevel(),
+    )
+    return _typed_frame(df, rows, leading, declared, bad)
+
+
+def _typed_frame(
     df: pd.DataFrame, rows: _Rows, leading: list[str], declared: Mapping[str, str], bad: Mapping[str, int]
 ) -> pd.DataFrame:
     """The typed table of ``rows``: leading columns, declared columns, passed-through fields."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Final
 
@@ -107,10 +107,26 @@ def _to_float(value: Any) -> Any:
     return BAD
 
 
+def to_list(value: Any) -> tuple[list[Any] | None, bool]:
+    """A value where a list is declared -> (the list, whether it was coerced); the one rule for lists.
+
+    A list or tuple is a list (a copy); one JSON object is a list of one (servers send a lone item
+    unwrapped: not a coercion); a missing value is None; any other value (text, a number) is kept
+    readable as a list of one and reported as coerced.
+    """
+    if is_missing(value):
+        return None, False
+    if isinstance(value, list | tuple):
+        return list(value), False
+    if isinstance(value, Mapping):
+        return [dict(value)], False
+    if isinstance(value, np.ndarray):  # Parquet's list<...> read back by pandas
+        return value.tolist(), False
+    return [value], True
+
+
 def _to_list(value: Any) -> Any:
-    if type(value) is list or isinstance(value, list | tuple):
-        return list(value)
-    return BAD
+    return to_list(value)[0]
 
 
 _CONVERTERS: Final[dict[str, tuple[Callable[[Any], Any], tuple[type, ...]]]] = {
@@ -137,6 +153,9 @@ def convert(values: list[Any], dtype: str, *, copy: bool = True) -> tuple[list[A
     converter, ready = _CONVERTERS[dtype]
     if dtype == OBJECT and _LIST_OR_NONE.issuperset(map(type, values)):
         return ([None if v is None else v.copy() for v in values] if copy else values), 0
+    if dtype == OBJECT:
+        lists = [to_list(v) for v in values]
+        return [v for v, _ in lists], sum(coerced for _, coerced in lists)
     if ready and _READY_OR_NONE[dtype].issuperset(map(type, values)):
         if dtype == INT64 and not all(v is None or -(2**63) <= v < 2**63 for v in values):
             pass  # an int64 overflow: take the slow path below

@@ -55,12 +55,25 @@ def _invisible(char: str) -> bool:
     return char.isspace() or unicodedata.category(char) in ("Cf", "Cc", "Zs", "Zl", "Zp", "Mn")
 
 
-def formula_probe(text: str) -> str:
-    """What a spreadsheet may see first in ``text``: invisible characters skipped, NFKC applied."""
+def _first_visible(text: str) -> int:
+    """Index of the first character of ``text`` that is not invisible, or a TAB or CR (themselves
+    formula starts: they stop the skip); ``len(text)`` if none."""
     start = 0
-    while start < len(text) and start < 64 and _invisible(text[start]):
+    while start < len(text) and text[start] not in "\t\r" and _invisible(text[start]):
         start += 1
-    return unicodedata.normalize("NFKC", text[start : start + 8])
+    return start
+
+
+def formula_probe(text: str) -> str:
+    """What a spreadsheet may see first in ``text``: invisible characters skipped, NFKC applied.
+
+    Every leading invisible character is skipped, however many (no fixed prefix length: 10,000
+    zero-width spaces before ``=`` are still a formula), in one pass: linear in the text's length.
+    NFKC may itself give an invisible character (a compatibility space): those are skipped too.
+    """
+    start = _first_visible(text)
+    head = unicodedata.normalize("NFKC", text[start : start + 8])
+    return head[_first_visible(head) :]
 
 
 def neutralize_formula(text: str) -> str:

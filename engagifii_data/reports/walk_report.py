@@ -17,7 +17,7 @@ reading as zero.
 ``pages``                   pages accepted; ``planned_pages`` pages planned from page 1's total
 ``page_size``               the page size the server used (it may cap the one asked for)
 ``requests``, ``retries``   HTTP requests sent (every attempt) and attempts retried during the walk
-``duplicates``              rows dropped because their id was already collected
+``duplicates``              rows dropped because their id (content, for a row without one) was already collected
 ``rows_fetched``, ``rows``  unique rows fetched, rows kept after the client-side filters
 ``totals_seen``             every distinct total reported during the walk, in order
 ``missing_pages``           pages not fetched (a partial walk)
@@ -40,6 +40,7 @@ Only when event details were fetched (``events(details=True)``, ``event_details(
 ``details_fetched``         detail answers received (those taken from a checkpoint included)
 ``details_resumed``         details taken from a checkpoint instead of the API
 ``details_unfetched``       details neither received nor gone: a partial walk (0 when complete)
+``details_skipped``         listed rows whose id is missing or unsafe in a URL path: not requested
 ``missing_ids``             ids whose detail answered 404: deleted since they were listed
 ``enriched``                ``events(details=True)``: listing rows that got their detail's fields
 ==========================  =====================================================================
@@ -63,7 +64,14 @@ from ..exceptions import ReportError
 #: The ``df.attrs`` key holding the walk report.
 ATTRS_KEY = "engagifii"
 #: The detail walk's counters (in ``attrs`` only when ``details`` is True).
-_DETAIL_COUNTS = ("details_requested", "details_fetched", "details_resumed", "details_unfetched", "enriched")
+_DETAIL_COUNTS = (
+    "details_requested",
+    "details_fetched",
+    "details_resumed",
+    "details_unfetched",
+    "details_skipped",
+    "enriched",
+)
 
 
 def _counts(value: Any) -> dict[str, int]:
@@ -116,6 +124,9 @@ class WalkReport:
     details_requested, details_fetched, details_resumed, details_unfetched : int
         Details asked for (distinct ids), received (checkpoint included), taken from a checkpoint,
         and neither received nor gone (a partial detail walk).
+    details_skipped : int
+        Listed rows whose id fails the detail id rule (missing, not text, or able to change the
+        request path): never requested.
     missing_ids : tuple of str
         Events whose detail answered 404 (deleted since they were listed); not an error.
     enriched : int
@@ -153,6 +164,7 @@ class WalkReport:
     details_fetched: int = 0
     details_resumed: int = 0
     details_unfetched: int = 0
+    details_skipped: int = 0
     missing_ids: tuple[str, ...] = ()
     enriched: int = 0
     per_tenant: tuple[WalkReport, ...] = ()
@@ -311,6 +323,7 @@ class WalkReport:
             details_fetched=total("details_fetched"),
             details_resumed=total("details_resumed"),
             details_unfetched=total("details_unfetched"),
+            details_skipped=total("details_skipped"),
             enriched=total("enriched"),
             missing_ids=tuple(i for r in reports for i in r.missing_ids),
             per_tenant=tuple(reports),

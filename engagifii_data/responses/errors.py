@@ -11,6 +11,7 @@ from typing import Any
 
 from ..exceptions import ApiError, RateLimitError, TenantNotFoundError, error_class_for, safe_text
 from .decoding import declared_charset, decode_json
+from .detail import is_api_envelope
 
 #: Longest server text quoted in an exception or shown to a person, in characters.
 MAX_SERVER_TEXT = 300
@@ -134,6 +135,14 @@ def parse_error_body(body: bytes, headers: Mapping[str, str]) -> dict[str, str |
     return out
 
 
+def _in_api_envelope(body: bytes, headers: Mapping[str, str]) -> bool:
+    try:
+        parsed: Any = decode_json(body, declared_charset(headers.get("Content-Type"))).data if body else None
+    except ValueError:
+        parsed = None
+    return is_api_envelope(parsed, body)
+
+
 def error_from_answer(
     status: int,
     body: bytes,
@@ -145,8 +154,10 @@ def error_from_answer(
 ) -> ApiError:
     """The exception for an error answer, chosen from the status -> class table.
 
-    A 403/404 whose code names the tenant is a :class:`TenantNotFoundError`; a 429 (or any retryable
-    status whose ``Retry-After`` exceeded the cap) carries ``retry_after``.
+    A 403/404 whose code names the tenant is a :class:`TenantNotFoundError`; a 404 is a
+    :class:`NotFoundError` only in the API's error envelope (any other 404 is a plain
+    :class:`ApiError` naming the base URL: :mod:`.detail`); a 429 (or any retryable status whose
+    ``Retry-After`` exceeded the cap) carries ``retry_after``.
     """
     info = parse_error_body(body, headers)
     cls = error_class_for(status)
@@ -156,6 +167,13 @@ def error_from_answer(
     message = info["message"]
     if cls is TenantNotFoundError and tenant and message and tenant not in message:
         message = f"{message} (tenant-code {server_text(tenant, 60)!r})"
+    if status == 404 and cls is not TenantNotFoundError and not _in_api_envelope(body, headers):
+        # only the API itself says "no such resource"; a proxy's page or a wrong base path is configuration
+        cls = ApiError
+        message = (
+            f"{message or 'empty body'} (a 404 without the API's error envelope: this is not the Events API "
+            "answering; check ENGAGIFII_API_BASE_URL)"
+        )
     kwargs: dict[str, Any] = {"details": info["details"]}
     if cls is RateLimitError or retry_after is not None:
         if cls is not RateLimitError:

@@ -42,7 +42,7 @@ import requests
 
 from ..auth import AccessToken, TokenManager, token_request
 from ..config import Settings
-from ..exceptions import AuthenticationError, ConfigurationError, StopRequested, TransportError
+from ..exceptions import AuthenticationError, ConfigurationError, PaginationError, StopRequested, TransportError
 from ..pacing import RateLimiter
 from ..responses import (
     DeadlineAdapter,
@@ -194,6 +194,7 @@ class Transport:
         json_body: Mapping[str, Any] | None = None,
         page: int | None = None,
         hooks: RequestHooks = NO_HOOKS,
+        check: Callable[[Any], Any] | None = None,
     ) -> Decoded:
         """Send one API request (with retries) and return its decoded JSON body.
 
@@ -211,6 +212,10 @@ class Transport:
             Page number, for logs and retry notices.
         hooks : RequestHooks
             Concurrency slot, stop signal, retry callback.
+        check : callable, optional
+            ``check(data) -> data``: what a 200 answer must be (e.g. the event asked for); a
+            :class:`PaginationError` it raises is retried like an unparseable body, and raised when
+            the attempts run out. The returned value replaces ``data``.
 
         Returns
         -------
@@ -258,7 +263,7 @@ class Transport:
                     raise self.policy.retryable(answer.status, answer.body, answer.headers, error, path)
                 raise error
             try:
-                return decode_json(answer.body, declared_charset(answer.headers.get("Content-Type")))
+                decoded = decode_json(answer.body, declared_charset(answer.headers.get("Content-Type")))
             except ValueError as exc:
                 raise Retryable(
                     TransportError(
@@ -266,6 +271,12 @@ class Transport:
                         path=path,
                     )
                 ) from None
+            if check is None:
+                return decoded
+            try:
+                return Decoded(check(decoded.data), decoded.repaired)
+            except PaginationError as exc:  # an answer for something else: another attempt may be right
+                raise Retryable(exc) from None
 
         return self.policy.run(attempt, hooks, path, page)
 

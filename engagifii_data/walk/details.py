@@ -36,11 +36,12 @@ import numpy as np
 import pandas as pd
 
 from ..checkpoint import DetailCheckpoint
-from ..exceptions import EngagifiiError, IncompleteWalkError, PaginationError, StopRequested
+from ..exceptions import EngagifiiError, IncompleteWalkError, PaginationError, StopRequested, safe_text
 from ..frames import COERCED_ATTR, NAIVE_DATETIMES_ATTR
 from ..pacing import AdaptiveConcurrency
 from ..reports.walk_report import WalkReport
 from ..transport import RequestHooks, Stats
+from .ids import detail_id, fetchable_ids
 from .prefetch import BatchedFrames, Prefetcher
 from .progress import ProgressArg, ProgressReporter
 
@@ -69,6 +70,7 @@ class _Outcome:
     ids: list[str] = field(default_factory=list)  # the id of every row of ``frame``, in order
     missing: list[str] = field(default_factory=list)
     resumed: int = 0
+    skipped: int = 0  # listed ids that fail the detail id rule: never requested
     repaired: int = 0
     reason: str | None = None
     cause: BaseException | None = None
@@ -80,26 +82,27 @@ class _Outcome:
 
 
 def unique_ids(ids: Sequence[Any]) -> list[str]:
-    """The ids as text, de-duplicated in order.
+    """Ids a caller named, de-duplicated in order; each must pass the detail id rule.
 
     Raises
     ------
     ValueError
-        An empty id, NA, or one containing ``/`` (it would change the request path).
+        An id that fails :func:`~engagifii_data.walk.ids.detail_id` (empty, NA, not text, or one
+        that would change the request path).
     """
     out: dict[str, None] = {}
     for value in ids:
-        text = "" if value is None or value is pd.NA else str(value).strip()
-        if not text or "/" in text:
-            raise ValueError(f"invalid event id {value!r}")
-        out.setdefault(text, None)
+        eid = detail_id(value)
+        if eid is None:
+            raise ValueError(f"invalid event id {safe_text(value, 60)!r}")
+        out.setdefault(eid, None)
     return list(out)
 
 
 def walk_details(
     fetch: DetailFetcher,
     tenant: str,
-    ids: Sequence[str],
+    ids: Sequence[Any],
     *,
     listing: pd.DataFrame | None = None,
     merge: bool = False,
@@ -119,8 +122,11 @@ def walk_details(
         signal and the retry callback that every request must honour.
     tenant : str
         The tenant the ids belong to.
-    ids : sequence of str
-        Event ids (de-duplicated here, first occurrence kept; see :func:`unique_ids`).
+    ids : sequence
+        Event ids, e.g. a listing's ``id`` column: de-duplicated here (first occurrence kept); an id
+        that fails the detail id rule (:func:`~engagifii_data.walk.ids.detail_id`: missing, not
+        text, or able to change the request path) is not requested and is counted as
+        ``details_skipped``.
     listing : pandas.DataFrame, optional
         The listing frame the ids came from: its report is the base of this walk's report (pages,
         totals, filters), and with ``merge`` the details are folded into it (:func:`merge_details`).
@@ -157,11 +163,12 @@ def walk_details(
     """
     started, fetched_at = time.monotonic(), _now()
     before = stats.snapshot() if stats is not None else {}
-    wanted = unique_ids(ids)
+    wanted, skipped = fetchable_ids(ids)
     store = DetailCheckpoint.open(checkpoint, tenant=tenant) if checkpoint is not None else None
     bar = ProgressReporter(progress, tenant, phase="details")
     try:
         outcome = _fetch_all(fetch, wanted, workers, bar, cancel, store)
+        outcome.skipped = skipped
     finally:
         bar.close()
         if store is not None:
@@ -190,12 +197,14 @@ def walk_details(
         df.attrs = {k: v for k, v in listing.attrs.items() if k in (COERCED_ATTR, NAIVE_DATETIMES_ATTR)}
     report.attach(df)
     logger.info(
-        "details tenant %s: %d of %d fetched (%d from the checkpoint), %d gone (404), %d retries, %.2f s%s",
+        "details tenant %s: %d of %d fetched (%d from the checkpoint), %d gone (404), %d skipped (no usable id), "
+        "%d retries, %.2f s%s",
         tenant,
         report.details_fetched,
         report.details_requested,
         report.details_resumed,
         len(report.missing_ids),
+        outcome.skipped,
         report.retries,
         report.seconds,
         "" if outcome.complete else " INCOMPLETE",
@@ -246,6 +255,7 @@ def _report(
         "details_requested": outcome.requested,
         "details_fetched": fetched,
         "details_resumed": outcome.resumed,
+        "details_skipped": outcome.skipped,
         "details_unfetched": outcome.requested - fetched - len(outcome.missing),
         "missing_ids": tuple(outcome.missing),
         "enriched": enriched,

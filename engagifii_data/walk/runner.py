@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -136,13 +137,13 @@ def _walk_tenant(
     )
     if options.details is None:
         return listing
-    ids = [i for i in listing["id"].tolist() if isinstance(i, str) and i.strip() and "/" not in i]
+    ids = listing["id"].tolist() if "id" in listing else [None] * len(listing)  # the detail walk sorts them out
     return walk_tenant_details(query.tenant, ids, listing, options, fetch_detail, stats)
 
 
 def walk_tenant_details(
     tenant: str,
-    ids: Sequence[str],
+    ids: Sequence[Any],
     listing: pd.DataFrame | None,
     options: WalkOptions,
     fetch_detail: TenantDetailFetcher,
