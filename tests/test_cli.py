@@ -416,21 +416,33 @@ def test_client_side_filters_are_named_with_their_bounds(tmp_path: Path) -> None
     assert "end" not in err.replace("--to", "").split("(")[0]
 
 
-def test_ctrl_c_with_a_checkpoint_says_how_to_resume(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("saved", "advice"),
+    [
+        ("walk.jsonl", "rerun the same command to resume from the checkpoint {checkpoint}"),
+        ("walk.ACME.jsonl", "rerun the same command to resume from the checkpoint {checkpoint}"),  # a tenant's file
+        (None, "no page was saved to the checkpoint {checkpoint} yet: a rerun starts from page 1"),
+        ("walk.jsonl.lock", "no page was saved to the checkpoint {checkpoint} yet: a rerun starts from page 1"),
+    ],
+)
+def test_ctrl_c_with_a_checkpoint_says_what_a_rerun_does(
+    saved: str | None, advice: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from engagifii_data import client as client_module
 
+    checkpoint = tmp_path / "walk.jsonl"
+
     def interrupted(*args: Any, **kwargs: Any) -> Any:
+        if saved:
+            (tmp_path / saved).write_text("{}\n")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(client_module.EngagifiiClient, "events", interrupted)
-    checkpoint = tmp_path / "walk.jsonl"
     code, _, err = run_cli(
         "events", "--sandbox", "--checkpoint", str(checkpoint), "-o", str(tmp_path / "r.csv"), "--no-progress"
     )
     assert code == 130
-    assert (
-        f"interrupted; no report was written; rerun the same command to resume from the checkpoint {checkpoint}" in err
-    )
+    assert f"interrupted; no report was written; {advice.format(checkpoint=checkpoint)}" in err
     assert not (tmp_path / "r.csv").exists()
 
 

@@ -135,3 +135,22 @@ def test_rate_limiter_spaces_requests() -> None:
 @pytest.mark.parametrize(("lifetime", "margin", "expected"), [(3600, 300, 300), (60, 300, 15), (10, 300, 2.5)])
 def test_renewal_margin_is_clamped_for_short_tokens(lifetime: float, margin: float, expected: float) -> None:
     assert effective_margin(lifetime, margin) == expected
+
+
+@pytest.mark.parametrize(
+    ("wait", "text"),
+    [
+        (0.0, "now"),
+        (0.04, "now"),
+        (0.05, "in 0.1 s"),
+        (0.44, "in 0.4 s"),
+        (1.0, "in 1 s"),
+        (2.4, "in 2 s"),
+        (30, "in 30 s"),
+    ],
+)
+def test_a_retry_notice_reads_as_a_person_would_say_it(wait: float, text: str) -> None:
+    from engagifii_data.transport.policy import RetryNotice
+
+    notice = RetryNotice(path="/api/1.0/event/list", page=3, reason="HTTP 503", wait=wait, attempt=1)
+    assert str(notice) == f"retrying page 3 {text}: HTTP 503"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import logging
 import os
 import signal
@@ -199,6 +200,26 @@ def _is_stdout(path: Path, out: TextIO) -> bool:
     try:
         return os.path.samestat(os.stat(path), os.fstat(out.fileno()))
     except (OSError, AttributeError, ValueError):
+        return False
+
+
+def _resume_advice(checkpoint: str | None) -> str:
+    """What a rerun does after an interrupt: resume only when the checkpoint (or a tenant's) holds pages."""
+    if not checkpoint:
+        return ""
+    path = Path(checkpoint)
+    saved = [
+        p for p in [path, *path.parent.glob(f"{glob.escape(path.stem)}.*{glob.escape(path.suffix)}")] if _has_bytes(p)
+    ]
+    if saved:
+        return f"; rerun the same command to resume from the checkpoint {checkpoint}"
+    return f"; no page was saved to the checkpoint {checkpoint} yet: a rerun starts from page 1"
+
+
+def _has_bytes(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size > 0
+    except OSError:
         return False
 
 
@@ -398,7 +419,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return int(COMMANDS[args.command](args, out, err))
     except (KeyboardInterrupt, _Terminated) as exc:
         checkpoint = getattr(args, "checkpoint", None)
-        resume = f"; rerun the same command to resume from the checkpoint {checkpoint}" if checkpoint else ""
+        resume = _resume_advice(checkpoint)
         what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
         if args.command == "events":
             what += "; no report was written"

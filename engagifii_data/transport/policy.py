@@ -107,8 +107,14 @@ class RetryNotice:
             if self.page is not None
             else ("the token request" if self.path == TOKEN_PATH else self.path)
         )
-        wait = f"{self.wait:.0f} s" if self.wait >= 1 else f"{self.wait:.1f} s"
-        return f"retrying {what} in {wait}: {self.reason}"
+        return f"retrying {what} {self.when}: {self.reason}"
+
+    @property
+    def when(self) -> str:
+        """The wait as a person reads it: ``now`` (under 0.05 s), ``in 0.4 s``, ``in 2 s``, ``in 30 s``."""
+        if self.wait < 0.05:
+            return "now"
+        return f"in {self.wait:.1f} s" if self.wait < 1 else f"in {self.wait:.0f} s"
 
 
 @dataclass(frozen=True)

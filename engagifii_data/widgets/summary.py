@@ -77,7 +77,7 @@ def progress_line(p: WalkProgress) -> str:
     if notice is None:
         return text
     if p.phase == "details" and notice.page is None and "/event/" in notice.path:
-        return f"{text} · retrying an event's detail in {notice.wait:.0f} s: {notice.reason}"
+        return f"{text} · retrying an event's detail {notice.when}: {notice.reason}"
     return f"{text} · {notice}"
 
 
