@@ -5,7 +5,8 @@
 - :mod:`.columns`: the fixed header (``columns="declared"``) and the cells whose zone is unknown;
 - :mod:`.lists`: list cells as text and back;
 - :mod:`.csv_writer`, :mod:`.parquet_writer`, :mod:`.excel_writer`: the report formats;
-- :mod:`.reader`: :func:`read_report`, any of them back into a typed frame;
+- :mod:`.reader`: :func:`read_report`, any of them back into a typed frame (the format, CSV, Parquet);
+  :mod:`.excel_reader` reads Excel, :mod:`.cells` types the cells back;
 - :func:`write_report`: the format chosen by name or extension (the CLI and the explorer use it).
 
 The Excel engine (``xlsxwriter``, ``openpyxl``: the ``excel`` extra) is imported only when an Excel

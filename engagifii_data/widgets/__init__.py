@@ -7,9 +7,10 @@ switch ``explorer.table`` selects: ``"events"``, ``"sessions"`` or ``"contacts"`
 imported when an explorer is built, never by importing this package. Counts, tables and charts come
 from :mod:`engagifii_data.analysis` (``events_by_month``, ``plot_events_by_month`` stay importable here).
 
-Modules: :mod:`.explorer` (the controls and what they do), :mod:`.render` (HTML: status lines, the
-previews, the chart), :mod:`.summary` (the words about a walk: progress, summary, partial results),
-:mod:`.jobs` (one worker thread at a time), :mod:`.frontend` (importing ipywidgets, the install hint).
+Modules: :mod:`.explorer` (the controls, what is shown, progress), :mod:`.fetching` (Fetch, Cancel and
+the result kept), :mod:`.exporting` (Export), :mod:`.render` (HTML: status lines, the previews, the
+chart), :mod:`.summary` (the words about a walk: progress, summary, partial results), :mod:`.jobs` (one
+worker thread at a time), :mod:`.frontend` (importing ipywidgets, the install hint).
 """
 
 from __future__ import annotations

@@ -16,44 +16,35 @@ import html
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ..checkpoint import detail_checkpoint_path
 from ..client import EngagifiiClient
-from ..exceptions import ConfigurationError, IncompleteWalkError, QueryError, describe_error
+from ..exceptions import ConfigurationError, QueryError
 from ..query import STATUSES, EventQuery
-from ..reports import WalkReport, report_format, write_report
+from ..reports import WalkReport
 from ..walk import WalkProgress
+from .exporting import _Exporting
+from .fetching import _Fetching, _Result
 from .frontend import import_ipywidgets
 from .jobs import JobSlot
 from .render import (
-    CONTACTS_NEED_DETAILS,
     PROMPT,
-    STOPPED_BEFORE_DETAILS,
     TABLES,
     TIGHT,
     lines,
     plain,
-    result_views,
     safe,
 )
 from .summary import (
     EXPLORER_WORDS,
     checkpoint_note,
     error_lines,
-    final_bar,
-    held_text,
-    partial_lines,
     progress_bar,
     progress_line,
     saved_walk,
-    summarise,
-    summary_html,
-    written_line,
 )
 
 __all__ = ["DEFAULT_CHECKPOINT", "DEFAULT_EXPORT_PATH", "EXPLORER_WORDS", "EventExplorer", "describe_filters"]
@@ -75,20 +66,7 @@ def describe_filters(**filters: Any) -> str:
     return EventQuery(**filters).describe()
 
 
-@dataclass
-class _Result:
-    """A finished walk as shown: its selection, summary (HTML), each table and its preview, export lines."""
-
-    selection: tuple[Any, ...]
-    label: str
-    summary: str
-    parts: dict[str, list[str]]
-    tables: dict[str, pd.DataFrame | None]
-    bar_style: str
-    notes: list[str] = field(default_factory=list)
-
-
-class EventExplorer:
+class EventExplorer(_Fetching, _Exporting):
     """Tenant and filter controls, a live walk progress bar, a preview of three tables, a chart, an export.
 
     Parameters
@@ -371,26 +349,7 @@ class EventExplorer:
             self.cancel()
             raise
 
-    def cancel(self) -> None:
-        """Stop the running walk; the requests in flight are cut off (its rows become a partial result)."""
-        if self._jobs.cancel("fetch"):
-            self.cancel_button.disabled = True
-            what = "after the current page" if self._phase == "listing" else "the detail walk"
-            self._show(lines(f"cancelling {what}…", "warn"))
-
-    # -- fetch ----------------------------------------------------------------------------------
-
-    def fetch(self) -> bool:
-        """Start a walk with the current controls (what the Fetch button does).
-
-        Returns False, sending nothing, when a job is running or the filters are invalid.
-        """
-        try:
-            query = self.query()
-        except QueryError as exc:
-            self._show(lines(f"error: {exc.named(EXPLORER_WORDS)}", "error"))
-            return False
-        return self._jobs.start("fetch", self._run_fetch, query, self.selection(), self.checkpoint_path())
+    # -- progress -------------------------------------------------------------------------------
 
     def _on_progress(self, p: WalkProgress) -> None:
         """Show walk progress at most every ``PROGRESS_INTERVAL`` seconds (retries and a phase's end at once).
@@ -420,109 +379,3 @@ class EventExplorer:
             if held is not None:
                 self._shown_at = 0.0
                 self._on_progress(held)
-
-    def _run_fetch(
-        self, cancel: threading.Event, query: EventQuery, selection: tuple[Any, ...], ckpt: Path | None
-    ) -> None:
-        details = bool(selection[-1])
-        resumed = saved_walk(ckpt, details)
-        with self._ui:
-            self.data, self.error, self.summary, self._confirm_empty = None, None, {}, None
-        self._phase, self._unshown, self._shown_at = "listing", None, 0.0
-        self.progress.bar_style, self.progress.value, self.progress.description = "", 0, ""
-        source = ckpt if resumed[0] or ckpt is None else detail_checkpoint_path(ckpt)
-        self._show(lines(f"resuming {query.tenant} from {source}…" if any(resumed) else f"fetching {query.tenant}…"))
-        before = self.client.stats.snapshot()
-        try:
-            df = self.client.events(
-                query,
-                workers=self.workers,
-                progress=self._on_progress,
-                cancel=cancel,
-                checkpoint=ckpt,
-                details=details,
-            )
-        except IncompleteWalkError as exc:
-            self._flush_progress()
-            self._partial(exc, query, selection, before)
-            return
-        self._flush_progress()
-        self.summary = summarise(df, query, before, self.client.stats.snapshot())
-        self._keep(selection, query, df, summary_html(self.summary, resumed), partial="")
-
-    def _partial(self, exc: IncompleteWalkError, query: EventQuery, selection: tuple[Any, ...], before: Any) -> None:
-        self.error, df = exc, exc.partial
-        if df is None:  # stopped before page 1 came back: nothing to show
-            self.progress.bar_style = "warning"
-            self._show(lines(describe_error(exc, EXPLORER_WORDS), "warn"))
-            return
-        s = self.summary = summarise(df, query, before, self.client.stats.snapshot())
-        texts = partial_lines(exc, s, self._error_lines(exc.cause) if exc.cause is not None else [])
-        self._keep(selection, query, df, lines(texts, "warn"), partial="detail" if s["details"] else "page")
-
-    def _keep(
-        self, selection: tuple[Any, ...], query: EventQuery, df: pd.DataFrame, summary: str, partial: str
-    ) -> None:
-        """Show ``df`` as the result of ``selection``: the tables, their previews, the chart, the bar."""
-        s = self.summary
-        need = STOPPED_BEFORE_DETAILS if selection[-1] and partial else CONTACTS_NEED_DETAILS
-        tables, parts = result_views(df, query.tenant, rows=self.preview_rows, partial=partial, need_details=need)
-        s.update({name: None if frame is None else len(frame) for name, frame in tables.items() if name != "events"})
-        bar = final_bar(s, partial, str(self.progress.description))
-        self.progress.max, self.progress.value, self.progress.description = bar.max, bar.value, bar.description
-        label = f"{query.tenant} · {query.describe()}" + (" · with details" if selection[-1] else "")
-        result = _Result(selection, label, summary, parts, tables, "warning" if partial else "success")
-        with self._ui:
-            self.data, self._result, self._status = df, result, None
-            self._show()
-
-    # -- export ---------------------------------------------------------------------------------
-
-    def _note(self, text: str, kind: str) -> None:
-        """Add a line under the summary (or replace the status line when there is no result)."""
-        with self._ui:
-            if self._result is None or self._status is not None:
-                self._show(lines(text, kind))
-            else:
-                self._result.notes.append(lines(text, kind))
-                self._show()
-
-    def export(self) -> bool:
-        """Write the table the switch selects to the report path (what the Export button does); True when started.
-
-        ``{table}`` and ``{tenant}`` in the path are replaced. Refused: partial data (a report never
-        looks complete when it is not), a result of a previous selection, and contacts without
-        details. An empty table is written on a second Export of the same selection and table. Each
-        export adds its line under the fetch summary.
-        """
-        df, text, name = self.data, self.export_path.value.strip(), str(self.table.value)
-        report = WalkReport.find(df) if df is not None else None
-        if df is None or report is None:
-            self._note("nothing to export yet: press Fetch first", "warn")
-            return False
-        if self._stale():  # a line about this selection, not a note under the old result
-            self._show(lines("export refused: the result is for the previous selection; press Fetch first", "error"))
-            return False
-        if not report.complete:
-            self._note(f"export refused: the data are PARTIAL ({held_text(report, len(df))})", "error")
-            return False
-        frame = self.table_data
-        if frame is None:
-            self._note(f"export refused: {CONTACTS_NEED_DETAILS}", "error")
-            return False
-        if not text:
-            self._note("export: set a report path first", "warn")
-            return False
-        path = Path(text.replace("{tenant}", safe(report.tenant)).replace("{table}", name)).expanduser()
-        if not len(frame) and self._confirm_empty != (self.selection(), name):
-            self._confirm_empty = (self.selection(), name)
-            what = "no events match" if not len(df) else f"no {name} in these events"
-            self._note(f"{what}: press Export again to write an empty report (header only) to {path}", "warn")
-            return False
-        return self._jobs.start("export", self._run_export, frame, path, name)
-
-    def _run_export(self, _cancel: threading.Event, frame: pd.DataFrame, path: Path, name: str) -> None:
-        fmt = report_format(path)[0]
-        self.last_export = write_report(frame, path).resolve()
-        self._confirm_empty = None
-        self._note(written_line(self.last_export, fmt, name, len(frame)), "ok")
