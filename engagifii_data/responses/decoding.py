@@ -38,8 +38,10 @@ class Decoded:
 _DIGIT_MAP: bytes = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
 #: 19 digits: the shortest integer literal that can fall outside orjson's 64-bit integers.
 _LONG_DIGIT_RUN: bytes = b"0" * 19
-#: A JSON string literal (escapes included), removed before counting brackets.
-_STRING_LITERAL = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+#: A JSON string literal (escapes included), removed before counting brackets. Possessive
+#: quantifiers and an unterminated literal running to the end of the body keep this linear: a body
+#: of ``"\\`` repeated (every quote escaped, none closing) used to be rescanned from every quote.
+_STRING_LITERAL = re.compile(rb'"(?:[^"\\]++|\\[\s\S]?)*+(?:"|\Z)')
 _BRACKETS = bytes(range(256)).translate(None, b"[]{}")  # every byte but the brackets, to delete
 _DEPTH_STEP = np.zeros(256, dtype=np.int8)
 _DEPTH_STEP[[ord("["), ord("{")]] = 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -69,7 +68,25 @@ def _clean(value: Any) -> str | None:
 
 # -- error answers -------------------------------------------------------------------------------
 
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+def html_title(page: bytes) -> str | None:
+    """The text of the first ``<title>`` element of an HTML page, or None (linear: plain searches).
+
+    A regular expression such as ``<title[^>]*>(.*?)</title>`` rescans the rest of the page from
+    every ``<title`` it finds (quadratic on ``<title`` repeated); these are three forward searches on
+    the bytes (ASCII-only lower-casing keeps every offset), each starting where the last one ended.
+    """
+    lowered = page.lower()
+    start = lowered.find(b"<title")
+    if start < 0:
+        return None
+    opened = lowered.find(b">", start + 6)
+    if opened < 0:
+        return None
+    end = lowered.find(b"</title", opened + 1)
+    if end < 0:
+        return None
+    return " ".join(page[opened + 1 : end].decode("utf-8", errors="replace").split())
 
 
 def parse_error_body(body: bytes, headers: Mapping[str, str]) -> dict[str, str | Any]:
@@ -121,10 +138,11 @@ def parse_error_body(body: bytes, headers: Mapping[str, str]) -> dict[str, str |
             out.update(code=parsed.get("code"), message=parsed.get("message"))
         out["trace_id"] = out["trace_id"] or parsed.get("traceId") or parsed.get("traceID")
     else:
-        text = body[: MAX_SERVER_TEXT * 40].decode("utf-8", errors="replace")
+        excerpt = body[: MAX_SERVER_TEXT * 40]
+        text = excerpt.decode("utf-8", errors="replace")
         if text.lstrip().startswith("<"):
-            match = _TITLE.search(text)
-            out["message"] = " ".join(match.group(1).split()) if match else "an HTML error page"
+            title = html_title(excerpt)
+            out["message"] = title if title is not None else "an HTML error page"
         elif text.strip():
             out["message"] = " ".join(text.split())
     if out["trace_id"] is None:
