@@ -13,6 +13,7 @@ that they finish at all, never how fast.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,7 +22,8 @@ import pytest
 
 from engagifii_data import EngagifiiClient, Settings
 from engagifii_data.exceptions import ApiError, TransportError
-from engagifii_data.responses import MAX_JSON_DEPTH, decode_json, json_depth, parse_error_body
+from engagifii_data.reports import WalkReport
+from engagifii_data.responses import MAX_JSON_DEPTH, declared_charset, decode_json, json_depth, parse_error_body
 
 from .helpers import SleepRecorder
 from .hostile_server import Answer, HostileServer, token_answer
@@ -147,3 +149,85 @@ def test_pathological_answers_end_to_end(hs: HostileServer, status: int, body: b
     client = client_for(hs, request_deadline=HANG)
     outcome = completes(lambda: client.events("T1", progress=False, workers=1))
     assert isinstance(outcome, TransportError | ApiError), outcome
+
+
+# --------------------------------------------------------------------------------------------------
+# 2. The charset of JSON answers: UTF-8 whenever the body is UTF-8
+# --------------------------------------------------------------------------------------------------
+
+NAMES = ["Zürich", "Café Crème", "Łódź", "東京", "emoji 🎉"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json; charset=iso-8859-1",
+        "application/json; charset=windows-1252",
+        'application/json;charset="latin1"',
+        "application/json; charset=cp500",
+        "application/json; charset=x-unknown",
+        "application/json; charset=zlib",
+        "application/json",
+        "text/plain; charset=utf-8",
+    ],
+)
+def test_a_utf8_body_is_read_as_utf8_whatever_the_declared_charset(hs: HostileServer, content_type: str) -> None:
+    rows = [{"id": f"00000000-0000-4000-8000-{i:012d}", "name": name} for i, name in enumerate(NAMES)]
+    body = json.dumps({"collection": rows, "pagingModel": {"totalRecords": len(rows)}}, ensure_ascii=False)
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route("POST", LIST_PATH, Answer(body=body.encode("utf-8"), content_type=content_type))
+    df = client_for(hs).events("T1", progress=False, workers=1)
+    assert list(df["name"]) == NAMES
+    assert WalkReport.of(df).repaired_text == 0
+
+
+@pytest.mark.parametrize("stdlib", [False, True], ids=["fast path", "long number"])
+@pytest.mark.parametrize(
+    ("content_type", "expected", "repaired"),
+    [
+        ("application/json; charset=iso-8859-1", "Zürich", 0),  # really Latin-1, declared so: decoded with it
+        ("application/json; charset=windows-1252", "Zürich", 0),
+        ("application/json; charset=x-unknown", "Z\ufffdrich", 1),  # unknown: repaired as UTF-8, counted
+        ("application/json", "Z\ufffdrich", 1),  # undeclared: JSON is UTF-8, the bad byte repaired
+        ("application/json; charset=utf-8", "Z\ufffdrich", 1),  # declared UTF-8 but is not
+    ],
+)
+def test_a_body_that_is_not_utf8(content_type: str, expected: str, repaired: int, stdlib: bool) -> None:
+    number = b"12345678901234567890" if stdlib else b"1"
+    body = b'{"name": "Z\xfcrich", "n": ' + number + b"}"
+    decoded = decode_json(body, declared_charset(content_type))
+    assert decoded.data["name"] == expected
+    assert decoded.repaired == repaired
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_unicode_bodies_are_recognised_by_their_bytes(encoding: str) -> None:
+    body = json.dumps({"name": "Zürich 東京"}, ensure_ascii=False).encode(encoding)
+    for declared in (None, "iso-8859-1", "utf-8"):
+        decoded = decode_json(body, declared)
+        assert decoded.data == {"name": "Zürich 東京"}
+        assert decoded.repaired == 0
+
+
+def test_utf8_mislabelled_as_latin1_is_counted_only_where_bytes_are_broken() -> None:
+    body = '{"a": "Zürich", "b": "'.encode() + b"\xff" + b'"}'  # valid UTF-8 but for one byte
+    decoded = decode_json(body, "utf-8")
+    assert decoded.data == {"a": "Zürich", "b": "\ufffd"}
+    assert decoded.repaired == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        ("<html><title>Zürich down</title></html>".encode(), "text/html; charset=iso-8859-1", "Zürich down"),
+        (b"<html><title>Z\xfcrich down</title></html>", "text/html; charset=iso-8859-1", "Zürich down"),
+        ("Zürich is down".encode(), "text/plain; charset=iso-8859-1", "Zürich is down"),
+        (b"Z\xfcrich is down", "text/plain", "Z\ufffdrich is down"),
+        ('{"error": {"code": "X", "message": "Zürich"}}'.encode(), "application/json; charset=latin1", "Zürich"),
+        # 12,000 bytes of it are read: the last "é" is cut in two, which must not make it Latin-1
+        (b"x" + "é".encode() * 7000, "text/plain; charset=iso-8859-1", "x" + "é" * 298 + "…"),
+    ],
+    ids=["html utf8 mislabelled", "html latin1", "text utf8 mislabelled", "text bad byte", "json", "cut excerpt"],
+)
+def test_error_bodies_follow_the_same_charset_rule(body: bytes, content_type: str, message: str) -> None:
+    assert parse_error_body(body, {"Content-Type": content_type})["message"] == message

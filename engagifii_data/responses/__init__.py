@@ -4,6 +4,8 @@ No sending here: the transport hands over status, headers and body bytes (alread
 size limit and the deadline); these functions say what they mean. Every rule about the *content* of
 an answer lives here, once:
 
+- **Text** (:func:`decode_text`): UTF-8 whenever the body is UTF-8, whatever charset is declared;
+  else the declared charset; else invalid bytes become U+FFFD, counted.
 - **JSON** (:func:`decode_json`): orjson, or the standard library where the two could differ; nesting
   deeper than :data:`MAX_JSON_DEPTH` is refused (``ValueError``, never ``RecursionError``); text that
   is not valid Unicode (invalid UTF-8 bytes, lone surrogate escapes such as a name cut in the middle
@@ -24,7 +26,7 @@ Modules: :mod:`.decoding` (JSON), :mod:`.errors` (error answers, Retry-After, se
 from __future__ import annotations
 
 from .deadlines import BodyTooLarge, Deadline, DeadlineAdapter, read_body
-from .decoding import MAX_JSON_DEPTH, Decoded, declared_charset, decode_json, json_depth
+from .decoding import MAX_JSON_DEPTH, Decoded, declared_charset, decode_json, decode_text, json_depth
 from .errors import MAX_SERVER_TEXT, error_from_answer, parse_error_body, parse_retry_after, server_text
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "Decoded",
     "declared_charset",
     "decode_json",
+    "decode_text",
     "error_from_answer",
     "json_depth",
     "parse_error_body",

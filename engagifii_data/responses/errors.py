@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ..exceptions import ApiError, RateLimitError, TenantNotFoundError, error_class_for, safe_text
-from .decoding import declared_charset, decode_json
+from .decoding import declared_charset, decode_json, decode_text
 
 #: Longest server text quoted in an exception or shown to a person, in characters.
 MAX_SERVER_TEXT = 300
@@ -69,7 +69,7 @@ def _clean(value: Any) -> str | None:
 # -- error answers -------------------------------------------------------------------------------
 
 
-def html_title(page: bytes) -> str | None:
+def html_title(page: bytes, encoding: str | None = None) -> str | None:
     """The text of the first ``<title>`` element of an HTML page, or None (linear: plain searches).
 
     A regular expression such as ``<title[^>]*>(.*?)</title>`` rescans the rest of the page from
@@ -86,7 +86,7 @@ def html_title(page: bytes) -> str | None:
     end = lowered.find(b"</title", opened + 1)
     if end < 0:
         return None
-    return " ".join(page[opened + 1 : end].decode("utf-8", errors="replace").split())
+    return " ".join(decode_text(page[opened + 1 : end], encoding)[0].split())
 
 
 def parse_error_body(body: bytes, headers: Mapping[str, str]) -> dict[str, str | Any]:
@@ -113,8 +113,9 @@ def parse_error_body(body: bytes, headers: Mapping[str, str]) -> dict[str, str |
     anything else as a short excerpt.
     """
     out: dict[str, Any] = {"code": None, "message": None, "trace_id": None, "details": None}
+    charset = declared_charset(headers.get("Content-Type"))
     try:
-        parsed: Any = decode_json(body, declared_charset(headers.get("Content-Type"))).data if body else None
+        parsed: Any = decode_json(body, charset).data if body else None
     except ValueError:
         parsed = None
     if isinstance(parsed, dict):
@@ -139,9 +140,9 @@ def parse_error_body(body: bytes, headers: Mapping[str, str]) -> dict[str, str |
         out["trace_id"] = out["trace_id"] or parsed.get("traceId") or parsed.get("traceID")
     else:
         excerpt = body[: MAX_SERVER_TEXT * 40]
-        text = excerpt.decode("utf-8", errors="replace")
+        text = decode_text(excerpt, charset, cut=len(body) > len(excerpt))[0]
         if text.lstrip().startswith("<"):
-            title = html_title(excerpt)
+            title = html_title(excerpt, charset)
             out["message"] = title if title is not None else "an HTML error page"
         elif text.strip():
             out["message"] = " ".join(text.split())
