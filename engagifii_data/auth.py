@@ -21,7 +21,6 @@ part of any message.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
 import time
@@ -129,17 +128,36 @@ def parse_token_answer(
     if not _HEADER_SAFE_TOKEN.fullmatch(data["access_token"]):
         # it is sent in an Authorization header: a line break or a space there would break every request
         raise AuthenticationError("invalid_response", "the access token holds characters an HTTP header cannot carry")
-    raw = data.get("expires_in")
-    try:
-        lifetime = float(raw) if raw is not None else DEFAULT_LIFETIME
-    except (TypeError, ValueError):
-        lifetime = DEFAULT_LIFETIME
-    if not math.isfinite(lifetime):  # NaN or infinity: max(0, nan) would be 0, a token per request
-        lifetime = DEFAULT_LIFETIME
-    lifetime = max(0.0, lifetime)
+    lifetime = token_lifetime(data.get("expires_in"))
     return AccessToken(
         value=data["access_token"], lifetime=lifetime, renew_at=sent_at + lifetime - effective_margin(lifetime, margin)
     )
+
+
+def token_lifetime(raw: Any) -> float:
+    """The token's lifetime in seconds from ``expires_in`` (read by :func:`plain_number`).
+
+    A number, or a string of ASCII digits (some identity servers send ``"3600"``). A value Python
+    would read as a number but the contract does not allow (``true``, ``"３６００"``, ``"3_600"``,
+    ``" 3600 "``, ``"3.6e3"``) is refused; anything that is no number at all (absent, ``null``,
+    ``"soon"``, NaN, infinity) means :data:`DEFAULT_LIFETIME`.
+
+    Raises
+    ------
+    AuthenticationError
+        ``invalid_response``: a malformed number, named.
+    """
+    from .responses.numbers import NotPlainNumber, plain_number
+
+    if raw is None:
+        return DEFAULT_LIFETIME
+    try:
+        value = float(plain_number(raw, "expires_in"))
+    except NotPlainNumber as exc:
+        if exc.disguised:
+            raise AuthenticationError("invalid_response", f"the token answer's {exc}") from None
+        return DEFAULT_LIFETIME
+    return max(0.0, value)
 
 
 #: Performs one token request (with retries) and returns the decoded 200 answer; its argument is the

@@ -21,9 +21,20 @@ from typing import Any
 import pytest
 
 from engagifii_data import EngagifiiClient, Settings
-from engagifii_data.exceptions import ApiError, TransportError
+from engagifii_data.auth import parse_token_answer
+from engagifii_data.exceptions import ApiError, AuthenticationError, PaginationError, TransportError
+from engagifii_data.pagination import parse_page
 from engagifii_data.reports import WalkReport
-from engagifii_data.responses import MAX_JSON_DEPTH, declared_charset, decode_json, json_depth, parse_error_body
+from engagifii_data.responses import (
+    MAX_JSON_DEPTH,
+    NotPlainNumber,
+    declared_charset,
+    decode_json,
+    json_depth,
+    parse_error_body,
+    parse_retry_after,
+    plain_number,
+)
 
 from .helpers import SleepRecorder
 from .hostile_server import Answer, HostileServer, token_answer
@@ -231,3 +242,83 @@ def test_utf8_mislabelled_as_latin1_is_counted_only_where_bytes_are_broken() -> 
 )
 def test_error_bodies_follow_the_same_charset_rule(body: bytes, content_type: str, message: str) -> None:
     assert parse_error_body(body, {"Content-Type": content_type})["message"] == message
+
+
+# --------------------------------------------------------------------------------------------------
+# 3. Numbers in answers: plain ASCII JSON numbers, one parser
+# --------------------------------------------------------------------------------------------------
+
+#: What Python's int()/float() accept but the contract does not.
+DISGUISED = {
+    "arabic-indic": "١٢٣",
+    "fullwidth": "１２",
+    "devanagari": "१२",
+    "underscore": "1_000",
+    "spaces": " 12 ",
+    "newline": "12\n",
+    "plus sign": "+12",
+    "exponent": "1e3",
+    "bool": True,
+}
+
+
+@pytest.mark.parametrize("value", DISGUISED.values(), ids=DISGUISED.keys())
+def test_the_one_parser_refuses_disguised_numbers(value: Any) -> None:
+    with pytest.raises(NotPlainNumber) as info:
+        plain_number(value, "total count", whole=True)
+    assert info.value.disguised
+    assert "total count is not a number" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "whole", "expected"),
+    [(12, True, 12), (12.0, True, 12), ("12", True, 12), ("0", True, 0), (1.5, False, 1.5), (10**20, True, 10**20)],
+)
+def test_the_one_parser_reads_plain_numbers(value: Any, whole: bool, expected: float) -> None:
+    result = plain_number(value, "n", whole=whole)
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+@pytest.mark.parametrize("value", [None, "many", "", [1], {"n": 1}, float("nan"), float("inf"), "NaN", "-inf"])
+def test_the_one_parser_calls_non_numbers_not_disguised(value: Any) -> None:
+    with pytest.raises(NotPlainNumber) as info:
+        plain_number(value, "n")
+    assert not info.value.disguised
+
+
+@pytest.mark.parametrize("value", [*DISGUISED.values(), 12.5, "12.0", "9" * 40, -1, "-1"], ids=repr)
+@pytest.mark.parametrize("key", ["totalCount", "total", "totalRecords"])
+def test_a_disguised_total_is_a_pagination_error(value: Any, key: str) -> None:
+    with pytest.raises(PaginationError, match="total count") as info:
+        parse_page({"data": [], key: value}, 1)
+    assert info.value.page == 1
+
+
+def test_a_disguised_total_in_the_wire_envelope_ends_the_walk(hs: HostileServer) -> None:
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route("POST", LIST_PATH, Answer(body={"collection": [], "pagingModel": {"totalRecords": "١٢٣"}}))
+    with pytest.raises(PaginationError, match=r"total count is not a number: '١٢٣' \(digits other than ASCII"):
+        client_for(hs).events("T1", progress=False, workers=1)
+
+
+@pytest.mark.parametrize("value", [v for v in DISGUISED.values() if v != "1e3"] + ["3.6e3"], ids=repr)
+def test_a_disguised_expires_in_is_an_authentication_error(value: Any) -> None:
+    with pytest.raises(AuthenticationError, match="expires_in is not a number") as info:
+        parse_token_answer({"access_token": "t", "expires_in": value}, sent_at=0.0, margin=300)
+    assert info.value.error == "invalid_response"
+
+
+def test_a_disguised_expires_in_from_the_server_fails_authentication(hs: HostileServer) -> None:
+    hs.route("POST", TOKEN_PATH, token_answer(expires_in="３６００"))
+    with pytest.raises(AuthenticationError, match="expires_in"):
+        client_for(hs).events("T1", progress=False, workers=1)
+    assert not hs.requests_to(LIST_PATH)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("2", 2.0), ("1.5", 1.5), (" 3 ", 3.0), ("١٢", None), ("１２", None), ("1_0", None), ("+5", None), ("1e1", None)],
+)
+def test_retry_after_is_read_by_the_same_parser(header: str, seconds: float | None) -> None:
+    assert parse_retry_after(header) == seconds

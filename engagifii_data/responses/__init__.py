@@ -14,6 +14,8 @@ an answer lives here, once:
   problem details, HTML pages and plain text; every text taken from a server is cut to
   :data:`MAX_SERVER_TEXT` characters with control characters escaped (:func:`server_text`), so an
   exception message can neither be 200 MB long nor move a terminal's cursor.
+- **Numbers** (:func:`plain_number`): a count, page number, lifetime or delay is a plain JSON
+  number or ASCII digits; ``True``, ``"١٢٣"``, ``"１２"``, ``"1_000"``, ``" 12 "`` are refused.
 - **Retry-After** (:func:`parse_retry_after`): seconds or an HTTP date; zero, negative and garbage
   mean "not given".
 - **Deadlines and size limits** (:class:`Deadline`, :func:`read_body`): a total time per attempt,
@@ -28,6 +30,7 @@ from __future__ import annotations
 from .deadlines import BodyTooLarge, Deadline, DeadlineAdapter, read_body
 from .decoding import MAX_JSON_DEPTH, Decoded, declared_charset, decode_json, decode_text, json_depth
 from .errors import MAX_SERVER_TEXT, error_from_answer, parse_error_body, parse_retry_after, server_text
+from .numbers import NotPlainNumber, plain_number
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -36,6 +39,7 @@ __all__ = [
     "Deadline",
     "DeadlineAdapter",
     "Decoded",
+    "NotPlainNumber",
     "declared_charset",
     "decode_json",
     "decode_text",
@@ -43,6 +47,7 @@ __all__ = [
     "json_depth",
     "parse_error_body",
     "parse_retry_after",
+    "plain_number",
     "read_body",
     "server_text",
 ]

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..exceptions import ApiError, RateLimitError, TenantNotFoundError, error_class_for, safe_text
 from .decoding import declared_charset, decode_json, decode_text
+from .numbers import NotPlainNumber, plain_number
 
 #: Longest server text quoted in an exception or shown to a person, in characters.
 MAX_SERVER_TEXT = 300
@@ -33,11 +34,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     """
     if not value:
         return None
-    text = value.strip()
+    text = value.strip()  # header whitespace around the value is the header's, not the number's
     seconds: float | None
     try:
-        seconds = float(text)
-    except ValueError:
+        seconds = float(plain_number(text, "Retry-After", fraction_in_strings=True))
+    except NotPlainNumber:
         try:
             when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
