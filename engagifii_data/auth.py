@@ -3,6 +3,9 @@
 One :class:`TokenManager` per client id serves every request of a session, across calls and tenants:
 
 - fetched lazily on first use (a new client-credentials grant; there is no refresh token in this API);
+- its lifetime is ``expires_in`` read strictly (:func:`token_lifetime`): absent, zero, negative,
+  NaN, infinite or non-numeric values mean the documented default (3600 s), a huge one is capped at
+  a day, so no answer can make every call request a token;
 - reused until ``renew_margin`` seconds before it expires (the vendor guide advises 5 minutes). For
   short-lived tokens the margin is clamped to a quarter of the lifetime, so a margin larger than the
   lifetime never causes a token request per call (a bug seen in other clients);
@@ -37,8 +40,10 @@ logger = logging.getLogger(__name__)
 MAX_MARGIN_FRACTION = 0.25
 #: What a bearer token may hold (printable ASCII, no spaces: RFC 6750's b64token and then some).
 _HEADER_SAFE_TOKEN = re.compile(r"[\x21-\x7e]+")
-#: ``expires_in`` assumed when the answer has none (the documented lifetime).
+#: ``expires_in`` assumed when the answer has none, or none usable (the documented lifetime).
 DEFAULT_LIFETIME = 3600.0
+#: Longest lifetime believed (a day): a token is renewed at least this often whatever ``expires_in`` says.
+MAX_LIFETIME = 86400.0
 
 
 @dataclass(frozen=True)
@@ -138,9 +143,11 @@ def token_lifetime(raw: Any) -> float:
     """The token's lifetime in seconds from ``expires_in`` (read by :func:`plain_number`).
 
     A number, or a string of ASCII digits (some identity servers send ``"3600"``). A value Python
-    would read as a number but the contract does not allow (``true``, ``"３６００"``, ``"3_600"``,
-    ``" 3600 "``, ``"3.6e3"``) is refused; anything that is no number at all (absent, ``null``,
-    ``"soon"``, NaN, infinity) means :data:`DEFAULT_LIFETIME`.
+    would read as a positive number but the contract does not allow (``true``, ``"３６００"``,
+    ``"3_600"``, ``" 3600 "``, ``"3.6e3"``) is refused. Anything that gives no usable lifetime means
+    :data:`DEFAULT_LIFETIME`, as if absent: ``null``, ``"soon"``, NaN, infinity, zero or negative (a
+    lifetime of 0 would make every API call request a token). A lifetime above
+    :data:`MAX_LIFETIME` is cut to it.
 
     Raises
     ------
@@ -154,10 +161,12 @@ def token_lifetime(raw: Any) -> float:
     try:
         value = float(plain_number(raw, "expires_in"))
     except NotPlainNumber as exc:
-        if exc.disguised:
+        if exc.reading is not None and exc.reading > 0:
             raise AuthenticationError("invalid_response", f"the token answer's {exc}") from None
         return DEFAULT_LIFETIME
-    return max(0.0, value)
+    if value <= 0:
+        return DEFAULT_LIFETIME
+    return min(value, MAX_LIFETIME)
 
 
 #: Performs one token request (with retries) and returns the decoded 200 answer; its argument is the

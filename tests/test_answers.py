@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from engagifii_data import EngagifiiClient, Settings
-from engagifii_data.auth import parse_token_answer
+from engagifii_data.auth import DEFAULT_LIFETIME, MAX_LIFETIME, parse_token_answer
 from engagifii_data.exceptions import ApiError, AuthenticationError, PaginationError, TransportError
 from engagifii_data.pagination import parse_page
 from engagifii_data.reports import WalkReport
@@ -37,7 +37,7 @@ from engagifii_data.responses import (
 )
 
 from .helpers import SleepRecorder
-from .hostile_server import Answer, HostileServer, token_answer
+from .hostile_server import Answer, HostileServer, event_rows, listing_answer, token_answer
 
 SECRET = "s3cret-CANARY"
 TOKEN_PATH = "/connect/token"
@@ -322,3 +322,69 @@ def test_a_disguised_expires_in_from_the_server_fails_authentication(hs: Hostile
 )
 def test_retry_after_is_read_by_the_same_parser(header: str, seconds: float | None) -> None:
     assert parse_retry_after(header) == seconds
+
+
+# --------------------------------------------------------------------------------------------------
+# 4. The token's lifetime: no usable expires_in means the documented default, a huge one is capped
+# --------------------------------------------------------------------------------------------------
+
+NO_LIFETIME: dict[str, Any] = {
+    "zero": 0,
+    "zero float": 0.0,
+    "negative": -1,
+    "very negative": -1e9,
+    "zero string": "0",
+    "negative string": "-5",
+    "null": None,
+    "word": "soon",
+    "empty": "",
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "-inf": float("-inf"),
+    "nan string": "NaN",
+    "inf string": "Infinity",
+    "list": [3600],
+    "object": {"seconds": 3600},
+}
+
+
+@pytest.mark.parametrize("value", NO_LIFETIME.values(), ids=NO_LIFETIME.keys())
+def test_no_usable_expires_in_means_the_default_lifetime(value: Any) -> None:
+    token = parse_token_answer({"access_token": "t", "expires_in": value}, sent_at=100.0, margin=300)
+    assert token.lifetime == DEFAULT_LIFETIME
+    assert token.renew_at == 100.0 + DEFAULT_LIFETIME - 300
+
+
+def test_an_absent_expires_in_means_the_default_lifetime() -> None:
+    assert parse_token_answer({"access_token": "t"}, sent_at=0.0, margin=300).lifetime == DEFAULT_LIFETIME
+
+
+@pytest.mark.parametrize("value", [1e12, 10**30, "99999999999", 1.7e308], ids=repr)
+def test_a_huge_expires_in_is_capped(value: Any) -> None:
+    token = parse_token_answer({"access_token": "t", "expires_in": value}, sent_at=0.0, margin=300)
+    assert token.lifetime == MAX_LIFETIME
+    assert token.renew_at == MAX_LIFETIME - 300
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"access_token": "tok", "expires_in": 0},
+        {"access_token": "tok", "expires_in": -30},
+        {"access_token": "tok", "expires_in": "later"},
+        b'{"access_token": "tok", "expires_in": NaN}',
+        b'{"access_token": "tok", "expires_in": -Infinity}',
+        {"access_token": "tok"},
+    ],
+    ids=["0", "-30", "word", "NaN", "-Infinity", "absent"],
+)
+def test_one_token_serves_a_whole_walk_whatever_expires_in_says(hs: HostileServer, body: Any) -> None:
+    hs.route("POST", TOKEN_PATH, Answer(body=body))
+    hs.route("POST", LIST_PATH, listing_answer(event_rows(10)))
+    client = client_for(hs)
+    for _ in range(3):
+        df = client.events("T1", progress=False, workers=2, page_size=2)
+        assert len(df) == 10
+    assert client.stats.token_requests == 1
+    assert len(hs.requests_to(TOKEN_PATH)) == 1
+    assert len(hs.requests_to(LIST_PATH)) == 15

@@ -10,6 +10,7 @@ reason, and each caller turns the refusal into its own error (``PaginationError`
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from typing import Any
@@ -32,11 +33,17 @@ class NotPlainNumber(ValueError):
         True when Python's ``int()``/``float()`` would have read it as a finite number (``True``,
         ``"١٢٣"``, ``"1_000"``, ``" 12 "``, ``12.5`` where a whole number is needed): a malformed
         number, not merely a missing one.
+    reading : float or None
+        What ``float()`` would have made of it, when ``disguised``.
     """
 
     def __init__(self, what: str, value: Any, reason: str, *, disguised: bool) -> None:
         self.value = value
         self.disguised = disguised
+        self.reading: float | None = None
+        if disguised:
+            with contextlib.suppress(TypeError, ValueError):
+                self.reading = float(value)
         text = repr(value)
         if len(text) > 60:
             text = text[:59] + "…"
