@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Settings
-from .exceptions import AuthenticationError
+from .exceptions import AuthenticationError, protect
 
 logger = logging.getLogger(__name__)
 
@@ -255,6 +255,7 @@ class TokenManager:
             logger.info("token request for client %s failed: %s", settings.client_id, exc.error)
             raise
         token = parse_token_answer(data, self._clock, sent_at=sent_at, margin=settings.renew_margin)
+        protect(token, token.value)  # redacted from every message while it is held
         logger.info(
             "access token acquired for client %s: lifetime %.0f s, renewed %.0f s early",
             settings.client_id,

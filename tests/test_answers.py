@@ -13,8 +13,12 @@ that they finish at all, never how fast.
 
 from __future__ import annotations
 
+import html
+import io
 import json
+import logging
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,7 +26,15 @@ import pytest
 
 from engagifii_data import EngagifiiClient, Settings
 from engagifii_data.auth import DEFAULT_LIFETIME, MAX_LIFETIME, parse_token_answer
-from engagifii_data.exceptions import ApiError, AuthenticationError, PaginationError, TransportError
+from engagifii_data.cli import main as cli_main
+from engagifii_data.exceptions import (
+    ApiError,
+    AuthenticationError,
+    PaginationError,
+    TransportError,
+    describe_error,
+    redact,
+)
 from engagifii_data.pagination import parse_page
 from engagifii_data.reports import WalkReport
 from engagifii_data.responses import (
@@ -388,3 +400,135 @@ def test_one_token_serves_a_whole_walk_whatever_expires_in_says(hs: HostileServe
     assert client.stats.token_requests == 1
     assert len(hs.requests_to(TOKEN_PATH)) == 1
     assert len(hs.requests_to(LIST_PATH)) == 15
+
+
+# --------------------------------------------------------------------------------------------------
+# 5. The client secret and the access token never appear in any text shown
+# --------------------------------------------------------------------------------------------------
+
+#: A secret with characters every encoding changes: "/", "+", quotes, a backslash, "&", a space, "ü".
+TRICKY = 'Tr1cky/s3cret+"ü"\\&x y'
+TOKEN = "tok-CANARY-7f3a9"
+
+
+def echoed_forms(secret: str) -> dict[str, str]:
+    """The ways a server may echo a value back."""
+    dotnet = json.dumps(secret)[1:-1].replace("+", "\\u002B").replace("&", "\\u0026")
+    return {
+        "as is": secret,
+        "url-encoded": urllib.parse.quote(secret, safe=""),
+        "url-encoded lower-case": urllib.parse.quote(secret, safe="").lower(),
+        "form-encoded": urllib.parse.quote_plus(secret),
+        "json-escaped": json.dumps(secret)[1:-1],
+        "json-escaped non-ascii kept": json.dumps(secret, ensure_ascii=False)[1:-1],
+        "json-escaped as .NET does": dotnet,
+        "html-escaped": html.escape(secret),
+        "upper-case": secret.upper(),
+    }
+
+
+def assert_hidden(text: str, *values: str) -> None:
+    for value in values:
+        for form, spelled in echoed_forms(value).items():
+            assert spelled not in text, f"{form} form of a secret in {text!r}"
+
+
+def shown_texts(exc: BaseException) -> str:
+    """Everything an exception shows: str, repr, args, describe_error, and its text attributes."""
+    parts = [str(exc), repr(exc), repr(exc.args), *describe_error(exc)]
+    parts += [str(v) for v in vars(exc).values() if isinstance(v, str)]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("form", echoed_forms(TRICKY).keys())
+@pytest.mark.parametrize("where", ["json description", "plain text", "html title"])
+def test_the_secret_echoed_by_the_token_endpoint_is_redacted(
+    hs: HostileServer, caplog: pytest.LogCaptureFixture, form: str, where: str
+) -> None:
+    echoed = echoed_forms(TRICKY)[form]
+    if where == "json description":
+        answer = Answer(status=400, body={"error": "invalid_client", "error_description": f"bad secret {echoed}"})
+    elif where == "plain text":
+        answer = Answer(status=401, body=f"client_id=c&client_secret={echoed} refused".encode())
+    else:
+        answer = Answer(status=400, body=f"<html><title>refused {echoed}</title></html>".encode())
+    hs.route("POST", TOKEN_PATH, answer)
+    caplog.set_level(logging.DEBUG, logger="engagifii_data")
+    with pytest.raises(AuthenticationError) as info:
+        client_for(hs, client_secret=TRICKY).events("T1", progress=False, workers=1)
+    text = shown_texts(info.value)
+    assert "***" in text
+    assert_hidden(text + caplog.text, TRICKY)
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 409, 422, 503])
+def test_the_secret_and_the_token_echoed_by_the_api_are_redacted(
+    hs: HostileServer, caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    hs.route("POST", TOKEN_PATH, token_answer(prefix=TOKEN))
+    body = {
+        "error": {
+            "code": f"BAD_{TRICKY}",
+            "message": f"you sent Bearer {TOKEN}1 and {json.dumps(TRICKY)}",
+            "traceId": f"{TOKEN}1",
+        }
+    }
+    hs.route("POST", LIST_PATH, Answer(status=status, body=body, headers={"traceId": f"{TOKEN}1"}))
+    caplog.set_level(logging.DEBUG, logger="engagifii_data")
+    with pytest.raises(ApiError) as info:
+        client_for(hs, client_secret=TRICKY, max_attempts=2).events("T1", progress=False, workers=1)
+    text = shown_texts(info.value)
+    assert "***" in text
+    assert_hidden(text + caplog.text, TRICKY, f"{TOKEN}1")
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://s3cret-canary.example/steal",
+        "http://127.0.0.1:9/?client_secret=s3cret-CANARY",
+        "https://user:s3cret-CANARY@elsewhere.example/",
+    ],
+)
+def test_the_secret_in_a_location_header_is_redacted(hs: HostileServer, location: str) -> None:
+    hs.route("POST", TOKEN_PATH, Answer(status=302, headers={"Location": location}))
+    with pytest.raises(TransportError) as info:
+        client_for(hs).events("T1", progress=False, workers=1)
+    assert_hidden(shown_texts(info.value), SECRET)
+
+
+def test_the_secret_in_a_listing_value_is_redacted(hs: HostileServer) -> None:
+    hs.route("POST", TOKEN_PATH, token_answer(prefix=TOKEN))
+    hs.route("POST", LIST_PATH, Answer(body={"data": [], "totalCount": f"{SECRET} {TOKEN}1"}))
+    with pytest.raises(PaginationError) as info:
+        client_for(hs).events("T1", progress=False, workers=1)
+    assert_hidden(shown_texts(info.value), SECRET, f"{TOKEN}1")
+
+
+def test_the_cli_never_prints_the_secret(hs: HostileServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "CLIENT_ID": "c",
+        "CLIENT_SECRET": TRICKY,
+        "TENANT_CODE": "T1",
+        "IDENTITY_SERVER_URL": hs.url,
+        "API_BASE_URL": hs.url,
+    }.items():
+        monkeypatch.setenv(f"ENGAGIFII_{name}", value)
+    forms = " ".join(echoed_forms(TRICKY).values())
+    hs.route("POST", TOKEN_PATH, Answer(status=400, body={"error": "invalid_client", "error_description": forms}))
+    for extra in ([], ["--debug"]):
+        out, err = io.StringIO(), io.StringIO()
+        code = cli_main(["events", "-o", "x.csv", "--no-progress", "--attempts", "1", *extra], out=out, err=err)
+        assert code == 3
+        assert "***" in err.getvalue()
+        assert_hidden(out.getvalue() + err.getvalue(), TRICKY)
+
+
+def test_redaction_is_linear_and_short_values_are_left_alone() -> None:
+    settings = Settings(client_id="c", client_secret="%%%%\\\\\\\\&&&&" * 4, tenant_codes="T")
+    text = "%25" * (MB // 3) + "\\\\" * (MB // 2)
+    redacted = completes(lambda: redact(text))
+    assert isinstance(redacted, str)
+    assert settings.client_secret  # alive while redacting
+    Settings(client_id="c", client_secret="abc", tenant_codes="T")  # too short to tell from words
+    assert redact("abc abcd") == "abc abcd"

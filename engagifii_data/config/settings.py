@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, protect
 from .envfile import ENV_PREFIX, MissingConfiguration, override_for, read_env_file
 
 #: Production Events API base URL (vendor docs).
@@ -91,7 +91,7 @@ class Secret:
     Compare it with ``==`` (constant time) or call :meth:`reveal` where the value must be sent.
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
         object.__setattr__(self, "_value", str(value))
@@ -234,6 +234,7 @@ class Settings:
         if not secret:
             raise ConfigurationError("client_secret is empty: set ENGAGIFII_CLIENT_SECRET")
         object.__setattr__(self, "client_secret", secret)
+        protect(secret, secret.reveal())  # redacted from every message while these settings live
         codes = self.tenant_codes
         if isinstance(codes, str):
             codes = tuple(c for c in (p.strip() for p in codes.split(",")) if c)
