@@ -47,6 +47,7 @@ from engagifii_data.responses import (
     parse_retry_after,
     plain_number,
 )
+from engagifii_data.transport import EnvironmentCachingSession
 
 from .helpers import SleepRecorder
 from .hostile_server import Answer, HostileServer, event_rows, listing_answer, token_answer
@@ -532,3 +533,64 @@ def test_redaction_is_linear_and_short_values_are_left_alone() -> None:
     assert settings.client_secret  # alive while redacting
     Settings(client_id="c", client_secret="abc", tenant_codes="T")  # too short to tell from words
     assert redact("abc abcd") == "abc abcd"
+
+
+# --------------------------------------------------------------------------------------------------
+# 6. Loopback addresses never go through a proxy from the environment; remote hosts still do
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def proxy() -> Iterator[HostileServer]:
+    """A would-be proxy that counts connections (and answers any proxied request)."""
+    with HostileServer() as server:
+        server.route("*", "/*", Answer(body={"via": "proxy"}))
+        yield server
+
+
+@pytest.mark.parametrize("variables", [["HTTP_PROXY"], ["http_proxy"], ["ALL_PROXY"], ["all_proxy", "HTTPS_PROXY"]])
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_loopback_requests_never_use_the_environment_proxy(
+    hs: HostileServer, proxy: HostileServer, monkeypatch: pytest.MonkeyPatch, variables: list[str], host: str
+) -> None:
+    for name in variables:
+        monkeypatch.setenv(name, proxy.url)
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route("POST", LIST_PATH, listing_answer(event_rows(3)))
+    url = hs.url.replace("127.0.0.1", host)
+    df = client_for(hs, identity_url=url, api_base_url=url).events("T1", progress=False, workers=1)
+    assert len(df) == 3
+    assert proxy.connections == 0
+
+
+def test_loopback_over_tls_skips_the_proxy_and_keeps_the_ca_bundle(
+    proxy: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with HostileServer(tls=True) as tls:
+        assert tls.ca_file is not None
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls.ca_file)
+        tls.route("POST", TOKEN_PATH, token_answer())
+        tls.route("POST", LIST_PATH, listing_answer(event_rows(2)))
+        df = client_for(tls).events("T1", progress=False, workers=1)
+        assert len(df) == 2
+    assert proxy.connections == 0
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+def test_remote_hosts_still_use_the_environment_proxy(
+    proxy: HostileServer, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, proxy.url)
+    session = EnvironmentCachingSession()
+    answer = session.get("http://events.example.invalid/api/1.0/ping", timeout=5)
+    assert answer.json() == {"via": "proxy"}
+    assert proxy.connections == 1
+    assert proxy.requests[0].path == "http://events.example.invalid/api/1.0/ping"
+    settings = session.merge_environment_settings("http://events.example.invalid/", {}, None, None, None)
+    assert proxy.url in settings["proxies"].values()
+    monkeypatch.setenv("NO_PROXY", "events.example.invalid")
+    fresh = EnvironmentCachingSession().merge_environment_settings(
+        "http://events.example.invalid/", {}, None, None, None
+    )
+    assert fresh["proxies"] == {}
