@@ -13,10 +13,12 @@ that they finish at all, never how fast.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import json
 import logging
+import socket
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -30,6 +32,7 @@ from engagifii_data.cli import main as cli_main
 from engagifii_data.exceptions import (
     ApiError,
     AuthenticationError,
+    IncompleteWalkError,
     PaginationError,
     TransportError,
     describe_error,
@@ -48,6 +51,7 @@ from engagifii_data.responses import (
     plain_number,
 )
 from engagifii_data.transport import EnvironmentCachingSession
+from engagifii_data.transport.session import connect_and_read_timeouts
 
 from .helpers import SleepRecorder
 from .hostile_server import Answer, HostileServer, event_rows, listing_answer, token_answer
@@ -594,3 +598,76 @@ def test_remote_hosts_still_use_the_environment_proxy(
         "http://events.example.invalid/", {}, None, None, None
     )
     assert fresh["proxies"] == {}
+
+
+# --------------------------------------------------------------------------------------------------
+# 7. The connect timeout never outlasts the request deadline; a cancel ends a connect within it
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A port whose connects hang: a listener with a full backlog that never accepts."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):  # fill the accept queue; later SYNs are dropped, so connect() waits
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError, OSError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        yield port
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
+
+
+def hanging_settings(port: int, **overrides: Any) -> Settings:
+    url = f"http://127.0.0.1:{port}"
+    values: dict[str, Any] = {"identity_url": url, "api_base_url": url, "connect_timeout": 30.0, "max_attempts": 1}
+    values.update(overrides)
+    return Settings(client_id="c", client_secret=SECRET, tenant_codes="T1", **values)
+
+
+@pytest.mark.parametrize(
+    ("connect", "remaining", "expected"), [(10, 120, (10, 3)), (10, 0.5, (0.5, 0.5)), (1, 2, (1, 2))]
+)
+def test_connect_and_read_timeouts_never_exceed_the_time_left(
+    connect: float, remaining: float, expected: tuple[float, float]
+) -> None:
+    settings = Settings(client_id="c", client_secret=SECRET, tenant_codes="T1", connect_timeout=connect, read_timeout=3)
+    assert connect_and_read_timeouts(settings, remaining) == expected
+
+
+@pytest.mark.parametrize("deadline", [0.5, 1.5])
+def test_a_hanging_connect_ends_with_the_request_deadline(unanswered_port: int, deadline: float) -> None:
+    client = EngagifiiClient(hanging_settings(unanswered_port, request_deadline=deadline), sleep=SleepRecorder())
+    # connect_timeout is 30 s: only the deadline can end this connect within the limit
+    outcome = completes(lambda: client.events("T1", progress=False, workers=1), limit=deadline + 10)
+    assert isinstance(outcome, TransportError), repr(outcome)
+
+
+@pytest.mark.parametrize("where", ["token", "page"])
+def test_a_cancel_during_connect_ends_within_the_connect_timeout(
+    hs: HostileServer, unanswered_port: int, where: str
+) -> None:
+    url = f"http://127.0.0.1:{unanswered_port}"
+    if where == "token":
+        settings = hanging_settings(unanswered_port, connect_timeout=1.0, request_deadline=300, max_attempts=5)
+    else:
+        hs.route("POST", TOKEN_PATH, token_answer())
+        settings = settings_for(hs, api_base_url=url, connect_timeout=1.0, request_deadline=300, max_attempts=5)
+    client = EngagifiiClient(settings)  # the real sleep: a cancel must end the waits themselves
+    cancel = threading.Event()
+    timer = threading.Timer(0.2, cancel.set)
+    timer.start()
+    try:
+        outcome = completes(lambda: client.events("T1", progress=False, workers=1, cancel=cancel), limit=15)
+    finally:
+        timer.cancel()
+    assert isinstance(outcome, IncompleteWalkError), repr(outcome)
+    assert "cancelled" in outcome.reason

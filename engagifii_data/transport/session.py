@@ -195,7 +195,7 @@ class Exchange:
                         url,
                         data=data.encode("utf-8") if isinstance(data, str) else data,
                         headers=dict(headers),
-                        timeout=(settings.connect_timeout, min(settings.read_timeout, deadline.remaining())),
+                        timeout=connect_and_read_timeouts(settings, deadline.remaining()),
                         stream=True,
                         allow_redirects=False,
                     )
@@ -225,6 +225,16 @@ class Exchange:
             if gate is not None:
                 gate.release(status)
         return Answer(response.status_code, response.headers, body)
+
+
+def connect_and_read_timeouts(settings: Settings, remaining: float) -> tuple[float, float]:
+    """The ``(connect, read)`` timeouts of one attempt: neither longer than its deadline's time left.
+
+    The watchdog of :class:`~engagifii_data.responses.Deadline` can only cut off a socket once it
+    is connected, so the time spent connecting is bounded by the connect timeout alone: it must
+    never outlast the deadline, and it is also how soon a cancel takes effect during a connect.
+    """
+    return (min(settings.connect_timeout, remaining), min(settings.read_timeout, remaining))
 
 
 def network_reason(exc: BaseException) -> str:
