@@ -414,6 +414,7 @@ def protect(owner: object, value: str) -> None:
 
     with _PROTECTED_LOCK:
         _PROTECTED[key] = (weakref.ref(owner, forget), value)
+    _value_patterns(value)  # compiled now, not inside the first error of a busy walk
 
 
 def redact(text: str) -> str:
@@ -426,24 +427,26 @@ def redact(text: str) -> str:
     """
     with _PROTECTED_LOCK:
         live = {value for ref, value in _PROTECTED.values() if ref() is not None}
-    values = tuple(sorted(live, key=lambda v: (-len(v), v)))
-    if not values or not text:
+    if not live or not text:
         return text
-    for pattern in _redaction_patterns(values):
-        text = pattern.sub(REDACTED, text)
+    for value in sorted(live, key=lambda v: (-len(v), v)):  # longest first: a value inside another
+        for pattern in _value_patterns(value):
+            text = pattern.sub(REDACTED, text)
     return text
 
 
-@functools.lru_cache(maxsize=8)
-def _redaction_patterns(values: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+@functools.lru_cache(maxsize=32)
+def _value_patterns(value: str) -> tuple[re.Pattern[str], ...]:
     # each character is one atomic group of its spellings, so a match never backtracks (linear);
     # two orders of the spellings, so a plain character and an escape starting with it both match
-    plain_first = "|".join("".join(_char_group(c, plain_first=True) for c in v) for v in values)
-    escapes_first = "|".join("".join(_char_group(c, plain_first=False) for c in v) for v in values)
+    plain_first = "".join(_char_group(c, plain_first=True) for c in value)
+    escapes_first = "".join(_char_group(c, plain_first=False) for c in value)
     return re.compile(plain_first, re.IGNORECASE), re.compile(escapes_first, re.IGNORECASE)
 
 
 def _char_group(char: str, *, plain_first: bool) -> str:
+    if char.isascii() and char.isalnum():
+        return char  # no encoding escapes letters or digits: a plain character (a JWT compiles fast)
     code = ord(char)
     escapes = [
         "".join(f"\\u{unit:04x}" for unit in _utf16_units(code)),
