@@ -18,10 +18,13 @@ import html
 import io
 import json
 import logging
+import re
 import socket
 import threading
 import urllib.parse
+import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +35,7 @@ from engagifii_data.cli import main as cli_main
 from engagifii_data.exceptions import (
     ApiError,
     AuthenticationError,
+    ConfigurationError,
     IncompleteWalkError,
     PaginationError,
     TransportError,
@@ -671,3 +675,120 @@ def test_a_cancel_during_connect_ends_within_the_connect_timeout(
         timer.cancel()
     assert isinstance(outcome, IncompleteWalkError), repr(outcome)
     assert "cancelled" in outcome.reason
+
+
+# --------------------------------------------------------------------------------------------------
+# 8. Settings: finite and non-negative, refused naming the setting as the user spelled it
+# --------------------------------------------------------------------------------------------------
+
+NON_FINITE = [float("inf"), float("-inf"), float("nan")]
+SECONDS_FIELDS = ["connect_timeout", "read_timeout", "request_deadline"]
+NON_NEGATIVE_FIELDS = ["backoff", "backoff_max", "retry_after_cap", "renew_margin"]
+
+
+def base_settings(**values: Any) -> Settings:
+    return Settings(client_id="c", client_secret=SECRET, tenant_codes="T1", **values)
+
+
+@pytest.mark.parametrize("value", [*NON_FINITE, -1, -0.5, True, "10"], ids=repr)
+@pytest.mark.parametrize("name", [*SECONDS_FIELDS, *NON_NEGATIVE_FIELDS, "max_requests_per_minute", "max_attempts"])
+def test_settings_refuse_non_finite_negative_and_non_numbers(name: str, value: Any) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be .*got {re.escape(repr(value))}"):
+        base_settings(**{name: value})
+
+
+@pytest.mark.parametrize("name", [*SECONDS_FIELDS, "max_requests_per_minute"])
+def test_timeouts_deadlines_and_rates_must_be_above_zero(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"{name} must be .* > 0"):
+        base_settings(**{name: 0})
+    assert getattr(base_settings(**{name: 0.25}), name) == 0.25
+
+
+@pytest.mark.parametrize("name", NON_NEGATIVE_FIELDS)
+def test_backoffs_caps_and_margins_may_be_zero(name: str) -> None:
+    assert getattr(base_settings(**{name: 0}), name) == 0
+
+
+ENV = {"ENGAGIFII_CLIENT_ID": "c", "ENGAGIFII_CLIENT_SECRET": SECRET, "ENGAGIFII_TENANT_CODE": "T1"}
+
+
+@pytest.mark.parametrize("text", ["inf", "nan", "-inf", "Infinity", "-1", "0", "1e3", "١٠", "１０", "1_0", "ten"])
+@pytest.mark.parametrize("variable", ["CONNECT_TIMEOUT", "READ_TIMEOUT", "REQUEST_DEADLINE", "MAX_REQUESTS_PER_MINUTE"])
+def test_environment_variables_are_refused_by_their_name(variable: str, text: str) -> None:
+    name = f"ENGAGIFII_{variable}"
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be .*got {re.escape(repr(text))}"):
+        Settings.from_env(environ={**ENV, name: text})
+
+
+def test_environment_variables_set_the_numbers() -> None:
+    env = {**ENV, "ENGAGIFII_REQUEST_DEADLINE": "30", "ENGAGIFII_CONNECT_TIMEOUT": " 2.5 "}
+    env["ENGAGIFII_MAX_REQUESTS_PER_MINUTE"] = "100"
+    settings = Settings.from_env(environ=env)
+    assert (settings.request_deadline, settings.connect_timeout, settings.max_requests_per_minute) == (30, 2.5, 100)
+
+
+def test_a_dotenv_value_is_refused_by_its_variable(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("ENGAGIFII_READ_TIMEOUT=nan\n")
+    env_file.chmod(0o600)
+    with pytest.raises(ConfigurationError, match=r"ENGAGIFII_READ_TIMEOUT must be .*'nan' \(not a finite number\)"):
+        Settings.from_env(env_file, environ=ENV)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--timeout", "inf"),
+        ("--timeout", "nan"),
+        ("--timeout", "-5"),
+        ("--timeout", "0"),
+        ("--timeout", "１０"),
+        ("--attempts", "0"),
+        ("--attempts", "-1"),
+        ("--attempts", "2.5"),
+        ("--attempts", "١"),
+        ("--workers", "４"),
+        ("--page-size", "1_00"),
+    ],
+)
+def test_cli_flags_are_refused_by_their_name(capsys: pytest.CaptureFixture[str], flag: str, value: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli_main(["events", "--sandbox", "-o", "x.csv", f"{flag}={value}"], out=out, err=err)
+    assert code == 2
+    shown = capsys.readouterr().err + err.getvalue()
+    assert f"argument {flag}" in shown or shown.startswith(f"error: {flag}")
+    assert flag in shown and repr(value) in shown
+    assert "Traceback" not in shown
+    assert not Path("x.csv").exists()
+
+
+def test_a_key_set_twice_in_dotenv_warns_naming_the_file_key_and_lines(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "ENGAGIFII_CLIENT_ID=first\n"
+        "# a comment\n"
+        "ENGAGIFII_CLIENT_SECRET=s3cret-CANARY\n"
+        "ENGAGIFII_TENANT_CODE=T1\n"
+        "export ENGAGIFII_CLIENT_ID=second\n"
+        "ENGAGIFII_TENANT_CODE=T2\n"
+        "ENGAGIFII_CLIENT_ID=third\n"
+    )
+    env_file.chmod(0o600)
+    with pytest.warns(UserWarning) as caught:
+        settings = Settings.from_env(env_file, environ={})
+    messages = sorted(str(w.message) for w in caught)
+    assert messages == [
+        f".env file {env_file}: ENGAGIFII_CLIENT_ID is set 3 times (lines 1, 5, 7); the last one, line 7, is used",
+        f".env file {env_file}: ENGAGIFII_TENANT_CODE is set 2 times (lines 4, 6); the last one, line 6, is used",
+    ]
+    assert (settings.client_id, settings.tenant_codes) == ("third", ("T2",))
+    assert all("s3cret" not in m for m in messages)
+
+
+def test_a_dotenv_without_repeats_does_not_warn(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("ENGAGIFII_CLIENT_ID=c\nENGAGIFII_CLIENT_SECRET=s3cret-CANARY\nENGAGIFII_TENANT_CODE=T1\n")
+    env_file.chmod(0o600)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Settings.from_env(env_file, environ={})
