@@ -3,6 +3,9 @@
 One :class:`TokenManager` per client id serves every request of a session, across calls and tenants:
 
 - fetched lazily on first use (a new client-credentials grant; there is no refresh token in this API);
+- its lifetime is ``expires_in`` read strictly (:func:`token_lifetime`): absent, zero, negative,
+  NaN, infinite or non-numeric values mean the documented default (3600 s), a huge one is capped at
+  a day, so no answer can make every call request a token;
 - reused until ``renew_margin`` seconds before it expires (the vendor guide advises 5 minutes). For
   short-lived tokens the margin is clamped to a quarter of the lifetime, so a margin larger than the
   lifetime never causes a token request per call (a bug seen in other clients);
@@ -21,7 +24,6 @@ part of any message.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
 import time
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Settings
-from .exceptions import AuthenticationError
+from .exceptions import AuthenticationError, protect
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +40,10 @@ logger = logging.getLogger(__name__)
 MAX_MARGIN_FRACTION = 0.25
 #: What a bearer token may hold (printable ASCII, no spaces: RFC 6750's b64token and then some).
 _HEADER_SAFE_TOKEN = re.compile(r"[\x21-\x7e]+")
-#: ``expires_in`` assumed when the answer has none (the documented lifetime).
+#: ``expires_in`` assumed when the answer has none, or none usable (the documented lifetime).
 DEFAULT_LIFETIME = 3600.0
+#: Longest lifetime believed (a day): a token is renewed at least this often whatever ``expires_in`` says.
+MAX_LIFETIME = 86400.0
 
 
 @dataclass(frozen=True)
@@ -129,17 +133,40 @@ def parse_token_answer(
     if not _HEADER_SAFE_TOKEN.fullmatch(data["access_token"]):
         # it is sent in an Authorization header: a line break or a space there would break every request
         raise AuthenticationError("invalid_response", "the access token holds characters an HTTP header cannot carry")
-    raw = data.get("expires_in")
-    try:
-        lifetime = float(raw) if raw is not None else DEFAULT_LIFETIME
-    except (TypeError, ValueError):
-        lifetime = DEFAULT_LIFETIME
-    if not math.isfinite(lifetime):  # NaN or infinity: max(0, nan) would be 0, a token per request
-        lifetime = DEFAULT_LIFETIME
-    lifetime = max(0.0, lifetime)
+    lifetime = token_lifetime(data.get("expires_in"))
     return AccessToken(
         value=data["access_token"], lifetime=lifetime, renew_at=sent_at + lifetime - effective_margin(lifetime, margin)
     )
+
+
+def token_lifetime(raw: Any) -> float:
+    """The token's lifetime in seconds from ``expires_in`` (read by :func:`plain_number`).
+
+    A number, or a string of ASCII digits (some identity servers send ``"3600"``). A value Python
+    would read as a positive number but the contract does not allow (``true``, ``"３６００"``,
+    ``"3_600"``, ``" 3600 "``, ``"3.6e3"``) is refused. Anything that gives no usable lifetime means
+    :data:`DEFAULT_LIFETIME`, as if absent: ``null``, ``"soon"``, NaN, infinity, zero or negative (a
+    lifetime of 0 would make every API call request a token). A lifetime above
+    :data:`MAX_LIFETIME` is cut to it.
+
+    Raises
+    ------
+    AuthenticationError
+        ``invalid_response``: a malformed number, named.
+    """
+    from .responses.numbers import NotPlainNumber, plain_number
+
+    if raw is None:
+        return DEFAULT_LIFETIME
+    try:
+        value = float(plain_number(raw, "expires_in"))
+    except NotPlainNumber as exc:
+        if exc.reading is not None and exc.reading > 0:
+            raise AuthenticationError("invalid_response", f"the token answer's {exc}") from None
+        return DEFAULT_LIFETIME
+    if value <= 0:
+        return DEFAULT_LIFETIME
+    return min(value, MAX_LIFETIME)
 
 
 #: Performs one token request (with retries) and returns the decoded 200 answer; its argument is the
@@ -228,6 +255,7 @@ class TokenManager:
             logger.info("token request for client %s failed: %s", settings.client_id, exc.error)
             raise
         token = parse_token_answer(data, self._clock, sent_at=sent_at, margin=settings.renew_margin)
+        protect(token, token.value)  # redacted from every message while it is held
         logger.info(
             "access token acquired for client %s: lifetime %.0f s, renewed %.0f s early",
             settings.client_id,

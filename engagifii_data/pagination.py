@@ -126,22 +126,13 @@ def _lookup(body: Mapping[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def _check_total(total: Any, number: int) -> int:
-    """The total as an int, or PaginationError for anything absurd."""
-    if isinstance(total, bool) or not isinstance(total, int | float | str):
-        raise PaginationError(number, f"total count is not a number: {_short(total)}")
-    if isinstance(total, str):
-        text = total.strip()
-        if not text.isdigit():
-            raise PaginationError(number, f"total count is not a number: {_short(total)}")
-        if len(text) > 12:
-            raise PaginationError(number, f"total count {text[:20]} is beyond the maximum of {MAX_TOTAL:,}")
-        value = int(text)
-    elif isinstance(total, float):
-        if total != total or total in (float("inf"), float("-inf")) or total != int(total):
-            raise PaginationError(number, f"total count is not a whole number: {_short(total)}")
-        value = int(total)
-    else:
-        value = total
+    """The total as an int, or PaginationError for anything absurd (:func:`plain_number`'s rule)."""
+    from .responses.numbers import NotPlainNumber, plain_number  # here: this module imports no HTTP stack
+
+    try:
+        value = int(plain_number(total, "total count", whole=True))
+    except NotPlainNumber as exc:
+        raise PaginationError(number, str(exc)) from None
     if value < 0:
         raise PaginationError(number, f"negative total count {value}")
     if value > MAX_TOTAL:

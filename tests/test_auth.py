@@ -112,7 +112,7 @@ def test_the_callers_context_reaches_the_grant() -> None:
         ({"access_token": "t"}, 3600.0),  # absent: the documented lifetime
         ({"access_token": "t", "expires_in": "soon"}, 3600.0),
         ({"access_token": "t", "expires_in": float("nan")}, 3600.0),
-        ({"access_token": "t", "expires_in": -5}, 0.0),
+        ({"access_token": "t", "expires_in": -5}, 3600.0),  # no usable lifetime: as if absent
     ],
 )
 def test_token_answers_in_every_shape(answer: dict[str, Any], lifetime: float) -> None:

@@ -112,7 +112,7 @@ class Checkpoint:
         """Record a fresh page 1 and return the saved pages still valid for its total."""
         with self._lock:
             saved_first = self._pages.get(1)
-            same_front = saved_first is not None and saved_first.ids == first.ids
+            same_front = saved_first is not None and saved_first.keys == first.keys
             if self.header.get("total") == first.total and same_front:
                 reusable = {n: p for n, p in self._pages.items() if n != 1 and p.total in (None, first.total)}
                 logger.info("checkpoint %s: resuming with %d saved pages", self.path, len(reusable))

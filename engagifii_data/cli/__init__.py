@@ -39,6 +39,7 @@ from ..exceptions import (
     ReportNotWritable,
     TransportError,
     describe_error,
+    redact,
     safe_text,
 )
 from .parser import build_parser
@@ -94,7 +95,7 @@ class _LevelFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         if self.detailed:
-            return super().format(record)
+            return redact(super().format(record))
         return f"{record.levelname.lower()}: {safe_text(record.getMessage(), 2000)}"
 
 

@@ -6,6 +6,8 @@ Imports nothing heavy: ``--help`` and ``--version`` never import pandas.
 from __future__ import annotations
 
 import argparse
+import re
+from typing import Any
 
 from .. import __version__
 
@@ -23,6 +25,34 @@ def _port(text: str) -> int:
     return value
 
 
+def _number(rule: str, flag: str) -> Any:
+    """An argparse ``type`` checking a flag by the rule of a :class:`Settings` field (naming the flag)."""
+
+    def parse(text: str) -> Any:
+        from ..config import setting_number
+        from ..exceptions import ConfigurationError
+
+        try:
+            return setting_number(text, rule, flag)
+        except ConfigurationError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = flag  # argparse names the type in some messages
+    return parse
+
+
+def _whole(flag: str) -> Any:
+    """An argparse ``type`` for an integer written in ASCII digits (``int()`` also takes ``１２``, ``1_0``)."""
+
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"-?[0-9]{1,9}", text.strip()):
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer in ASCII digits, got {text!r}")
+        return int(text)
+
+    parse.__name__ = flag
+    return parse
+
+
 def _common_options(p: argparse.ArgumentParser) -> None:
     """Options every command that talks to the API has."""
     p.add_argument("--sandbox", action="store_true", help="run against the built-in local sandbox")
@@ -30,11 +60,16 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tenant", action="append", metavar="CODE", help="tenant code (repeatable)")
     p.add_argument(
         "--timeout",
-        type=float,
+        type=_number("request_deadline", "--timeout"),
         metavar="SECONDS",
         help="longest wait for one answer, body included (default 120); then the request is retried",
     )
-    p.add_argument("--attempts", type=int, metavar="N", help="attempts per request, the first included (default 6)")
+    p.add_argument(
+        "--attempts",
+        type=_number("max_attempts", "--attempts"),
+        metavar="N",
+        help="attempts per request, the first included (default 6)",
+    )
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -61,9 +96,15 @@ def _events_options(ev: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="Draft, Published, Cancelled or Completed (repeatable, or a comma list)",
     )
-    ev.add_argument("--page-size", type=int, default=100, metavar="N", help="rows per page (default 100)")
     ev.add_argument(
-        "--workers", type=int, default=4, metavar="N", help="concurrent page (and detail) requests (default 4)"
+        "--page-size", type=_whole("--page-size"), default=100, metavar="N", help="rows per page (default 100)"
+    )
+    ev.add_argument(
+        "--workers",
+        type=_whole("--workers"),
+        default=4,
+        metavar="N",
+        help="concurrent page (and detail) requests (default 4)",
     )
 
 

@@ -15,6 +15,9 @@ Environment variables (also read from a ``.env`` file; variables already set in 
 ``ENGAGIFII_API_VERSION``           value of the ``api-version`` header (default ``1.0``)
 ``ENGAGIFII_SCOPE``                 OAuth 2.0 scope (default ``EventsApi``)
 ``ENGAGIFII_ENV_FILE``              explicit path of the ``.env`` file
+``ENGAGIFII_CONNECT_TIMEOUT``       seconds (default 10); ``_READ_TIMEOUT`` (60),
+                                    ``_REQUEST_DEADLINE`` (120), ``_MAX_REQUESTS_PER_MINUTE``
+                                    (none): finite numbers > 0, in ASCII digits
 ==================================  ============================================================
 
 ``.env`` search order: the explicit ``env_file`` argument, then ``ENGAGIFII_ENV_FILE``, then
@@ -25,16 +28,21 @@ from __future__ import annotations
 
 from .envfile import ENV_PREFIX, MissingConfiguration, check_env_file, credentials_configured, read_env_text
 from .settings import (
+    NUMBER_RULES,
+    NUMBER_VARIABLES,
     PRODUCTION_API_BASE_URL,
     PRODUCTION_IDENTITY_URL,
     Secret,
     Settings,
     check_header_value,
     is_loopback,
+    setting_number,
 )
 
 __all__ = [
     "ENV_PREFIX",
+    "NUMBER_RULES",
+    "NUMBER_VARIABLES",
     "PRODUCTION_API_BASE_URL",
     "PRODUCTION_IDENTITY_URL",
     "MissingConfiguration",
@@ -45,4 +53,5 @@ __all__ = [
     "credentials_configured",
     "is_loopback",
     "read_env_text",
+    "setting_number",
 ]

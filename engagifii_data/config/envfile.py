@@ -5,11 +5,12 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, caller_stacklevel
 from ..ownership import untrusted_reason
 
 ENV_PREFIX = "ENGAGIFII_"
@@ -62,9 +63,34 @@ def read_env_file(env_file: str | os.PathLike[str] | None, env: Mapping[str, str
         return None, {}
     check_env_file(Path(path))
     text = read_env_text(Path(path))
+    warn_repeated_keys(path, text)
     # no ${VAR} interpolation: secrets are taken literally (a "$" in a secret stays a "$")
     values = dotenv_values(stream=io.StringIO(text), interpolate=False)
     return path, {k: v for k, v in values.items() if v is not None}
+
+
+def warn_repeated_keys(path: str, text: str) -> None:
+    """Warn when a ``.env`` sets a key more than once (the last one wins, as in python-dotenv).
+
+    Warns
+    -----
+    UserWarning
+        Naming the file, each repeated key and the lines that set it.
+    """
+    from dotenv.parser import parse_stream
+
+    lines: dict[str, list[int]] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.key is not None:
+            lines.setdefault(binding.key, []).append(binding.original.line)
+    for key, where in lines.items():
+        if len(where) > 1:
+            listed = ", ".join(str(n) for n in where)
+            warnings.warn(
+                f".env file {path}: {key} is set {len(where)} times (lines {listed}); the last one, line "
+                f"{where[-1]}, is used",
+                stacklevel=caller_stacklevel(),
+            )
 
 
 def check_env_file(path: Path) -> None:

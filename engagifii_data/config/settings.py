@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, protect
 from .envfile import ENV_PREFIX, MissingConfiguration, override_for, read_env_file
 
 #: Production Events API base URL (vendor docs).
@@ -84,6 +85,73 @@ def _check_url(name: str, url: str, *, drop_suffix: str = "") -> str:
     return url
 
 
+#: How each numeric setting is checked: (smallest allowed, whether it is excluded, a whole number).
+NUMBER_RULES: dict[str, tuple[float, bool, bool]] = {
+    "connect_timeout": (0, True, False),
+    "read_timeout": (0, True, False),
+    "request_deadline": (0, True, False),
+    "backoff": (0, False, False),
+    "backoff_max": (0, False, False),
+    "retry_after_cap": (0, False, False),
+    "renew_margin": (0, False, False),
+    "max_requests_per_minute": (0, True, False),
+    "max_attempts": (1, False, True),
+    "max_body_bytes": (1, False, True),
+}
+#: Numeric settings that may also be set by an environment variable (or the .env file).
+NUMBER_VARIABLES: dict[str, str] = {
+    "connect_timeout": ENV_PREFIX + "CONNECT_TIMEOUT",
+    "read_timeout": ENV_PREFIX + "READ_TIMEOUT",
+    "request_deadline": ENV_PREFIX + "REQUEST_DEADLINE",
+    "max_requests_per_minute": ENV_PREFIX + "MAX_REQUESTS_PER_MINUTE",
+}
+_DECIMAL_TEXT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?")
+_WHOLE_TEXT = re.compile(r"[0-9]{1,15}")
+
+
+def setting_number(value: Any, rule: str, spelled: str) -> int | float:
+    """A numeric setting checked by the rule of field ``rule``; errors name it as ``spelled``.
+
+    One check for ``Settings(...)`` arguments, ``ENGAGIFII_*`` variables and CLI flags: text must be
+    plain ASCII digits (with a decimal fraction where allowed); ``inf``, ``nan``, negatives (and
+    zero for timeouts, deadlines and rates), ``true``, exponents and other scripts' digits are
+    refused.
+
+    Parameters
+    ----------
+    value : Any
+        A number, or the text given (an environment variable, a command-line argument).
+    rule : str
+        The :class:`Settings` field whose rule applies (:data:`NUMBER_RULES`).
+    spelled : str
+        The setting as the user wrote it (``request_deadline``, ``ENGAGIFII_REQUEST_DEADLINE``,
+        ``--timeout``).
+
+    Raises
+    ------
+    ConfigurationError
+        Naming ``spelled``, what is allowed and what was given.
+    """
+    minimum, exclusive, whole = NUMBER_RULES[rule]
+    unit = "an integer" if whole else ("a number of seconds" if "timeout" in rule or "deadline" in rule else "a number")
+    allowed = f"{unit} {'>' if exclusive else '>='} {minimum:g}"
+    number: Any = value
+    if isinstance(value, str):
+        text = value.strip()
+        pattern = _WHOLE_TEXT if whole else _DECIMAL_TEXT
+        number = (int(text) if whole else float(text)) if pattern.fullmatch(text) else None
+    elif isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)):
+        number = None
+    if number is None or not math.isfinite(number) or number < minimum or (exclusive and number == minimum):
+        infinite = (number is not None and not math.isfinite(number)) or (
+            isinstance(value, str) and value.strip().lower().lstrip("+-") in {"inf", "infinity", "nan"}
+        )
+        what = " (not a finite number)" if infinite else ""
+        raise ConfigurationError(f"{spelled} must be {allowed}, got {value!r}{what}")
+    result: int | float = int(number) if whole else float(number)
+    return result
+
+
 class Secret:
     """A secret string that does not show itself: not in ``repr``/``str``, not pickled, not copied out.
 
@@ -91,7 +159,7 @@ class Secret:
     Compare it with ``==`` (constant time) or call :meth:`reveal` where the value must be sent.
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
         object.__setattr__(self, "_value", str(value))
@@ -234,6 +302,7 @@ class Settings:
         if not secret:
             raise ConfigurationError("client_secret is empty: set ENGAGIFII_CLIENT_SECRET")
         object.__setattr__(self, "client_secret", secret)
+        protect(secret, secret.reveal())  # redacted from every message while these settings live
         codes = self.tenant_codes
         if isinstance(codes, str):
             codes = tuple(c for c in (p.strip() for p in codes.split(",")) if c)
@@ -255,20 +324,13 @@ class Settings:
             "api_base_url",
             _check_url("ENGAGIFII_API_BASE_URL (api_base_url)", self.api_base_url, drop_suffix="/api/1.0"),
         )
-        for name in ("connect_timeout", "read_timeout", "backoff", "backoff_max", "retry_after_cap"):
+        for name in NUMBER_RULES:
             value = getattr(self, name)
-            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < float("inf"):
-                raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}")
-        if not isinstance(self.request_deadline, int | float) or not 0 < self.request_deadline < float("inf"):
-            raise ConfigurationError(f"request_deadline must be a number of seconds > 0, got {self.request_deadline!r}")
-        if not isinstance(self.max_body_bytes, int) or isinstance(self.max_body_bytes, bool) or self.max_body_bytes < 1:
-            raise ConfigurationError(f"max_body_bytes must be an integer > 0, got {self.max_body_bytes!r}")
-        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise ConfigurationError(f"max_attempts must be an integer >= 1, got {self.max_attempts!r}")
-        if self.renew_margin < 0:
-            raise ConfigurationError("renew_margin must be >= 0")
-        if self.max_requests_per_minute is not None and self.max_requests_per_minute <= 0:
-            raise ConfigurationError("max_requests_per_minute must be > 0 or None")
+            if value is None and name == "max_requests_per_minute":
+                continue
+            if isinstance(value, str):  # text belongs to the edges (from_env, the CLI), checked there
+                raise ConfigurationError(f"{name} must be a number, got {value!r} (text)")
+            setting_number(value, name, name)
 
     def __str__(self) -> str:
         return repr(self)
@@ -361,5 +423,9 @@ class Settings:
             value = get(name)
             if value is not None:
                 values[fieldname] = value
+        for fieldname, variable in NUMBER_VARIABLES.items():
+            value = get(variable.removeprefix(ENV_PREFIX))
+            if value is not None:
+                values[fieldname] = setting_number(value, fieldname, variable)
         values.update(overrides)
         return cls(**values)

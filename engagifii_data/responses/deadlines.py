@@ -20,6 +20,8 @@ from typing import Any
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from .numbers import NotPlainNumber, plain_number
+
 _CURRENT = threading.local()
 #: How often the watchdog looks at the attempts in flight, in seconds.
 WATCH_INTERVAL = 0.05
@@ -208,12 +210,22 @@ def read_body(response: Any, limit: int, *, strict: bool) -> bytes:
         ``limit`` is passed. False: the body is cut at ``limit`` (error answers: only a short excerpt
         is ever shown).
     """
-    declared = response.headers.get("Content-Length")
-    if strict and declared is not None and declared.strip().isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"the answer declares {int(declared):,} bytes, over the limit of {limit:,}")
+    declared = _declared_length(response.headers.get("Content-Length"))
+    if strict and declared is not None and declared > limit:
+        raise BodyTooLarge(f"the answer declares {declared:,} bytes, over the limit of {limit:,}")
     body = response.raw.read(limit + 1, decode_content=True) or b""
     if len(body) > limit:
         if strict:
             raise BodyTooLarge(f"the answer is larger than the limit of {limit:,} bytes")
         body = body[:limit]
     return bytes(body)
+
+
+def _declared_length(value: str | None) -> int | None:
+    """``Content-Length`` as plain ASCII digits (:func:`~.numbers.plain_number`), else None."""
+    if value is None:
+        return None
+    try:
+        return int(plain_number(value.strip(), "Content-Length", whole=True))
+    except NotPlainNumber:
+        return None

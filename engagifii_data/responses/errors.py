@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ..exceptions import ApiError, RateLimitError, TenantNotFoundError, error_class_for, safe_text
-from .decoding import declared_charset, decode_json
+from .decoding import declared_charset, decode_json, decode_text
 from .detail import is_api_envelope
+from .numbers import NotPlainNumber, plain_number
 
 #: Longest server text quoted in an exception or shown to a person, in characters.
 MAX_SERVER_TEXT = 300
@@ -35,11 +35,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     """
     if not value:
         return None
-    text = value.strip()
+    text = value.strip()  # header whitespace around the value is the header's, not the number's
     seconds: float | None
     try:
-        seconds = float(text)
-    except ValueError:
+        seconds = float(plain_number(text, "Retry-After", fraction_in_strings=True))
+    except NotPlainNumber:
         try:
             when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
@@ -70,7 +70,25 @@ def _clean(value: Any) -> str | None:
 
 # -- error answers -------------------------------------------------------------------------------
 
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+def html_title(page: bytes, encoding: str | None = None) -> str | None:
+    """The text of the first ``<title>`` element of an HTML page, or None (linear: plain searches).
+
+    A regular expression such as ``<title[^>]*>(.*?)</title>`` rescans the rest of the page from
+    every ``<title`` it finds (quadratic on ``<title`` repeated); these are three forward searches on
+    the bytes (ASCII-only lower-casing keeps every offset), each starting where the last one ended.
+    """
+    lowered = page.lower()
+    start = lowered.find(b"<title")
+    if start < 0:
+        return None
+    opened = lowered.find(b">", start + 6)
+    if opened < 0:
+        return None
+    end = lowered.find(b"</title", opened + 1)
+    if end < 0:
+        return None
+    return " ".join(decode_text(page[opened + 1 : end], encoding)[0].split())
 
 
 def parse_error_body(body: bytes, headers: Mapping[str, str]) -> dict[str, str | Any]:
@@ -97,8 +115,9 @@ def parse_error_body(body: bytes, headers: Mapping[str, str]) -> dict[str, str |
     anything else as a short excerpt.
     """
     out: dict[str, Any] = {"code": None, "message": None, "trace_id": None, "details": None}
+    charset = declared_charset(headers.get("Content-Type"))
     try:
-        parsed: Any = decode_json(body, declared_charset(headers.get("Content-Type"))).data if body else None
+        parsed: Any = decode_json(body, charset).data if body else None
     except ValueError:
         parsed = None
     if isinstance(parsed, dict):
@@ -122,10 +141,11 @@ def parse_error_body(body: bytes, headers: Mapping[str, str]) -> dict[str, str |
             out.update(code=parsed.get("code"), message=parsed.get("message"))
         out["trace_id"] = out["trace_id"] or parsed.get("traceId") or parsed.get("traceID")
     else:
-        text = body[: MAX_SERVER_TEXT * 40].decode("utf-8", errors="replace")
+        excerpt = body[: MAX_SERVER_TEXT * 40]
+        text = decode_text(excerpt, charset, cut=len(body) > len(excerpt))[0]
         if text.lstrip().startswith("<"):
-            match = _TITLE.search(text)
-            out["message"] = " ".join(match.group(1).split()) if match else "an HTML error page"
+            title = html_title(excerpt, charset)
+            out["message"] = title if title is not None else "an HTML error page"
         elif text.strip():
             out["message"] = " ".join(text.split())
     if out["trace_id"] is None:

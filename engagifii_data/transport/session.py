@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from ..config import Settings
+from ..config import Settings, is_loopback
 from ..exceptions import StopRequested, TransportError
 from ..responses import BodyTooLarge, Deadline, read_body, server_text
 from .policy import RequestHooks, Retryable, network_failure
@@ -47,7 +47,9 @@ class EnvironmentCachingSession(requests.Session):
     ``trust_env`` (the default) that scans ``os.environ`` for ``*_proxy`` / ``no_proxy`` /
     ``REQUESTS_CA_BUNDLE`` each time: about a millisecond of CPU per request. The result only depends
     on the URL's scheme and host and on the per-request arguments, so it is computed once per such key
-    for the session's lifetime (create a new client to pick up environment changes). ``.netrc`` is
+    for the session's lifetime (create a new client to pick up environment changes). A loopback
+    host (``127.0.0.0/8``, ``::1``, ``localhost``) never goes through a proxy from the environment;
+    remote hosts honour ``HTTP(S)_PROXY``/``ALL_PROXY``/``NO_PROXY`` as ``requests`` does. ``.netrc`` is
     never consulted: the session's ``auth`` is a no-op, so credentials found there can neither replace
     the bearer token nor reach the token endpoint.
     """
@@ -79,7 +81,14 @@ class EnvironmentCachingSession(requests.Session):
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         cached = self._environment.get(key)
         if cached is None:
+            loopback = self.trust_env and is_loopback(parts.hostname or "")
+            if loopback:
+                # this machine (the sandbox, a test server) is never reached through HTTP(S)_PROXY or
+                # ALL_PROXY: as if no_proxy named it. REQUESTS_CA_BUNDLE still applies (trust_env stays)
+                proxies = {**(proxies or {}), "no_proxy": "*"}
             cached = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if loopback:
+                cached["proxies"].pop("no_proxy", None)
             with self._environment_lock:
                 self._environment[key] = cached
         return {**cached, "proxies": dict(cached["proxies"])}
@@ -199,7 +208,7 @@ class Exchange:
                         url,
                         data=data.encode("utf-8") if isinstance(data, str) else data,
                         headers=dict(headers),
-                        timeout=(settings.connect_timeout, min(settings.read_timeout, deadline.remaining())),
+                        timeout=connect_and_read_timeouts(settings, deadline.remaining()),
                         stream=True,
                         allow_redirects=False,
                     )
@@ -229,6 +238,16 @@ class Exchange:
             if gate is not None:
                 gate.release(status)
         return Answer(response.status_code, response.headers, body)
+
+
+def connect_and_read_timeouts(settings: Settings, remaining: float) -> tuple[float, float]:
+    """The ``(connect, read)`` timeouts of one attempt: neither longer than its deadline's time left.
+
+    The watchdog of :class:`~engagifii_data.responses.Deadline` can only cut off a socket once it
+    is connected, so the time spent connecting is bounded by the connect timeout alone: it must
+    never outlast the deadline, and it is also how soon a cancel takes effect during a connect.
+    """
+    return (min(settings.connect_timeout, remaining), min(settings.read_timeout, remaining))
 
 
 def network_reason(exc: BaseException) -> str:
