@@ -1,6 +1,8 @@
 """Exceptions raised by engagifii-data.
 
-This module is a leaf: it imports nothing from the package, so every other module can use it.
+This module imports only the leaf :mod:`engagifii_data.redaction` (whose ``safe_text``, ``redact`` and
+``protect`` it re-exports), so every other module can use it. How an error reads to a person is
+:mod:`engagifii_data.describe`.
 
 The tree::
 
@@ -33,14 +35,16 @@ The status -> class mapping lives in :data:`STATUS_ERRORS` (a table, not an if-l
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import sys
-import threading
-import weakref
 from collections.abc import Mapping
 from typing import Any
+
+# re-exported: these names lived here first, and every exception's text passes through them
+from .redaction import REDACTED as REDACTED
+from .redaction import protect as protect
+from .redaction import redact as redact
+from .redaction import safe_text as safe_text
 
 
 class EngagifiiError(Exception):
@@ -361,240 +365,6 @@ def error_class_for(status: int) -> type[ApiError]:
     return ApiError
 
 
-# -- how an error reads to a person ----------------------------------------------------------------
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group(0)
-    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char)
-    if named is not None:
-        return named
-    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
-
-
-def safe_text(value: object, limit: int = 300) -> str:
-    """Text made safe to show a person: secrets redacted, control characters escaped, at most ``limit`` characters.
-
-    The client secret and access tokens become ``***`` (:func:`redact`, before anything is cut, so
-    no prefix of one survives); terminal escapes (``ESC``, ``BEL``, ``CR``), line breaks and
-    bidirectional overrides become visible escapes (``\\x1b``); longer text is cut with ``…``. Every
-    server text quoted in an exception passes through here, and so does every error line the CLI
-    and the explorer show.
-    """
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > limit * 40:
-        text = text[: limit * 40]
-    text = redact(text)
-    if len(text) > limit * 4:
-        text = text[: limit * 4]
-    text = _CONTROL.sub(_escape, text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# -- secrets never shown ----------------------------------------------------------------------------
-
-#: What a secret becomes in any text shown.
-REDACTED = "***"
-#: Shorter values are not redacted: they cannot be told from ordinary words.
-MIN_SECRET_LENGTH = 4
-#: id(owner) -> (a weak reference to the owner, the value). Keyed by identity, not equality: a
-#: WeakKeyDictionary keeps the first of two equal keys, and dropped the second owner's value when
-#: the first (an equal Secret of other, discarded settings) was collected.
-_PROTECTED: dict[int, tuple[weakref.ref[Any], str]] = {}
-_PROTECTED_LOCK = threading.RLock()  # re-entrant: a collected owner's callback may run inside redact()
-_JSON_SHORT = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_HTML_NAMED = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"}
-
-
-def protect(owner: object, value: str) -> None:
-    """Redact ``value`` from every text shown for as long as ``owner`` lives.
-
-    ``Settings`` protect their client secret, the token manager each access token it holds.
-    """
-    if len(value) < MIN_SECRET_LENGTH:
-        return
-    key = id(owner)
-
-    def forget(ref: weakref.ref[Any]) -> None:
-        with _PROTECTED_LOCK:
-            if _PROTECTED.get(key, (None,))[0] is ref:
-                del _PROTECTED[key]
-
-    with _PROTECTED_LOCK:
-        _PROTECTED[key] = (weakref.ref(owner, forget), value)
-    _value_patterns(value)  # compiled now, not inside the first error of a busy walk
-
-
-def redact(text: str) -> str:
-    """``text`` with every protected value (:func:`protect`) replaced by ``***``.
-
-    A value is found as it is and in the forms a server may echo it in: URL-encoded (``%2F``, ``+``
-    for a space, either case), JSON-escaped (``\\"``, ``\\/``, ``\\u00fc``, as .NET escapes ``+`` and
-    ``&``), HTML-escaped, and in any mix of these, case-insensitively (a host name is lower-cased).
-    Linear in the length of ``text``.
-    """
-    with _PROTECTED_LOCK:
-        live = {value for ref, value in _PROTECTED.values() if ref() is not None}
-    if not live or not text:
-        return text
-    for value in sorted(live, key=lambda v: (-len(v), v)):  # longest first: a value inside another
-        for pattern in _value_patterns(value):
-            text = pattern.sub(REDACTED, text)
-    return text
-
-
-@functools.lru_cache(maxsize=32)
-def _value_patterns(value: str) -> tuple[re.Pattern[str], ...]:
-    # each character is one atomic group of its spellings, so a match never backtracks (linear);
-    # two orders of the spellings, so a plain character and an escape starting with it both match
-    plain_first = "".join(_char_group(c, plain_first=True) for c in value)
-    escapes_first = "".join(_char_group(c, plain_first=False) for c in value)
-    return re.compile(plain_first, re.IGNORECASE), re.compile(escapes_first, re.IGNORECASE)
-
-
-def _char_group(char: str, *, plain_first: bool) -> str:
-    if char.isascii() and char.isalnum():
-        return char  # no encoding escapes letters or digits: a plain character (a JWT compiles fast)
-    code = ord(char)
-    escapes = [
-        "".join(f"\\u{unit:04x}" for unit in _utf16_units(code)),
-        "".join(f"%{byte:02x}" for byte in char.encode("utf-8", "surrogatepass")),
-        f"&#{code};",
-        f"&#x{code:x};",
-    ]
-    escapes += [e for e in (_JSON_SHORT.get(char), _HTML_NAMED.get(char), "+" if char == " " else None) if e]
-    spellings = [char, *escapes] if plain_first else [*escapes, char]
-    return "(?>" + "|".join(re.escape(s) for s in dict.fromkeys(spellings)) + ")"
-
-
-def _utf16_units(code: int) -> tuple[int, ...]:
-    if code < 0x10000:
-        return (code,)
-    code -= 0x10000
-    return (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF))
-
-
-#: How the advice names things on the command line (the explorer passes its own words).
-CLI_WORDS: Mapping[str, str] = {
-    "rerun": "rerun the same command",
-    "checkpoint": "--checkpoint FILE",
-    "workers": "--workers",
-    "tenant": "--tenant",
-    "start": "--from",
-    "end": "--to",
-    "status": "--status",
-    "page_size": "--page-size",
-    "search": "--search",
-}
-
-
-def describe_error(exc: BaseException, words: Mapping[str, str] = CLI_WORDS) -> list[str]:
-    """One or two plain lines for an error: what failed (the API's code and traceId) and what to do.
-
-    The CLI prints them on stderr; the explorer shows them in its status line. Every line is passed
-    through :func:`safe_text`.
-
-    Parameters
-    ----------
-    exc : BaseException
-        Any exception (unexpected ones get a generic line).
-    words : mapping
-        How the advice names options and actions (:data:`CLI_WORDS` for the command line).
-    """
-    return [safe_text(line, 600) for line in _describe(exc, words)]
-
-
-def _api_bits(exc: ApiError) -> str:
-    bits = [f"HTTP {exc.status}"]
-    if exc.code:
-        bits.append(exc.code)
-    if exc.path:
-        bits.append(exc.path)
-    if exc.trace_id:
-        bits.append(f"traceId {exc.trace_id}")
-    return " ".join(bits)
-
-
-def _describe(exc: BaseException, w: Mapping[str, str]) -> list[str]:
-    if isinstance(exc, IncompleteWalkError):
-        cause = exc.cause
-        got = f"{len(exc.partial):,} rows fetched" if exc.partial is not None else "no rows kept"
-        if isinstance(cause, PaginationError):
-            advice = "the server's answers cannot be followed safely, so a rerun will not help; report it to Engagifii"
-        elif cause is None and exc.reason != "cancelled":
-            advice = "its rows did not match its total count even when read twice; try again later"
-        else:
-            advice = (
-                f"{w['rerun']} to resume from the saved pages"
-                if exc.checkpoint
-                else (f"use {w['checkpoint']} to keep fetched pages and resume from them")
-            )
-            if isinstance(cause, RateLimitError) and cause.retry_after is not None:
-                advice = f"the server asked to wait {cause.retry_after:g} s; {advice} after that"
-            elif isinstance(cause, AuthenticationError):
-                advice = f"authentication failed mid-walk: check the client credentials, then {advice}"
-            elif isinstance(cause, ConfigurationError):
-                advice = f"a setting is wrong (named above): fix it, then {advice}"
-        return [f"error: the walk was not completed: {exc.reason}", f"no report was written ({got}); {advice}"]
-    if isinstance(exc, AuthenticationError):
-        hint = {
-            "invalid_client": "check ENGAGIFII_CLIENT_ID and ENGAGIFII_CLIENT_SECRET (in the environment or .env)",
-            "invalid_scope": "check ENGAGIFII_SCOPE (the API needs EventsApi)",
-            "unauthorized_client": "ask Engagifii to allow the client_credentials grant for this client",
-        }.get(exc.error, "check the client credentials and the identity server URL")
-        what = {
-            "invalid_client": "the identity server refused the client id or secret",
-            "invalid_scope": "the identity server refused the scope",
-        }.get(exc.error)
-        return [f"error: authentication failed: {what + ': ' if what else ''}{exc}", hint]
-    if isinstance(exc, TenantNotFoundError):
-        return [
-            f"error: unknown tenant: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),
-            f"check the tenant code (ENGAGIFII_TENANT_CODE or {w['tenant']})",
-        ]
-    if isinstance(exc, RateLimitError):
-        wait = f"; the server asked to wait {exc.retry_after:.0f} s" if exc.retry_after is not None else ""
-        return [f"error: rate limited: {_api_bits(exc)}{wait}", f"try again later, or lower {w['workers']}"]
-    if isinstance(exc, ApiError):
-        support = (
-            "quote the traceId to Engagifii support" if exc.trace_id else "tell Engagifii support when it happened"
-        )
-        return [
-            f"error: the API refused the request: {_api_bits(exc)}: {exc.message or ''}".rstrip(": "),
-            f"if it persists, {support}",
-        ]
-    if isinstance(exc, TransportError):
-        identity = exc.path == "/connect/token"
-        variable = "ENGAGIFII_IDENTITY_SERVER_URL" if identity else "ENGAGIFII_API_BASE_URL"
-        if exc.hint:
-            return [f"error: network: {exc}", exc.hint]
-        if exc.host:  # no connection at all: say where to, and what decides the route there
-            server = "the identity server" if identity else "the API"
-            return [
-                f"error: network: could not reach {server} at {exc.host}: {exc}",
-                f"check the network connection, the proxy settings (HTTPS_PROXY, NO_PROXY) and {variable}",
-            ]
-        return [f"error: network: {exc}", f"check the network and {variable}"]
-    if isinstance(exc, PaginationError):
-        return [f"error: the walk stopped: {exc}", "no report was written; the listing could not be read safely"]
-    if isinstance(exc, QueryError):
-        return [f"error: {exc.named(w)}"]
-    if isinstance(exc, ReportNotWritable):
-        return [f"error: {exc}", f"no report was written; {exc.hint}"]
-    if isinstance(exc, EngagifiiError | ValueError):
-        return [f"error: {exc}"]
-    if isinstance(exc, ImportError):  # an extra that is not installed: the message names the pip install
-        return [f"error: {exc}"]
-    if isinstance(exc, MemoryError | RecursionError):
-        return [
-            f"error: the answer was too large or too deeply nested to process ({type(exc).__name__})",
-            "no report was written; rerun with --debug and report it",
-        ]
-    return [f"error: unexpected {type(exc).__name__}: {exc}", "no report was written; rerun with --debug for details"]
-
-
 def caller_stacklevel() -> int:
     """The ``stacklevel`` that makes a warning point at the first caller outside this package.
 
@@ -609,3 +379,12 @@ def caller_stacklevel() -> int:
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
     return level
+
+
+def __getattr__(name: str) -> Any:
+    """``describe_error`` and ``CLI_WORDS`` moved to :mod:`engagifii_data.describe` (still importable here)."""
+    if name in ("describe_error", "CLI_WORDS"):
+        from . import describe
+
+        return getattr(describe, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

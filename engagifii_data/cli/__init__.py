@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..config import Settings
+from ..describe import CLI_WORDS, describe_error
 from ..exceptions import (
-    CLI_WORDS,
     ApiError,
     AuthenticationError,
     ConfigurationError,
@@ -38,7 +38,6 @@ from ..exceptions import (
     ReportError,
     ReportNotWritable,
     TransportError,
-    describe_error,
     redact,
     safe_text,
 )

@@ -11,7 +11,8 @@ import pandas as pd
 
 from ..checkpoint import detail_checkpoint_path
 from ..client import EngagifiiClient
-from ..exceptions import IncompleteWalkError, QueryError, describe_error
+from ..describe import describe_error
+from ..exceptions import IncompleteWalkError, QueryError
 from ..query import EventQuery
 from ..walk import WalkProgress
 from .jobs import JobSlot

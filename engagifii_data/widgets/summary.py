@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from ..checkpoint import detail_checkpoint_path
-from ..exceptions import IncompleteWalkError, TransportError, describe_error
+from ..describe import describe_error
+from ..exceptions import IncompleteWalkError, TransportError
 from ..query import EventQuery
 from ..reports import WalkReport
 from ..walk import WalkProgress
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-#: How error advice names the explorer's controls (:func:`~engagifii_data.exceptions.describe_error`).
+#: How error advice names the explorer's controls (:func:`~engagifii_data.describe.describe_error`).
 EXPLORER_WORDS = {
     "rerun": "press Resume",
     "checkpoint": "a checkpoint (tick Keep pages to resume)",
