@@ -9,7 +9,6 @@ DataFrame (dtypes in :data:`engagifii_data.frames.EVENT_COLUMNS`). The walk itse
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import os
 import threading
@@ -17,21 +16,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from . import endpoints
 from .auth import AccessToken
 from .config import Settings, check_header_value
+from .endpoints import EVENT_PATH, LIST_PATH
 from .exceptions import (
-    ApiError,
     ConfigurationError,
     IncompleteWalkError,
-    NotFoundError,
-    TenantNotFoundError,
-    safe_text,
 )
-from .pagination import Page, WalkState, parse_page
+from .pagination import Page, WalkState
 from .query import STATUSES, EventQuery
-from .responses.detail import detail_event
 from .transport import NO_HOOKS, RequestHooks, Stats, Transport
 from .walk import ProgressArg, WalkOptions, WalkProgress, tenant_checkpoint
 
@@ -42,8 +37,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LIST_PATH = "/api/1.0/event/list"
-EVENT_PATH = "/api/1.0/event/{id}"
 
 __all__ = ["EVENT_PATH", "LIST_PATH", "STATUSES", "EngagifiiClient", "WalkProgress", "tenant_checkpoint"]
 
@@ -165,19 +158,7 @@ class EngagifiiClient:
     # -- pages -------------------------------------------------------------------------------
 
     def _fetch_page(self, query: EventQuery, number: int, hooks: RequestHooks = NO_HOOKS) -> Page:
-        code = query.tenant
-        try:
-            decoded = self._transport.request_json(
-                "POST", LIST_PATH, tenant=code, json_body=query.list_body(number), page=number, hooks=hooks
-            )
-        except ApiError as exc:
-            if number == 1 and _not_the_api(exc):
-                raise ConfigurationError(
-                    f"the API URL {self.settings.api_base_url} has no event listing (HTTP {exc.status} at "
-                    f"{LIST_PATH}, not an answer of the Events API): check ENGAGIFII_API_BASE_URL"
-                ) from exc
-            raise
-        page = parse_page(decoded.data, number, repaired=decoded.repaired)
+        page = endpoints.fetch_page(self._transport, self.settings.api_base_url, query, number, hooks)
         self._stats.add("pages")
         return page
 
@@ -297,26 +278,11 @@ class EngagifiiClient:
             An id that fails the detail id rule (:func:`engagifii_data.walk.ids.detail_id`: empty,
             not text, or able to change the request path).
         """
-        from .walk.ids import detail_id
-
-        code = self._tenant(tenant)
-        eid = detail_id(event_id)
-        if eid is None:
-            raise ValueError(f"invalid event id {safe_text(event_id, 60)!r}")
-        check = functools.partial(detail_event, requested=eid)
-        event: dict[str, Any] = self._transport.request_json("GET", _event_path(eid), tenant=code, check=check).data
-        return event
+        return endpoints.fetch_event(self._transport, self._tenant(tenant), event_id)
 
     def _fetch_detail(self, code: str, event_id: str, hooks: RequestHooks) -> DetailAnswer:
         """One event's detail for the detail walk; an event that is gone (404) is ``data=None``."""
-        from .walk import DetailAnswer
-
-        check = functools.partial(detail_event, requested=event_id)
-        try:
-            decoded = self._transport.request_json("GET", _event_path(event_id), tenant=code, hooks=hooks, check=check)
-        except NotFoundError:  # the API's own 404 (not a proxy's, nor TenantNotFoundError): the event is gone
-            return DetailAnswer(None)
-        return DetailAnswer(decoded.data, decoded.repaired)
+        return endpoints.fetch_detail(self._transport, code, event_id, hooks)
 
     # -- frames ------------------------------------------------------------------------------
 
@@ -511,17 +477,3 @@ class EngagifiiClient:
 
 def _path(path: str | os.PathLike[str] | None) -> Path | None:
     return Path(path) if path is not None else None
-
-
-def _not_the_api(exc: ApiError) -> bool:
-    """A 404/405 on the listing's page 1 without the API's error envelope: a wrong API base URL.
-
-    The Events API names its errors (``{"error": {"code": ...}}`` or problem details); a web server,
-    proxy or App Service page answering for a wrong host or base path does not. Such an answer is a
-    configuration error, not an API error: retrying or another tenant will not help.
-    """
-    return exc.status in (404, 405) and exc.code is None and not isinstance(exc, TenantNotFoundError)
-
-
-def _event_path(event_id: str) -> str:
-    return EVENT_PATH.format(id=quote(event_id, safe=""))

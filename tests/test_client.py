@@ -459,7 +459,7 @@ def test_a_checkpoint_whose_first_page_changed_starts_over(sb: Any, tmp_path: An
 
 
 def test_an_api_field_named_tenant_survives_a_multi_tenant_frame(sb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import engagifii_data.client as client_module
+    import engagifii_data.endpoints as endpoints_module
     from engagifii_data import pagination
 
     original = pagination.parse_page
@@ -470,7 +470,7 @@ def test_an_api_field_named_tenant_survives_a_multi_tenant_frame(sb: Any, monkey
             row["tenant"] = "from-api"
         return page
 
-    monkeypatch.setattr(client_module, "parse_page", with_tenant_field)
+    monkeypatch.setattr(endpoints_module, "parse_page", with_tenant_field)
     client, _ = client_for(sb)
     df = client.events([SMALL, EMPTY], progress=False)
     assert df.columns[0] == "tenant"

@@ -7,7 +7,7 @@ an ASCII id holds only letters, digits and ``-_.{}~:;,+=@!$&'()*`` (a GUID, with
 passes; a list or object the frame wrote as JSON text does not).
 A listing row whose id fails the rule is skipped (counted as ``details_skipped`` in the walk report);
 an id a caller names explicitly and that fails it is a ``ValueError``. Ids that pass are still
-URL-quoted when the path is built (the client's ``_event_path``).
+URL-quoted when the path is built (:func:`engagifii_data.endpoints.event_path`).
 """
 
 from __future__ import annotations
