@@ -559,6 +559,50 @@ def _vcr_error(exc: BaseException | None) -> CannotOverwriteExistingCassetteExce
     return None
 
 
+#: Held while vcrpy has put the real connection classes back, and while a pool makes a connection.
+_VCR_CLASSES_LOCK = threading.RLock()
+
+
+@contextmanager
+def vcr_thread_safe() -> Iterator[None]:
+    """Make vcrpy safe for the walk's worker threads while a cassette is in use.
+
+    vcrpy is not thread-safe where connections are made (kevin1024/vcrpy#212): to build or use a
+    real connection it puts urllib3's real classes back for a moment (``vcr.patch.force_reset``),
+    process-wide, and a pool in another thread that makes a connection in that moment gets a real
+    one: in replay a request then goes to the network (``localhost:9``, connection refused, retried),
+    in recording it is left out of the cassette. Here ``force_reset`` and every pool's
+    ``_new_conn`` take one lock, so no connection is made while the real classes are back.
+    """
+    import vcr.patch
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    real_reset = vcr.patch.force_reset
+    made = {cls: cls.__dict__["_new_conn"] for cls in (HTTPConnectionPool, HTTPSConnectionPool)}
+
+    @contextmanager
+    def locked_reset() -> Iterator[None]:
+        with _VCR_CLASSES_LOCK, real_reset():
+            yield
+
+    def locked(new_conn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def _new_conn(self: Any) -> Any:
+            with _VCR_CLASSES_LOCK:
+                return new_conn(self)
+
+        return _new_conn
+
+    vcr.patch.force_reset = locked_reset
+    for cls, new_conn in made.items():
+        cls._new_conn = locked(new_conn)  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        vcr.patch.force_reset = real_reset
+        for cls, new_conn in made.items():
+            cls._new_conn = new_conn  # type: ignore[method-assign]
+
+
 @contextmanager
 def replay_cassette(name: str | Path, *, require_all_played: bool = True) -> Iterator[Cassette]:
     """Replay ``cassettes/<name>.yaml`` (record mode ``none``) with errors that explain themselves.
@@ -575,7 +619,7 @@ def replay_cassette(name: str | Path, *, require_all_played: bool = True) -> Ite
     if not path.is_file():
         raise CassetteMissingError(_missing_message(path))
     try:
-        with VCR.use_cassette(str(path)) as cassette:
+        with vcr_thread_safe(), VCR.use_cassette(str(path)) as cassette:
             yield cassette
     except BaseException as exc:
         found = _vcr_error(exc)

@@ -51,6 +51,7 @@ from tests.helpers import (
     make_vcr,
     replay_cassette,
     replay_settings_for,
+    vcr_thread_safe,
 )
 
 #: The opt-in variable for recording against the real API.
@@ -234,6 +235,7 @@ def record_one(scenario: Scenario, settings: Settings, out_dir: Path, ctx: Conte
     recorder = make_vcr("all", library=out_dir)
     with (
         capture_requests() as sent,
+        vcr_thread_safe(),
         recorder.use_cassette(path.name),
         EngagifiiClient(settings, sleep=_no_sleep) as client,
     ):
