@@ -537,3 +537,19 @@ def test_status_takes_a_comma_list_as_repeated_options(tmp_path: Path) -> None:
     a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
     assert len(a) == len(b) > 0 and set(a["eventStatus"]) <= {"Published", "Completed"}
     assert run_cli(*base, "--status", "Published,Bogus", "-o", str(tmp_path / "c.csv"))[0] == 2
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_retry_warnings_are_capped_and_counted_in_the_summary(verbose: bool, sb: Any, tmp_path: Path) -> None:
+    sb.faults.detail_faults = {"*": "html503"}  # every event's first detail request fails once: 36 retries
+    path = env_file(tmp_path, sb)
+    extra = ["--verbose"] if verbose else []
+    code, out, err = run_cli(
+        "events", "--env-file", str(path), "--tenant", "GLOBEX", "--details", "--no-progress", *extra,
+        "-o", str(tmp_path / "r.csv"),
+    )  # fmt: skip
+    assert code == 0, err
+    retry_lines = [line for line in err.splitlines() if line.startswith("warning: retrying /api/1.0/event/")]
+    assert len(retry_lines) == (36 if verbose else 10)
+    assert err.count("more retries follow; they are not shown (the summary counts them)") == (0 if verbose else 1)
+    assert "retries 36" in out

@@ -98,6 +98,31 @@ class _LevelFormatter(logging.Formatter):
         return f"{record.levelname.lower()}: {safe_text(record.getMessage(), 2000)}"
 
 
+class _RetryLinesCap(logging.Filter):
+    """At most :data:`RETRY_LINES` retry warnings per run, then one line saying the rest are counted.
+
+    A detail walk over a failing server retries thousands of requests; a warning each buried the
+    summary (which counts every retry). ``--verbose`` and ``--debug`` show them all.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (record.name.startswith("engagifii_data.transport") and str(record.msg).startswith("%s (attempt")):
+            return True
+        self.seen += 1
+        if self.seen == RETRY_LINES + 1:
+            record.msg, record.args = "more retries follow; they are not shown (the summary counts them)", ()
+            return True
+        return self.seen <= RETRY_LINES
+
+
+#: Retry warnings shown per run without --verbose.
+RETRY_LINES = 10
+
+
 def _configure_logging(args: argparse.Namespace, err: TextIO) -> None:
     level = (
         logging.DEBUG
@@ -107,6 +132,8 @@ def _configure_logging(args: argparse.Namespace, err: TextIO) -> None:
     handler = logging.StreamHandler(err)
     # plain lines like the CLI's own (warning: retrying page 3 in 2 s: HTTP 503); --debug names the logger
     handler.setFormatter(_LevelFormatter(detailed=level == logging.DEBUG))
+    if level == logging.WARNING:
+        handler.addFilter(_RetryLinesCap())
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # our own DEBUG lines are the per-request audit trail; the libraries' are noise
     for name in ("urllib3", "werkzeug", "faker", "authlib", "oauthlib", "matplotlib"):
