@@ -87,7 +87,11 @@ def redact(text: str) -> str:
     Linear in the length of ``text``.
     """
     with _PROTECTED_LOCK:
-        live = {value for ref, value in _PROTECTED.values() if ref() is not None}
+        # a snapshot first (dict.copy runs without a collection in between): building the set
+        # allocates, a collection may free an owner, and its callback (same thread, re-entrant lock)
+        # deletes from _PROTECTED; iterating the dict itself then raised "changed size during iteration"
+        entries = _PROTECTED.copy()
+    live = {value for ref, value in entries.values() if ref() is not None}
     if not live or not text:
         return text
     for value in sorted(live, key=lambda v: (-len(v), v)):  # longest first: a value inside another

@@ -481,9 +481,15 @@ def test_missing_configuration_says_how_to_use_the_sandbox_in_each_place() -> No
     assert code == 2 and "--sandbox" in err and "sandbox.run()" not in err
 
 
-def test_sigterm_ends_like_ctrl_c_with_no_report_and_a_resumable_checkpoint(sb: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "code", "said"), [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")])
+def test_sigterm_ends_like_ctrl_c_with_no_report_and_a_resumable_checkpoint(
+    name: str, code: int, said: str, sb: Any, tmp_path: Path
+) -> None:
     import signal
     import time
+
+    if not hasattr(signal, name):
+        pytest.skip(f"no {name} here")
 
     sb.faults.latency = 0.3  # slow pages, so the run is mid-walk when it is terminated
     report, checkpoint = tmp_path / "r.csv", tmp_path / "walk.ckpt"
@@ -495,12 +501,10 @@ def test_sigterm_ends_like_ctrl_c_with_no_report_and_a_resumable_checkpoint(sb: 
     while not checkpoint.exists() or checkpoint.read_bytes().count(b"\n") < 3:  # the header and two pages
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(getattr(signal, name))
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 143, err
-    assert (
-        f"terminated; no report was written; rerun the same command to resume from the checkpoint {checkpoint}" in err
-    )
+    assert process.returncode == code, err
+    assert f"{said}; no report was written; rerun the same command to resume from the checkpoint {checkpoint}" in err
     assert "Traceback" not in err
     assert not report.exists() and not list(tmp_path.glob("r.csv*"))
     saved = checkpoint.read_bytes().count(b"\n") - 2  # not the header; page 1 is always fetched again

@@ -3,7 +3,7 @@
 Exit codes: 0 done; 1 no report was written (a file problem, or an unexpected internal
 error); 2 usage or configuration error; 3 authentication failed; 4 API or network error after
 retries; 5 the walk could not be completed or verified (no report is written); 130 interrupted
-(Ctrl-C), 143 terminated (SIGTERM), both resumable from a checkpoint.
+(Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP), all resumable from a checkpoint.
 A report sent to a pipe that closes early (``-o - | head``) ends quietly with 141, as Unix tools do.
 Errors are one or two plain lines on stderr (what failed, the API's code and traceId, what to do) and
 a traceback only with ``--debug``. This module imports no pandas until a command runs, so ``--help``
@@ -397,21 +397,31 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
 
 
 class _Terminated(BaseException):
-    """SIGTERM (cron, systemd, ``kill``) turned into an exception, so the run ends like Ctrl-C does."""
+    """SIGTERM (cron, systemd, ``kill``) or SIGHUP (a closed terminal or SSH session) turned into an
+    exception, so the run ends like Ctrl-C does: nothing half-written, exit ``128 + signal``."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _terminate_as_interrupt() -> Any:
-    """Make SIGTERM raise :class:`_Terminated` in the main thread; the previous handler, or None."""
+#: Signals that end a run as Ctrl-C does (SIGHUP only where the platform has it).
+ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _terminate_as_interrupt() -> dict[int, Any] | None:
+    """Make SIGTERM and SIGHUP raise :class:`_Terminated` in the main thread; the previous handlers."""
     if threading.current_thread() is not threading.main_thread():
         return None
 
     def terminated(signum: int, frame: Any) -> None:
-        raise _Terminated()
+        raise _Terminated(signum)
 
-    try:
-        return signal.signal(signal.SIGTERM, terminated)
-    except (ValueError, OSError):  # not possible here (an embedded interpreter)
-        return None
+    previous: dict[int, Any] = {}
+    for signum in ENDING_SIGNALS:
+        with contextlib.suppress(ValueError, OSError):  # not possible here (an embedded interpreter)
+            previous[signum] = signal.signal(signum, terminated)
+    return previous or None
 
 
 def _silence_stdout() -> None:
@@ -447,11 +457,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except (KeyboardInterrupt, _Terminated) as exc:
         checkpoint = getattr(args, "checkpoint", None)
         resume = _resume_advice(checkpoint)
-        what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
+        hangup = isinstance(exc, _Terminated) and exc.signum != signal.SIGTERM
+        what = ("hung up" if hangup else "terminated") if isinstance(exc, _Terminated) else "interrupted"
         if args.command == "events":
             what += "; no report was written"
         print(f"{what}{resume}", file=err)
-        return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
+        return 128 + exc.signum if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()  # the reader of `-o -` went away (`| head`): as Unix tools, end quietly
         return EXIT_BROKEN_PIPE
@@ -467,8 +478,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             print(line, file=err)
         return exit_code_for(exc)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in (previous or {}).items():
+            signal.signal(signum, handler)
 
 
 def run() -> None:
