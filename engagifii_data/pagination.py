@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -55,6 +56,7 @@ TOTAL_PATHS: tuple[tuple[str, ...], ...] = (
 
 #: Prefix of a content key: no id the API sends starts with a NUL character.
 _CONTENT_KEY = "\x00sha256:"
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
 
 def row_key(row: Mapping[str, Any]) -> str:
@@ -65,8 +67,16 @@ def row_key(row: Mapping[str, Any]) -> str:
     so the same id-less row sent twice has the same key and is caught like a repeated id.
     """
     rid = row.get("id")
-    if rid is not None and not isinstance(rid, dict | list) and not (isinstance(rid, str) and not rid.strip()):
+    if isinstance(rid, str) and rid.strip():
+        text = rid.strip()
+        guid = text.strip("{}").strip()
+        return guid.lower() if _GUID.fullmatch(guid) else text  # GUIDs compare without case and braces
+    if isinstance(rid, bool):
+        pass  # true/false are not ids: keyed by content
+    elif isinstance(rid, int):
         return str(rid)
+    elif isinstance(rid, float) and math.isfinite(rid):
+        return str(int(rid)) if rid.is_integer() else repr(rid)  # 1 and 1.0 are one id
     canonical = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=repr)
     return _CONTENT_KEY + hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
@@ -180,6 +190,7 @@ def parse_page(body: Any, number: int, *, repaired: int = 0) -> Page:
         total = _lookup(body, path)
         if total is not None:
             break
+    _refuse_disagreeing_envelopes(body, number)
     checked = _check_total(total, number) if total is not None else None
     if rows is None and checked == 0:
         rows = []  # an empty listing sent as rows null, or without its rows key
@@ -202,6 +213,27 @@ def parse_page(body: Any, number: int, *, repaired: int = 0) -> Page:
             + f"; keys present: {_short(sorted(map(str, body.keys()))[:20])}",
         )
     return Page(number=number, rows=[r for r in rows if isinstance(r, dict)], total=checked, repaired=repaired)
+
+
+def _refuse_disagreeing_envelopes(body: Mapping[str, Any], number: int) -> None:
+    """Two envelopes in one answer (``data`` and ``collection``, ``totalCount`` and ``pagingModel``)
+    must say the same: reading one and ignoring the other would make a report of either answer.
+
+    Raises
+    ------
+    PaginationError
+        Two row lists, or two totals, that differ.
+    """
+    rows = {key: found for key in ROW_KEYS if (found := _lookup(body, (key,))) is not None}
+    totals = {".".join(path): found for path in TOTAL_PATHS if (found := _lookup(body, path)) is not None}
+    for what, seen in (("row lists", rows), ("total counts", totals)):
+        values = list(seen.values())
+        if any(v != values[0] for v in values[1:]):
+            names = " and ".join(seen)
+            raise PaginationError(
+                number,
+                f"the answer carries two envelopes whose {what} disagree ({names})",
+            )
 
 
 def effective_page_size(first: Page, requested: int) -> int:

@@ -635,3 +635,69 @@ def test_ten_thousand_zero_width_spaces_before_a_formula_in_a_csv_report(tmp_pat
     assert "'" + cell in text and "'" + "\ufeff" * 10_000 + "@SUM(1)" in text
     back = read_report(path)
     assert back.loc[0, "name"] == cell
+
+
+# -- one id, several spellings; two envelopes in one answer ------------------------------------------
+
+SPELLINGS: dict[str, Callable[[str], Any]] = {
+    "braces": lambda guid: "{" + guid + "}",
+    "padded": lambda guid: f"  {guid} ",
+    "upper": lambda guid: guid.upper(),
+    "braces-upper-padded": lambda guid: " {" + guid.upper() + "} ",
+}
+
+
+def test_row_key_is_one_key_for_every_spelling_of_an_id() -> None:
+    guid = event_rows(1)[0]["id"]
+    assert {row_key({"id": spell(guid)}) for spell in SPELLINGS.values()} == {guid.lower()}
+    assert row_key({"id": 1}) == row_key({"id": 1.0}) == "1"
+    assert row_key({"id": "Ab-1"}) != row_key({"id": "ab-1"})  # only GUIDs ignore case
+    assert row_key({"id": True, "name": "x"}) != row_key({"id": 1, "name": "x"})  # true is not an id
+
+
+@pytest.mark.parametrize("spelling", sorted(SPELLINGS))
+def test_an_id_spelled_differently_on_a_later_page_is_a_duplicate_not_a_new_event(
+    spelling: str, hs: HostileServer
+) -> None:
+    a, b, c = event_rows(3)
+    pages = {1: [a, b], 2: [{**a, "id": SPELLINGS[spelling](a["id"])}]}  # event c never comes
+
+    def body(request: Recorded) -> dict[str, Any]:
+        return {"collection": pages.get(request.page or 1, []), "pagingModel": {"totalRecords": 3}}
+
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route("POST", LIST_PATH, Answer(body=body))
+    with client_for(hs) as client, pytest.raises(IncompleteWalkError) as caught:
+        walk(client, page_size=2)
+    partial = caught.value.partial
+    assert partial is None or c["id"] not in set(partial["id"])  # never a report of a, b, a as "3 of 3"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"collection": event_rows(3), "pagingModel": {"totalRecords": 3}, "data": event_rows(1), "totalCount": 1},
+        {"collection": event_rows(3), "pagingModel": {"totalRecords": 3}, "data": event_rows(3), "totalCount": 4},
+        {"data": event_rows(2), "items": event_rows(3), "totalCount": 3},
+    ],
+    ids=["rows-and-totals-disagree", "totals-disagree", "two-row-lists"],
+)
+def test_two_envelopes_that_disagree_are_refused(body: dict[str, Any], hs: HostileServer) -> None:
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route("POST", LIST_PATH, Answer(body=body))
+    with client_for(hs) as client, pytest.raises((PaginationError, IncompleteWalkError)) as caught:
+        walk(client, page_size=10)
+    assert "two envelopes" in str(caught.value)
+
+
+def test_two_envelopes_that_agree_are_read(hs: HostileServer) -> None:
+    rows = event_rows(3)
+    hs.route("POST", TOKEN_PATH, token_answer())
+    hs.route(
+        "POST",
+        LIST_PATH,
+        Answer(body={"collection": rows, "pagingModel": {"totalRecords": 3}, "data": rows, "totalCount": 3}),
+    )
+    with client_for(hs) as client:
+        df = walk(client, page_size=10)
+    assert df["id"].tolist() == [r["id"] for r in rows]
