@@ -735,3 +735,24 @@ def scan_text(text: str, extra_secrets: tuple[str, ...] = ()) -> list[tuple[int,
         for match in pattern.finditer(text):
             findings.append((text.count("\n", 0, match.start()) + 1, what))
     return sorted(set(findings))
+
+
+def hostile_settings(identity: Any, api: Any = None, *, secret: str, **overrides: Any) -> Settings:
+    """Settings for a client of a :class:`tests.hostile_server.HostileServer` (``api`` defaults to it).
+
+    Short timeouts (connect 1 s, read 3 s), 2 attempts, no backoff; ``overrides`` replace any field.
+    """
+    values: dict[str, Any] = {
+        "client_id": "c",
+        "client_secret": secret,
+        "tenant_codes": ("T1",),
+        "identity_url": identity.url,
+        "api_base_url": (api or identity).url,
+        "connect_timeout": 1.0,
+        "read_timeout": 3.0,
+        "max_attempts": 2,
+        "backoff": 0.0,
+        "backoff_max": 0.0,
+    }
+    values.update(overrides)
+    return Settings(**values)

@@ -57,7 +57,7 @@ from engagifii_data.responses import (
 from engagifii_data.transport import EnvironmentCachingSession
 from engagifii_data.transport.session import connect_and_read_timeouts
 
-from .helpers import SleepRecorder
+from .helpers import SleepRecorder, hostile_settings
 from .hostile_server import Answer, HostileServer, event_rows, listing_answer, token_answer
 
 SECRET = "s3cret-CANARY"
@@ -76,20 +76,7 @@ def hs() -> Iterator[HostileServer]:
 
 
 def settings_for(hs: HostileServer, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "client_id": "c",
-        "client_secret": SECRET,
-        "tenant_codes": ("T1",),
-        "identity_url": hs.url,
-        "api_base_url": hs.url,
-        "connect_timeout": 1.0,
-        "read_timeout": 3.0,
-        "max_attempts": 1,
-        "backoff": 0.0,
-        "backoff_max": 0.0,
-    }
-    values.update(overrides)
-    return Settings(**values)
+    return hostile_settings(hs, secret=SECRET, **{"max_attempts": 1, **overrides})
 
 
 def client_for(hs: HostileServer, **overrides: Any) -> EngagifiiClient:

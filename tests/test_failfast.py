@@ -24,7 +24,7 @@ from engagifii_data import EngagifiiClient, Settings
 from engagifii_data.cli import main as cli_main
 from engagifii_data.exceptions import ConfigurationError, NotFoundError, TenantNotFoundError, TransportError
 
-from .helpers import SleepRecorder
+from .helpers import SleepRecorder, hostile_settings
 from .hostile_server import Answer, HostileServer, error_answer, event_rows, listing_answer, token_answer
 
 SECRET = "s3cret-CANARY"
@@ -39,20 +39,7 @@ def hs() -> Iterator[HostileServer]:
 
 
 def settings_for(identity: HostileServer, api: HostileServer | None = None, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "client_id": "c",
-        "client_secret": SECRET,
-        "tenant_codes": ("T1",),
-        "identity_url": identity.url,
-        "api_base_url": (api or identity).url,
-        "connect_timeout": 1.0,
-        "read_timeout": 3.0,
-        "max_attempts": 3,
-        "backoff": 0.0,
-        "backoff_max": 0.0,
-    }
-    values.update(overrides)
-    return Settings(**values)
+    return hostile_settings(identity, api, secret=SECRET, **{"max_attempts": 3, **overrides})
 
 
 def client_for(identity: HostileServer, api: HostileServer | None = None, **overrides: Any) -> EngagifiiClient:

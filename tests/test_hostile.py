@@ -57,7 +57,7 @@ from engagifii_data.exceptions import (
 )
 from engagifii_data.reports import WalkReport
 
-from .helpers import SleepRecorder
+from .helpers import SleepRecorder, hostile_settings
 from .hostile_server import (
     Answer,
     HostileServer,
@@ -107,20 +107,7 @@ def attacker() -> Iterator[HostileServer]:
 
 
 def settings_for(hs: HostileServer, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "client_id": "c",
-        "client_secret": SECRET,
-        "tenant_codes": ("T1",),
-        "identity_url": hs.url,
-        "api_base_url": hs.url,
-        "connect_timeout": 1.0,
-        "read_timeout": 3.0,
-        "max_attempts": 2,
-        "backoff": 0.0,
-        "backoff_max": 0.0,
-    }
-    values.update(overrides)
-    return Settings(**values)
+    return hostile_settings(hs, secret=SECRET, **overrides)
 
 
 def client_for(hs: HostileServer, sleep: Callable[[float], None] | None = None, **overrides: Any) -> EngagifiiClient:

@@ -29,7 +29,6 @@ import pytest
 
 from engagifii_data import (
     EngagifiiClient,
-    Settings,
     contacts,
     export_csv,
     export_excel,
@@ -44,7 +43,7 @@ from engagifii_data.reports import WalkReport
 from engagifii_data.reports.csv_writer import escape_text, neutralize_formula, restore_text
 from engagifii_data.walk.ids import detail_id, fetchable_ids
 
-from .helpers import SleepRecorder
+from .helpers import SleepRecorder, hostile_settings
 from .hostile_server import (
     Answer,
     HostileServer,
@@ -68,20 +67,7 @@ def hs() -> Iterator[HostileServer]:
 
 
 def client_for(hs: HostileServer, **overrides: Any) -> EngagifiiClient:
-    values: dict[str, Any] = {
-        "client_id": "c",
-        "client_secret": "s3cret",
-        "tenant_codes": ("T1",),
-        "identity_url": hs.url,
-        "api_base_url": hs.url,
-        "connect_timeout": 1.0,
-        "read_timeout": 3.0,
-        "max_attempts": 2,
-        "backoff": 0.0,
-        "backoff_max": 0.0,
-    }
-    values.update(overrides)
-    return EngagifiiClient(Settings(**values), sleep=SleepRecorder())
+    return EngagifiiClient(hostile_settings(hs, secret="s3cret", **overrides), sleep=SleepRecorder())
 
 
 def cli_events(hs: HostileServer, tmp_path: Path, *argv: str) -> tuple[int, str, str]:
